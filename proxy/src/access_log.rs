@@ -1,0 +1,93 @@
+//! JSON access log: one line per request with AWS-style `$context` field names, written by a
+//! background thread so the request path never blocks on I/O.
+
+use std::fs::OpenOptions;
+use std::io::{self, BufWriter, Write};
+use std::sync::mpsc::{self, Receiver, Sender};
+
+use serde::Serialize;
+
+/// One access-log line.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessRecord<'a> {
+    /// `$context.requestId`.
+    pub request_id: &'a str,
+    /// Milliseconds since the Unix epoch when the request arrived.
+    pub request_time_epoch: u128,
+    /// `$context.identity.sourceIp`.
+    pub source_ip: String,
+    /// `$context.apiId`.
+    pub api_id: &'a str,
+    /// `$context.stage`.
+    pub stage: &'a str,
+    /// `$context.routeKey`.
+    pub route_key: &'a str,
+    /// `$context.httpMethod`.
+    pub http_method: &'a str,
+    /// `$context.path`.
+    pub path: &'a str,
+    /// `$context.protocol`.
+    pub protocol: &'a str,
+    /// `$context.status`.
+    pub status: u16,
+    /// `$context.responseLength`: body bytes sent.
+    pub response_length: usize,
+    /// `$context.responseLatency` in ms.
+    pub response_latency: f64,
+    /// `$context.integrationLatency` in ms, when a backend was called.
+    pub integration_latency: Option<f64>,
+    /// `$context.error.responseType`, when the gateway answered with an error.
+    pub error_type: Option<&'a str>,
+}
+
+/// Where access-log lines go.
+#[derive(Debug, Clone)]
+pub struct AccessLog {
+    sender: Option<Sender<String>>,
+}
+
+impl AccessLog {
+    /// Open the access log: `"stdout"`, `"off"` or a file path (appended to).
+    pub fn open(target: &str) -> io::Result<Self> {
+        let writer: Box<dyn Write + Send> = match target {
+            "off" => return Ok(Self { sender: None }),
+            "stdout" => Box::new(io::stdout()),
+            path => Box::new(OpenOptions::new().create(true).append(true).open(path)?),
+        };
+        let (sender, receiver) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("access-log".to_string())
+            .spawn(move || write_lines(receiver, writer))?;
+        Ok(Self {
+            sender: Some(sender),
+        })
+    }
+
+    /// Queue one record.
+    pub fn write(&self, record: &AccessRecord<'_>) {
+        let Some(sender) = &self.sender else {
+            return;
+        };
+        match serde_json::to_string(record) {
+            Ok(line) => {
+                let _ = sender.send(line);
+            }
+            Err(e) => log::error!("cannot encode access log record: {e}"),
+        }
+    }
+}
+
+fn write_lines(receiver: Receiver<String>, writer: Box<dyn Write + Send>) {
+    let mut out = BufWriter::new(writer);
+    while let Ok(line) = receiver.recv() {
+        let mut result = writeln!(out, "{line}");
+        // Drain whatever else is queued before paying for a flush.
+        while let Ok(line) = receiver.try_recv() {
+            result = result.and_then(|_| writeln!(out, "{line}"));
+        }
+        if let Err(e) = result.and_then(|_| out.flush()) {
+            log::error!("cannot write access log: {e}");
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The config file's shape, as written by operators. Every table rejects unknown keys.
+//!
+//! ```toml
+//! [server]
+//! listen = ["127.0.0.1:8080"]
+//!
+//! [admin]
+//! listen = "127.0.0.1:9901"
+//!
+//! [upstreams.pets]
+//! targets = ["127.0.0.1:9001", "127.0.0.1:9002"]
+//!
+//! [apis.petstore]
+//! type = "rest"
+//!
+//! [apis.petstore.stages.prod]
+//! variables = { version = "v2" }
+//!
+//! [apis.petstore.routes."GET /pets/{id}"]
+//! integration = { type = "http_proxy", uri = "http://pets/${stageVariables.version}/pets/{id}" }
+//! ```
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A table entry whose name matters: an API, stage, route, upstream or gateway response.
+#[derive(Debug, Clone)]
+pub struct Named<T> {
+    /// The entry's key, with its place in the file.
+    pub name: Spanned<String>,
+    /// The entry's dotted key path, for error messages.
+    pub path: String,
+    /// The entry itself.
+    pub value: T,
+}
+
+/// The whole config file.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    /// `[server]`.
+    pub server: ServerFile,
+    /// `[admin]`.
+    pub admin: AdminFile,
+    /// `[upstreams.<name>]`.
+    pub upstreams: Vec<Named<UpstreamFile>>,
+    /// `[apis.<name>]`.
+    pub apis: Vec<Named<ApiFile>>,
+}
+
+/// `[server]`: listeners and process settings. Changes here take effect on restart, not reload.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFile {
+    /// Addresses the gateway serves APIs on. Default `["127.0.0.1:8080"]`.
+    #[serde(default = "default_listen")]
+    pub listen: Vec<Spanned<String>>,
+    /// Worker threads. Default: one per CPU core.
+    pub threads: Option<usize>,
+    /// How long SIGTERM waits for in-flight requests before exiting. Default 10.
+    #[serde(default = "default_grace_period")]
+    pub grace_period_seconds: u64,
+    /// `"stdout"` (default), `"off"`, or a file path that JSON access-log lines are appended to.
+    #[serde(default = "default_access_log")]
+    pub access_log: String,
+    /// Largest request body accepted, in bytes (413 above it). Default 10 MB, as AWS.
+    #[serde(default = "default_max_request_body")]
+    pub max_request_body_bytes: u64,
+    /// Poll the config file and reload when it changes. Default true.
+    #[serde(default = "default_true")]
+    pub watch_config: bool,
+}
+
+impl Default for ServerFile {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            threads: None,
+            grace_period_seconds: default_grace_period(),
+            access_log: default_access_log(),
+            max_request_body_bytes: default_max_request_body(),
+            watch_config: true,
+        }
+    }
+}
+
+/// `[admin]`: the operator's listener for health, metrics and reload.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AdminFile {
+    /// Address of the admin listener. Default `"127.0.0.1:9901"` (loopback only).
+    #[serde(default = "default_admin_listen")]
+    pub listen: Spanned<String>,
+}
+
+impl Default for AdminFile {
+    fn default() -> Self {
+        Self {
+            listen: default_admin_listen(),
+        }
+    }
+}
+
+/// `[upstreams.<name>]`: a pool of backends that integration URIs name as their host.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamFile {
+    /// `host:port` of each backend; requests go round-robin over the healthy ones.
+    pub targets: Vec<Spanned<String>>,
+    /// How long a backend that failed is skipped, in ms. Default 10000.
+    #[serde(default = "default_fail_timeout")]
+    pub fail_timeout_ms: u64,
+}
+
+/// `[apis.<name>]` without its sub-tables.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// `"rest"` or `"http"`, as AWS API Gateway's two API kinds (they differ in error behaviour).
+    #[serde(rename = "type")]
+    pub kind: ApiKind,
+    /// Free text for operators.
+    pub description: Option<String>,
+    /// Path prefix before the stage name, e.g. `"/shop"` serves `/shop/<stage>/...`. Default none.
+    pub base_path: Option<Spanned<String>>,
+    /// Overrides `[server].max_request_body_bytes` for this API.
+    pub max_request_body_bytes: Option<u64>,
+}
+
+/// The AWS API kind, which decides unknown-route errors and the `$default` route.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKind {
+    /// REST API: unknown routes answer 403 `Missing Authentication Token`.
+    Rest,
+    /// HTTP API: unknown routes answer 404 `Not Found`; a `$default` route catches everything.
+    Http,
+}
+
+/// `[apis.<name>]`.
+#[derive(Debug, Clone)]
+pub struct ApiFile {
+    /// The API's own keys.
+    pub settings: ApiSettings,
+    /// `[apis.<name>.stages.<stage>]`; at least one.
+    pub stages: Vec<Named<StageFile>>,
+    /// `[apis.<name>.routes."<METHOD> <path>"]`.
+    pub routes: Vec<Named<RouteFile>>,
+    /// `[apis.<name>.gateway_responses.<TYPE>]`.
+    pub gateway_responses: Vec<Named<GatewayResponseFile>>,
+}
+
+/// `[apis.<name>.stages.<stage>]`. The stage named `$default` is served without a path prefix.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StageFile {
+    /// Stage variables, used in URIs and mappings as `${stageVariables.<name>}`.
+    #[serde(default)]
+    pub variables: std::collections::BTreeMap<String, String>,
+    /// Custom domains: requests whose `Host` is one of these reach this stage without the prefix.
+    #[serde(default)]
+    pub hosts: Vec<Spanned<String>>,
+}
+
+/// `[apis.<name>.routes."<METHOD> <path>"]`; the key is the route key (`ANY` matches every method,
+/// `$default` is the HTTP API catch-all).
+#[derive(Debug, Clone)]
+pub struct RouteFile {
+    /// Where matching requests go.
+    pub integration: IntegrationFile,
+}
+
+/// The integration of a route, chosen by its `type` key.
+#[derive(Debug, Clone)]
+pub enum IntegrationFile {
+    /// `type = "http_proxy"`: stream the request and response through unchanged.
+    HttpProxy(HttpIntegrationFile),
+    /// `type = "http"`: proxy with the declared parameter mappings applied.
+    Http(HttpIntegrationFile),
+    /// `type = "mock"`: answer from config, no backend.
+    Mock(MockIntegrationFile),
+}
+
+/// Keys of an `http_proxy` or `http` integration (mappings only for `http`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpIntegrationSettings {
+    /// `http://host[:port][/path]`; the host is an `[upstreams]` name or an address. The path may
+    /// use the route's `{params}` and `${stageVariables.<name>}`; without a path the request's
+    /// path (after the stage) is forwarded.
+    pub uri: Spanned<String>,
+    /// Deadline for the backend's response, in ms (504 after it). Default 29000, as AWS.
+    #[serde(default = "default_integration_timeout")]
+    pub timeout_ms: u64,
+    /// For `http` integrations: the method sent to the backend. Default: the request's method.
+    pub method: Option<Spanned<String>>,
+}
+
+/// An `http_proxy` or `http` integration.
+#[derive(Debug, Clone)]
+pub struct HttpIntegrationFile {
+    /// The plain keys.
+    pub settings: HttpIntegrationSettings,
+    /// `request_parameters = { "<action>:<target>" = "<value>" }` (only for `http`).
+    pub request_parameters: Vec<(Spanned<String>, Spanned<String>)>,
+    /// `response_parameters = { "<action>:<target>" = "<value>" }` (only for `http`).
+    pub response_parameters: Vec<(Spanned<String>, Spanned<String>)>,
+}
+
+/// A `mock` integration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MockIntegrationFile {
+    /// Response status. Default 200.
+    #[serde(default = "default_mock_status")]
+    pub status: Spanned<u16>,
+    /// Response headers.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Response body.
+    #[serde(default)]
+    pub body: String,
+}
+
+/// `[apis.<name>.gateway_responses.<TYPE>]`: how the gateway answers one kind of error.
+///
+/// ```toml
+/// [apis.petstore.gateway_responses.MISSING_AUTHENTICATION_TOKEN]
+/// status = 404
+/// headers = { "x-reason" = "no-route" }
+/// body = '{"error": $context.error.messageString, "id": "$context.requestId"}'
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayResponseFile {
+    /// Status to answer with. Default: the error's own status.
+    pub status: Option<Spanned<u16>>,
+    /// Extra response headers.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Body template; `$context.error.message`, `$context.error.messageString` (JSON-quoted),
+    /// `$context.error.responseType` and `$context.requestId` are substituted.
+    pub body: Option<String>,
+}
+
+fn default_listen() -> Vec<Spanned<String>> {
+    vec![Spanned::new(0..0, "127.0.0.1:8080".to_string())]
+}
+
+fn default_admin_listen() -> Spanned<String> {
+    Spanned::new(0..0, "127.0.0.1:9901".to_string())
+}
+
+fn default_grace_period() -> u64 {
+    10
+}
+
+fn default_access_log() -> String {
+    "stdout".to_string()
+}
+
+fn default_max_request_body() -> u64 {
+    10 * 1024 * 1024
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_fail_timeout() -> u64 {
+    10_000
+}
+
+fn default_integration_timeout() -> u64 {
+    29_000
+}
+
+fn default_mock_status() -> Spanned<u16> {
+    Spanned::new(0..0, 200)
+}

@@ -1,0 +1,398 @@
+//! The request pipeline on pingora's [`ProxyHttp`] phases.
+//!
+//! ```text
+//! request_filter ─► resolve stage (host, path prefix) ─► match route ─► body limit
+//!                   ├─ mock integration: write the configured response, done
+//!                   └─ http / http_proxy: plan the upstream URI
+//! upstream_peer ─► next healthy backend of the pool (connect failure: mark it down, retry another)
+//! upstream_request_filter ─► URI, Host, x-request-id, traceparent, X-Forwarded-*, request mappings
+//! request_body_filter ─► count bytes, 413 past the limit
+//! upstream_response_filter ─► integration latency, response mappings
+//! response_filter ─► x-request-id
+//! fail_to_proxy ─► timeout 504, refused 502, no healthy backend 503, JSON body
+//! logging ─► metrics, access log
+//! ```
+
+mod context;
+mod errors;
+mod respond;
+mod trace;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorType, Result};
+
+use crate::access_log::AccessRecord;
+use crate::gateway_response::ErrorKind;
+use crate::integration::Integration;
+use crate::state::State;
+
+use context::{RequestCtx, RequestValues, UpstreamPlan};
+use respond::REQUEST_ID_HEADER;
+
+/// Longest wait for a TCP connection to a backend, whatever the integration timeout.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an idle backend connection is kept for reuse.
+const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The gateway's proxy logic.
+pub struct Gateway {
+    state: Arc<State>,
+}
+
+impl Gateway {
+    /// The proxy over the shared state.
+    pub fn new(state: Arc<State>) -> Self {
+        Self { state }
+    }
+
+    /// Match the request to a stage and route; `Err(kind)` when the gateway must answer itself.
+    fn route(&self, session: &Session, ctx: &mut RequestCtx) -> Result<String, ErrorKind> {
+        let request = session.req_header();
+        let host = host_name(request);
+        let path = request.uri.path();
+        let stage_match = ctx
+            .snapshot
+            .resolve(host, path)
+            .ok_or(ErrorKind::ResourceNotFound)?;
+        let stage = stage_match.stage.clone();
+        let stage_path = stage_match.path.to_string();
+        ctx.stage = Some(stage.clone());
+        let found = match stage.router.find(&request.method, &stage_path) {
+            Some(found) => Some((found.value.clone(), found.params)),
+            None => stage.default_route.clone().map(|route| (route, Vec::new())),
+        };
+        let (route, params) = found.ok_or(match stage.api.kind {
+            crate::config::ApiKind::Rest => ErrorKind::MissingAuthenticationToken,
+            crate::config::ApiKind::Http => ErrorKind::ResourceNotFound,
+        })?;
+        ctx.route = Some(route);
+        ctx.params = params;
+        let too_large =
+            content_length(request).is_some_and(|length| length > stage.api.max_request_body_bytes);
+        if too_large {
+            return Err(ErrorKind::RequestTooLarge);
+        }
+        Ok(stage_path)
+    }
+}
+
+/// The request's host name without port: the URI authority (HTTP/2) or the `Host` header.
+fn host_name(request: &RequestHeader) -> Option<&str> {
+    let host = match request.uri.host() {
+        Some(host) => host,
+        None => request.headers.get(http::header::HOST)?.to_str().ok()?,
+    };
+    if let Some(bracketed) = host.strip_prefix('[') {
+        return bracketed.split(']').next();
+    }
+    Some(host.split(':').next().unwrap_or(host))
+}
+
+fn content_length(request: &RequestHeader) -> Option<u64> {
+    request
+        .headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+fn internal(message: &'static str) -> Box<Error> {
+    Error::explain(ErrorType::InternalError, message)
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            snapshot: self.state.snapshot(),
+            request_id: trace::request_id(),
+            started: Instant::now(),
+            arrived: SystemTime::now(),
+            source_ip: None,
+            stage: None,
+            route: None,
+            params: Vec::new(),
+            upstream: None,
+            body_bytes: 0,
+            error: None,
+            integration_started: None,
+            integration_latency: None,
+            _in_flight: self.state.drain.enter(),
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        if self.state.drain.is_draining() {
+            session.set_keepalive(None);
+        }
+        ctx.source_ip = session
+            .client_addr()
+            .and_then(|addr| addr.as_inet())
+            .map(|addr| addr.ip());
+        let stage_path = match self.route(session, ctx) {
+            Ok(stage_path) => stage_path,
+            Err(kind) => {
+                respond::error(session, ctx, kind).await?;
+                return Ok(true);
+            }
+        };
+        let route = ctx.route.clone().ok_or_else(|| internal("route matched"))?;
+        match &route.integration {
+            Integration::Mock(mock) => {
+                respond::write(
+                    session,
+                    ctx,
+                    mock.status,
+                    &mock.headers,
+                    None,
+                    mock.body.clone(),
+                )
+                .await?;
+                Ok(true)
+            }
+            Integration::Http(http) => {
+                let request = session.req_header();
+                let values = RequestValues { request, ctx };
+                let uri = http.upstream_uri(&values, &stage_path, request.uri.query());
+                ctx.upstream = Some(UpstreamPlan {
+                    uri,
+                    tried: Vec::new(),
+                });
+                Ok(false)
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let route = ctx.route.clone().ok_or_else(|| internal("route matched"))?;
+        let Integration::Http(http) = &route.integration else {
+            return Err(internal("mock routes never reach a backend"));
+        };
+        let plan = ctx
+            .upstream
+            .as_mut()
+            .ok_or_else(|| internal("upstream planned"))?;
+        let addr = http.pool.pick(&plan.tried).ok_or_else(|| {
+            Error::explain(
+                ErrorType::HTTPStatus(errors::NO_HEALTHY_BACKEND),
+                format!("upstream `{}` has no healthy backend", http.pool.name()),
+            )
+        })?;
+        plan.tried.push(addr);
+        let mut peer = HttpPeer::new(addr, false, String::new());
+        let options = &mut peer.options;
+        options.connection_timeout = Some(http.timeout.min(MAX_CONNECT_TIMEOUT));
+        options.read_timeout = Some(http.timeout);
+        options.write_timeout = Some(http.timeout);
+        options.idle_timeout = Some(UPSTREAM_IDLE_TIMEOUT);
+        Ok(Box::new(peer))
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        let (Some(http), Some(addr)) = (ctx.http_integration(), ctx.current_backend()) else {
+            return e;
+        };
+        if errors::is_backend_failure(&e) {
+            http.pool.mark_failed(addr);
+            crate::metrics::METRICS
+                .upstream_failures
+                .with_label_values(&[http.pool.name()])
+                .inc();
+            let tried = ctx
+                .upstream
+                .as_ref()
+                .map_or(&[][..], |plan| &plan.tried[..]);
+            e.set_retry(http.pool.pick(tried).is_some());
+        }
+        e
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let http = ctx
+            .http_integration()
+            .ok_or_else(|| internal("http route"))?;
+        let request = session.req_header();
+        let values = RequestValues { request, ctx };
+        let mut uri = ctx
+            .upstream
+            .as_ref()
+            .map(|p| p.uri.clone())
+            .unwrap_or_default();
+        if let Some(method) = &http.method {
+            upstream_request.set_method(method.clone());
+        }
+        upstream_request.insert_header(http::header::HOST, &http.host_header)?;
+        upstream_request.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
+        let incoming = request
+            .headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok());
+        upstream_request.insert_header("traceparent", trace::child_traceparent(incoming))?;
+        if let Some(ip) = ctx.source_ip {
+            let forwarded = match request
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+            {
+                Some(earlier) => format!("{earlier}, {ip}"),
+                None => ip.to_string(),
+            };
+            upstream_request.insert_header("x-forwarded-for", forwarded)?;
+        }
+        upstream_request.insert_header("x-forwarded-proto", "http")?;
+        http.request_mapping
+            .apply(upstream_request, &mut uri, &values)?;
+        let uri = uri
+            .parse::<http::Uri>()
+            .map_err(|e| Error::because(ErrorType::InternalError, "invalid upstream URI", e))?;
+        upstream_request.set_uri(uri);
+        ctx.integration_started = Some(Instant::now());
+        Ok(())
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        ctx.body_bytes += body.as_ref().map_or(0, |b| b.len() as u64);
+        let limit = ctx
+            .stage
+            .as_ref()
+            .map_or(u64::MAX, |s| s.api.max_request_body_bytes);
+        if ctx.body_bytes > limit {
+            return Err(Error::explain(
+                ErrorType::HTTPStatus(errors::BODY_TOO_LARGE),
+                "request body over the limit",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        ctx.integration_latency = ctx.integration_started.map(|started| started.elapsed());
+        if let Some(http) = ctx.http_integration() {
+            let values = RequestValues {
+                request: session.req_header(),
+                ctx,
+            };
+            http.response_mapping.apply(upstream_response, &values)?;
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        upstream_response.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
+        Ok(())
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        let give_up = |error_code| FailToProxy {
+            error_code,
+            can_reuse_downstream: false,
+        };
+        let Some(kind) = errors::classify(e) else {
+            return give_up(0);
+        };
+        if session.response_written().is_some() {
+            // Headers already went out: all that is left is to close the connection.
+            return give_up(0);
+        }
+        let status = respond::render_error(ctx, kind).status;
+        if let Err(write_error) = respond::error(session, ctx, kind).await {
+            log::debug!("cannot send error response: {write_error}");
+        }
+        give_up(status)
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session
+            .response_written()
+            .map_or(0, |header| header.status.as_u16());
+        let api = ctx.stage.as_ref().map_or("", |s| s.api.name.as_str());
+        let stage = ctx.stage.as_ref().map_or("", |s| s.name.as_str());
+        let route = ctx.route.as_ref().map_or("", |r| r.key.as_str());
+        let latency = ctx.started.elapsed();
+        crate::metrics::METRICS
+            .requests
+            .with_label_values(&[api, stage, route, &status.to_string()])
+            .inc();
+        if let Some(route) = &ctx.route {
+            route.metrics.latency.observe(latency.as_secs_f64());
+            if let Some(integration) = ctx.integration_latency {
+                route
+                    .metrics
+                    .integration_latency
+                    .observe(integration.as_secs_f64());
+            }
+        }
+        let request = session.req_header();
+        let millis = |d: Duration| d.as_secs_f64() * 1000.0;
+        self.state.access_log.write(&AccessRecord {
+            request_id: &ctx.request_id,
+            request_time_epoch: ctx
+                .arrived
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis()),
+            source_ip: ctx.source_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            api_id: api,
+            stage,
+            route_key: route,
+            http_method: request.method.as_str(),
+            path: request.uri.path(),
+            protocol: if session.is_http2() {
+                "HTTP/2.0"
+            } else {
+                "HTTP/1.1"
+            },
+            status,
+            response_length: session.body_bytes_sent(),
+            response_latency: millis(latency),
+            integration_latency: ctx.integration_latency.map(millis),
+            error_type: ctx.error.map(|kind| kind.response_type()),
+        });
+    }
+}

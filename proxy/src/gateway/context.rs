@@ -1,0 +1,113 @@
+//! Per-request state carried through pingora's phases, and the template [`Lookup`] over it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use pingora::http::RequestHeader;
+
+use crate::drain::InFlight;
+use crate::gateway_response::ErrorKind;
+use crate::integration::{HttpIntegration, Integration};
+use crate::snapshot::{Route, Snapshot, Stage};
+use crate::template::{ContextVar, Lookup};
+
+/// Everything one request needs between phases (pingora's `CTX`).
+pub struct RequestCtx {
+    /// The snapshot the request started on; reloads do not affect it.
+    pub snapshot: Arc<Snapshot>,
+    /// Unique id, returned as `x-request-id` and sent to the backend.
+    pub request_id: String,
+    /// When the request arrived.
+    pub started: Instant,
+    /// Wall-clock arrival time, for the access log.
+    pub arrived: SystemTime,
+    /// The client's address.
+    pub source_ip: Option<IpAddr>,
+    /// The stage, once the host and path prefix matched one.
+    pub stage: Option<Arc<Stage>>,
+    /// The route, once matched.
+    pub route: Option<Arc<Route>>,
+    /// The route's path parameters, raw.
+    pub params: Vec<(Arc<str>, String)>,
+    /// Where the request goes upstream (http integrations).
+    pub upstream: Option<UpstreamPlan>,
+    /// Request body bytes seen so far.
+    pub body_bytes: u64,
+    /// The error the gateway answered with, if any.
+    pub error: Option<ErrorKind>,
+    /// When the request was sent to the backend.
+    pub integration_started: Option<Instant>,
+    /// Time until the backend's response header.
+    pub integration_latency: Option<std::time::Duration>,
+    /// Keeps the request counted for graceful shutdown.
+    pub _in_flight: InFlight,
+}
+
+/// The upstream side of an http integration.
+pub struct UpstreamPlan {
+    /// Path and query to send.
+    pub uri: String,
+    /// Backends already tried (connect failures retry on another).
+    pub tried: Vec<SocketAddr>,
+}
+
+impl RequestCtx {
+    /// The matched route's http integration, if it has one.
+    pub fn http_integration(&self) -> Option<&HttpIntegration> {
+        match &self.route.as_ref()?.integration {
+            Integration::Http(http) => Some(http),
+            Integration::Mock(_) => None,
+        }
+    }
+
+    /// The backend currently tried.
+    pub fn current_backend(&self) -> Option<SocketAddr> {
+        self.upstream.as_ref()?.tried.last().copied()
+    }
+}
+
+/// Template values for one request: its header, path parameters and context.
+pub struct RequestValues<'a> {
+    /// The request as received.
+    pub request: &'a RequestHeader,
+    /// The request's state.
+    pub ctx: &'a RequestCtx,
+}
+
+impl Lookup for RequestValues<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.request.headers.get(name)?.to_str().ok()
+    }
+
+    fn query(&self, name: &str) -> Option<String> {
+        let query = self.request.uri.query()?;
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+
+    fn path_param(&self, name: &str) -> Option<&str> {
+        self.ctx
+            .params
+            .iter()
+            .find(|(key, _)| &**key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    fn context(&self, var: ContextVar) -> Option<String> {
+        let ctx = self.ctx;
+        Some(match var {
+            ContextVar::RequestId => ctx.request_id.clone(),
+            ContextVar::ApiId => ctx.stage.as_ref()?.api.name.clone(),
+            ContextVar::Stage => ctx.stage.as_ref()?.name.clone(),
+            ContextVar::RouteKey => ctx.route.as_ref()?.key.clone(),
+            ContextVar::HttpMethod => self.request.method.to_string(),
+            ContextVar::Path => self.request.uri.path().to_string(),
+            ContextVar::SourceIp => self.ctx.source_ip?.to_string(),
+            ContextVar::ErrorMessage
+            | ContextVar::ErrorMessageString
+            | ContextVar::ErrorResponseType => return None,
+        })
+    }
+}

@@ -1,0 +1,40 @@
+//! Mapping pingora's errors to the gateway's error kinds: timeouts are 504 (pingora would say
+//! 502), refused or broken backends 502, no healthy backend 503, body over the limit 413.
+
+use pingora::{Error, ErrorSource, ErrorType};
+
+use crate::gateway_response::ErrorKind;
+
+/// Status used inside the gateway to signal "no healthy backend" through pingora's error path.
+pub const NO_HEALTHY_BACKEND: u16 = 503;
+/// Status used inside the gateway to signal "request body over the limit".
+pub const BODY_TOO_LARGE: u16 = 413;
+
+/// What to answer for a fatal proxy error; `None` when the client is gone and nothing can be sent.
+pub fn classify(error: &Error) -> Option<ErrorKind> {
+    use ErrorType::*;
+    let kind = match (error.esource(), error.etype()) {
+        (_, HTTPStatus(BODY_TOO_LARGE)) => ErrorKind::RequestTooLarge,
+        (_, HTTPStatus(NO_HEALTHY_BACKEND)) => ErrorKind::ServiceUnavailable,
+        (ErrorSource::Upstream, ConnectTimedout | ReadTimedout | WriteTimedout) => {
+            ErrorKind::IntegrationTimeout
+        }
+        (ErrorSource::Upstream, _) => ErrorKind::IntegrationFailure,
+        (ErrorSource::Downstream, ReadError | WriteError | ConnectionClosed) => return None,
+        (ErrorSource::Downstream, _) => ErrorKind::BadRequestBody,
+        (ErrorSource::Internal | ErrorSource::Unset, _) => ErrorKind::InternalError,
+    };
+    Some(kind)
+}
+
+/// Whether a connect error means the backend should be skipped for a while.
+pub fn is_backend_failure(error: &Error) -> bool {
+    matches!(
+        error.etype(),
+        ErrorType::ConnectTimedout
+            | ErrorType::ConnectRefused
+            | ErrorType::ConnectNoRoute
+            | ErrorType::ConnectError
+            | ErrorType::TLSHandshakeFailure
+    )
+}

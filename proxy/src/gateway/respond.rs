@@ -1,0 +1,69 @@
+//! Writing responses the gateway produces itself: mock integrations and JSON errors. Every one
+//! carries the request id.
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+use pingora::Result;
+
+use super::context::RequestCtx;
+use crate::gateway_response::{default_body, ErrorKind, RenderedError};
+
+/// The header carrying the request id on every response.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Write a complete response.
+pub async fn write(
+    session: &mut Session,
+    ctx: &RequestCtx,
+    status: u16,
+    headers: &[(HeaderName, HeaderValue)],
+    content_type: Option<&str>,
+    body: Bytes,
+) -> Result<()> {
+    let mut header = ResponseHeader::build(status, Some(headers.len() + 3))?;
+    if let Some(content_type) = content_type {
+        header.insert_header(http::header::CONTENT_TYPE, content_type)?;
+    }
+    for (name, value) in headers {
+        header.append_header(name.clone(), value.clone())?;
+    }
+    header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+    header.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
+    let head_only = session.req_header().method == http::Method::HEAD;
+    session
+        .write_response_header(Box::new(header), head_only)
+        .await?;
+    if !head_only {
+        session.write_response_body(Some(body), true).await?;
+    }
+    Ok(())
+}
+
+/// The error response for `kind`, customised by the matched API's gateway responses.
+pub fn render_error(ctx: &RequestCtx, kind: ErrorKind) -> RenderedError {
+    match &ctx.stage {
+        Some(stage) => stage.api.responses.render(kind, &ctx.request_id),
+        None => RenderedError {
+            status: kind.status(),
+            headers: Vec::new(),
+            body: default_body(kind.message()),
+        },
+    }
+}
+
+/// Answer with the gateway error `kind` and remember it for logging.
+pub async fn error(session: &mut Session, ctx: &mut RequestCtx, kind: ErrorKind) -> Result<()> {
+    ctx.error = Some(kind);
+    let rendered = render_error(ctx, kind);
+    write(
+        session,
+        ctx,
+        rendered.status,
+        &rendered.headers,
+        Some("application/json"),
+        rendered.body,
+    )
+    .await
+}

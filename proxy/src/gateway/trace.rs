@@ -1,0 +1,68 @@
+//! Request ids and W3C trace context: every request gets an id, and the `traceparent` sent to the
+//! backend continues the caller's trace (or starts one) with the gateway as the parent span.
+
+use uuid::Uuid;
+
+/// A new request id.
+pub fn request_id() -> String {
+    Uuid::new_v4().hyphenated().to_string()
+}
+
+/// The `traceparent` to send upstream, given the caller's (if any).
+pub fn child_traceparent(incoming: Option<&str>) -> String {
+    let span_id = &Uuid::new_v4().simple().to_string()[..16];
+    match incoming.and_then(parse_traceparent) {
+        Some((trace_id, flags)) => format!("00-{trace_id}-{span_id}-{flags}"),
+        None => format!("00-{}-{span_id}-01", Uuid::new_v4().simple()),
+    }
+}
+
+/// `(trace-id, flags)` of a valid version-00 `traceparent`.
+fn parse_traceparent(value: &str) -> Option<(&str, &str)> {
+    let mut parts = value.trim().split('-');
+    let (version, trace_id, parent_id, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let valid = version == "00"
+        && parts.next().is_none()
+        && hex(trace_id, 32)
+        && hex(parent_id, 16)
+        && hex(flags, 2)
+        && trace_id != "0".repeat(32)
+        && parent_id != "0".repeat(16);
+    valid.then_some((trace_id, flags))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continues_a_valid_trace_with_a_new_span() {
+        let incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let child = child_traceparent(Some(incoming));
+        assert!(child.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        assert!(child.ends_with("-01"));
+        assert_ne!(child, incoming);
+        assert_eq!(
+            parse_traceparent(&child).map(|(t, _)| t),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+    }
+
+    #[test]
+    fn starts_a_new_trace_for_missing_or_invalid_headers() {
+        for incoming in [
+            None,
+            Some("garbage"),
+            Some("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+        ] {
+            let child = child_traceparent(incoming);
+            assert!(parse_traceparent(&child).is_some(), "{child}");
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Gateway-generated errors: the kinds of error, their AWS status and message, and the per-API
+//! "gateway responses" that override status, headers and body per kind (falling back to
+//! `DEFAULT_4XX` / `DEFAULT_5XX`, then to the built-in `{"message": "..."}`).
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+
+use crate::template::{ContextVar, Lookup, Template};
+
+/// A kind of error the gateway answers itself, named as AWS gateway response types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// No route matched on a REST API: 403.
+    MissingAuthenticationToken,
+    /// No route matched on an HTTP API, or no API at all: 404.
+    ResourceNotFound,
+    /// Request body over the limit: 413.
+    RequestTooLarge,
+    /// The request could not be read or is malformed: 400.
+    BadRequestBody,
+    /// The backend did not answer within the integration timeout: 504.
+    IntegrationTimeout,
+    /// The backend refused the connection or broke the exchange: 502.
+    IntegrationFailure,
+    /// Every backend of the pool is marked down: 503.
+    ServiceUnavailable,
+    /// A fault inside the gateway: 500.
+    InternalError,
+}
+
+impl ErrorKind {
+    /// Every kind, for parsing config keys.
+    pub const ALL: [ErrorKind; 8] = [
+        Self::MissingAuthenticationToken,
+        Self::ResourceNotFound,
+        Self::RequestTooLarge,
+        Self::BadRequestBody,
+        Self::IntegrationTimeout,
+        Self::IntegrationFailure,
+        Self::ServiceUnavailable,
+        Self::InternalError,
+    ];
+
+    /// The AWS gateway response type name, used as the config key.
+    pub fn response_type(self) -> &'static str {
+        match self {
+            Self::MissingAuthenticationToken => "MISSING_AUTHENTICATION_TOKEN",
+            Self::ResourceNotFound => "RESOURCE_NOT_FOUND",
+            Self::RequestTooLarge => "REQUEST_TOO_LARGE",
+            Self::BadRequestBody => "BAD_REQUEST_BODY",
+            Self::IntegrationTimeout => "INTEGRATION_TIMEOUT",
+            Self::IntegrationFailure => "INTEGRATION_FAILURE",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Self::InternalError => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The default status.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::MissingAuthenticationToken => 403,
+            Self::ResourceNotFound => 404,
+            Self::RequestTooLarge => 413,
+            Self::BadRequestBody => 400,
+            Self::IntegrationTimeout => 504,
+            Self::IntegrationFailure => 502,
+            Self::ServiceUnavailable => 503,
+            Self::InternalError => 500,
+        }
+    }
+
+    /// The default message.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::MissingAuthenticationToken => "Missing Authentication Token",
+            Self::ResourceNotFound => "Not Found",
+            Self::RequestTooLarge => "Request Too Long",
+            Self::BadRequestBody => "Bad Request",
+            Self::IntegrationTimeout => "Endpoint request timed out",
+            Self::IntegrationFailure => "Bad Gateway",
+            Self::ServiceUnavailable => "Service Unavailable",
+            Self::InternalError => "Internal server error",
+        }
+    }
+}
+
+/// Which overrides a config key names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResponseType {
+    /// One error kind.
+    Kind(ErrorKind),
+    /// Every 4xx kind without its own override.
+    Default4xx,
+    /// Every 5xx kind without its own override.
+    Default5xx,
+}
+
+impl ResponseType {
+    /// Parse a `gateway_responses` key.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "DEFAULT_4XX" => Some(Self::Default4xx),
+            "DEFAULT_5XX" => Some(Self::Default5xx),
+            _ => ErrorKind::ALL
+                .into_iter()
+                .find(|k| k.response_type() == name)
+                .map(Self::Kind),
+        }
+    }
+}
+
+/// One customised gateway response.
+#[derive(Debug, Clone)]
+pub struct CustomResponse {
+    /// Status to use instead of the kind's own.
+    pub status: Option<u16>,
+    /// Headers to add.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Body template instead of `{"message": ...}`.
+    pub body: Option<Template>,
+}
+
+/// An API's gateway responses.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayResponses {
+    overrides: HashMap<ResponseType, CustomResponse>,
+}
+
+/// An error response ready to write.
+#[derive(Debug, Clone)]
+pub struct RenderedError {
+    /// Status code.
+    pub status: u16,
+    /// Extra headers (content type and length are added by the writer).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// JSON body.
+    pub body: Bytes,
+}
+
+impl GatewayResponses {
+    /// Set the override for `response_type`.
+    pub fn insert(&mut self, response_type: ResponseType, response: CustomResponse) {
+        self.overrides.insert(response_type, response);
+    }
+
+    /// The response for `kind`, rendering body templates with `request_id`.
+    pub fn render(&self, kind: ErrorKind, request_id: &str) -> RenderedError {
+        let fallback = if kind.status() < 500 {
+            ResponseType::Default4xx
+        } else {
+            ResponseType::Default5xx
+        };
+        let custom = self
+            .overrides
+            .get(&ResponseType::Kind(kind))
+            .or_else(|| self.overrides.get(&fallback));
+        let lookup = ErrorValues { kind, request_id };
+        let body = match custom.and_then(|c| c.body.as_ref()) {
+            Some(template) => Bytes::from(template.render(&lookup)),
+            None => default_body(kind.message()),
+        };
+        RenderedError {
+            status: custom.and_then(|c| c.status).unwrap_or(kind.status()),
+            headers: custom.map(|c| c.headers.clone()).unwrap_or_default(),
+            body,
+        }
+    }
+}
+
+/// `{"message":"<message>"}`.
+pub fn default_body(message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({ "message": message }).to_string())
+}
+
+struct ErrorValues<'a> {
+    kind: ErrorKind,
+    request_id: &'a str,
+}
+
+impl Lookup for ErrorValues<'_> {
+    fn header(&self, _: &str) -> Option<&str> {
+        None
+    }
+    fn query(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn path_param(&self, _: &str) -> Option<&str> {
+        None
+    }
+    fn context(&self, var: ContextVar) -> Option<String> {
+        Some(match var {
+            ContextVar::RequestId => self.request_id.to_string(),
+            ContextVar::ErrorMessage => self.kind.message().to_string(),
+            ContextVar::ErrorMessageString => {
+                serde_json::Value::from(self.kind.message()).to_string()
+            }
+            ContextVar::ErrorResponseType => self.kind.response_type().to_string(),
+            _ => return None,
+        })
+    }
+}

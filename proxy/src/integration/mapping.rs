@@ -1,0 +1,206 @@
+//! Parameter mappings of `http` integrations, in AWS HTTP API syntax:
+//! `"<append|overwrite|remove>:<header.name|querystring.name|path|statuscode>" = "<template>"`.
+//!
+//! ```toml
+//! request_parameters = { "overwrite:header.x-stage" = "$context.stage", "remove:querystring.debug" = "" }
+//! response_parameters = { "append:header.x-served-by" = "wasmgate", "overwrite:statuscode" = "202" }
+//! ```
+
+use http::HeaderName;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::Result;
+
+use crate::template::{Lookup, Scope, Template};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Append,
+    Overwrite,
+    Remove,
+}
+
+#[derive(Debug)]
+enum RequestOp {
+    Header(Action, HeaderName, Template),
+    Query(Action, String, Template),
+    Path(Template),
+}
+
+#[derive(Debug)]
+enum ResponseOp {
+    Header(Action, HeaderName, Template),
+    Status(Template),
+}
+
+/// The request side of an `http` integration's mappings, applied in config order.
+#[derive(Debug, Default)]
+pub struct RequestMapping {
+    ops: Vec<RequestOp>,
+}
+
+/// The response side of an `http` integration's mappings, applied in config order.
+#[derive(Debug, Default)]
+pub struct ResponseMapping {
+    ops: Vec<ResponseOp>,
+}
+
+fn parse_action(key: &str) -> Result<(Action, &str), String> {
+    let (action, target) = key
+        .split_once(':')
+        .ok_or_else(|| format!("`{key}` is not `<action>:<target>`"))?;
+    let action = match action {
+        "append" => Action::Append,
+        "overwrite" => Action::Overwrite,
+        "remove" => Action::Remove,
+        other => {
+            return Err(format!(
+                "unknown action `{other}`, expected append, overwrite or remove"
+            ))
+        }
+    };
+    Ok((action, target))
+}
+
+fn header_name(name: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("`{name}` is not a valid header name"))
+}
+
+/// Parse one request mapping entry into `mapping`.
+pub fn parse_request_mapping(
+    mapping: &mut RequestMapping,
+    key: &str,
+    value: &str,
+    scope: Scope<'_>,
+) -> Result<(), String> {
+    let (action, target) = parse_action(key)?;
+    let template = Template::parse(value, scope).map_err(|e| e.to_string())?;
+    let op = if let Some(name) = target.strip_prefix("header.") {
+        RequestOp::Header(action, header_name(name)?, template)
+    } else if let Some(name) = target.strip_prefix("querystring.") {
+        RequestOp::Query(action, name.to_string(), template)
+    } else if target == "path" && action == Action::Overwrite {
+        RequestOp::Path(template)
+    } else {
+        return Err(format!(
+            "unknown target `{target}`, expected header.<name>, querystring.<name> or overwrite:path"
+        ));
+    };
+    mapping.ops.push(op);
+    Ok(())
+}
+
+/// Parse one response mapping entry into `mapping`.
+pub fn parse_response_mapping(
+    mapping: &mut ResponseMapping,
+    key: &str,
+    value: &str,
+    scope: Scope<'_>,
+) -> Result<(), String> {
+    let (action, target) = parse_action(key)?;
+    let template = Template::parse(value, scope).map_err(|e| e.to_string())?;
+    let op = if let Some(name) = target.strip_prefix("header.") {
+        ResponseOp::Header(action, header_name(name)?, template)
+    } else if target == "statuscode" && action == Action::Overwrite {
+        if let Some(status) = template.as_literal() {
+            status
+                .parse::<u16>()
+                .ok()
+                .filter(|s| (100..=599).contains(s))
+                .ok_or_else(|| format!("`{status}` is not an HTTP status code"))?;
+        }
+        ResponseOp::Status(template)
+    } else {
+        return Err(format!(
+            "unknown target `{target}`, expected header.<name> or overwrite:statuscode"
+        ));
+    };
+    mapping.ops.push(op);
+    Ok(())
+}
+
+impl RequestMapping {
+    /// Apply the mappings: headers on `request`, query parameters and path on `uri`
+    /// (a path with optional query), which is rewritten in place.
+    pub fn apply(
+        &self,
+        request: &mut RequestHeader,
+        uri: &mut String,
+        lookup: &dyn Lookup,
+    ) -> Result<()> {
+        if self.ops.is_empty() {
+            return Ok(());
+        }
+        let (path, query) = match uri.split_once('?') {
+            Some((path, query)) => (path.to_string(), query.to_string()),
+            None => (uri.clone(), String::new()),
+        };
+        let mut path = path;
+        let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        for op in &self.ops {
+            match op {
+                RequestOp::Header(action, name, template) => {
+                    let value = template.render(lookup);
+                    match action {
+                        Action::Append => {
+                            request.append_header(name.clone(), value)?;
+                        }
+                        Action::Overwrite => request.insert_header(name.clone(), value)?,
+                        Action::Remove => {
+                            request.remove_header(name);
+                        }
+                    }
+                }
+                RequestOp::Query(action, name, template) => {
+                    if *action != Action::Append {
+                        pairs.retain(|(k, _)| k != name);
+                    }
+                    if *action != Action::Remove {
+                        pairs.push((name.clone(), template.render(lookup)));
+                    }
+                }
+                RequestOp::Path(template) => path = template.render(lookup),
+            }
+        }
+        *uri = path;
+        if !pairs.is_empty() {
+            uri.push('?');
+            uri.push_str(
+                &form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish(),
+            );
+        }
+        Ok(())
+    }
+}
+
+impl ResponseMapping {
+    /// Apply the mappings to the backend's response header.
+    pub fn apply(&self, response: &mut ResponseHeader, lookup: &dyn Lookup) -> Result<()> {
+        for op in &self.ops {
+            match op {
+                ResponseOp::Header(action, name, template) => {
+                    let value = template.render(lookup);
+                    match action {
+                        Action::Append => {
+                            response.append_header(name.clone(), value)?;
+                        }
+                        Action::Overwrite => response.insert_header(name.clone(), value)?,
+                        Action::Remove => {
+                            response.remove_header(name);
+                        }
+                    }
+                }
+                ResponseOp::Status(template) => {
+                    if let Ok(status) = template.render(lookup).parse::<u16>() {
+                        response.set_status(status)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,23 @@
+//! wasmgate: a self-hosted API gateway on pingora with AWS API Gateway semantics.
+//!
+//! A config file ([`config`]) compiles into an immutable [`snapshot`] of stages, routes and
+//! integrations; the [`gateway`] walks it per request on pingora's proxy phases; [`state`] swaps
+//! snapshots on reload; [`admin`] serves health, metrics and reload; [`server`] runs it all.
+#![forbid(unsafe_code)]
+
+pub mod access_log;
+pub mod admin;
+pub mod cli;
+pub mod config;
+pub mod drain;
+pub mod gateway;
+pub mod gateway_response;
+pub mod integration;
+pub mod metrics;
+pub mod routing;
+pub mod server;
+pub mod snapshot;
+pub mod state;
+pub mod template;
+pub mod upstream;
+pub mod watcher;

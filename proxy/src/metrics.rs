@@ -1,0 +1,134 @@
+//! Prometheus metrics: one process-wide registry, exported on the admin listener's `/metrics`.
+//! Per-route histogram handles are resolved when a snapshot is compiled, not per request.
+
+use std::sync::LazyLock;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+/// Latency buckets in seconds, from 100 µs to 30 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+
+/// The gateway's metrics.
+pub struct Metrics {
+    registry: Registry,
+    /// `wasmgate_requests_total{api,stage,route,status}`.
+    pub requests: IntCounterVec,
+    /// `wasmgate_request_duration_seconds{api,stage,route}`.
+    pub latency: HistogramVec,
+    /// `wasmgate_integration_duration_seconds{api,stage,route}`.
+    pub integration_latency: HistogramVec,
+    /// `wasmgate_config_reloads_total{result}`.
+    pub reloads: IntCounterVec,
+    /// `wasmgate_upstream_failures_total{upstream}`.
+    pub upstream_failures: IntCounterVec,
+    /// `wasmgate_requests_in_flight`.
+    pub in_flight: IntGauge,
+}
+
+/// The process-wide metrics.
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+impl Metrics {
+    fn new() -> Self {
+        let registry = Registry::new();
+        let route_labels = &["api", "stage", "route"];
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "wasmgate_requests_total",
+                "Requests answered, by route and status.",
+            ),
+            &["api", "stage", "route", "status"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "wasmgate_request_duration_seconds",
+                "Time from request to the end of the response, by route.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            route_labels,
+        )
+        .expect("valid metric");
+        let integration_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "wasmgate_integration_duration_seconds",
+                "Time from sending to the backend to its response header, by route.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            route_labels,
+        )
+        .expect("valid metric");
+        let reloads = IntCounterVec::new(
+            Opts::new(
+                "wasmgate_config_reloads_total",
+                "Config reloads, by result.",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        let upstream_failures = IntCounterVec::new(
+            Opts::new(
+                "wasmgate_upstream_failures_total",
+                "Backend connection failures and timeouts, by upstream.",
+            ),
+            &["upstream"],
+        )
+        .expect("valid metric");
+        let in_flight = IntGauge::new("wasmgate_requests_in_flight", "Requests being served.")
+            .expect("valid metric");
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(integration_latency.clone()),
+            Box::new(reloads.clone()),
+            Box::new(upstream_failures.clone()),
+            Box::new(in_flight.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("metric registered once");
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            integration_latency,
+            reloads,
+            upstream_failures,
+            in_flight,
+        }
+    }
+
+    /// The histograms of one route in one stage.
+    pub fn route(&self, api: &str, stage: &str, route: &str) -> RouteMetrics {
+        let labels = [api, stage, route];
+        RouteMetrics {
+            latency: self.latency.with_label_values(&labels),
+            integration_latency: self.integration_latency.with_label_values(&labels),
+        }
+    }
+
+    /// Everything in the Prometheus text format.
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding into a Vec cannot fail");
+        out
+    }
+}
+
+/// Histogram handles of one route, resolved at compile time.
+#[derive(Debug, Clone)]
+pub struct RouteMetrics {
+    /// Whole-request latency.
+    pub latency: Histogram,
+    /// Backend latency.
+    pub integration_latency: Histogram,
+}

@@ -1,0 +1,106 @@
+//! The compiled, immutable form of a config: entrypoints (host and path prefix → stage), per-stage
+//! routers, integrations and gateway responses. A reload compiles a new snapshot beside the
+//! serving one and swaps the pointer; requests hold an `Arc` to the snapshot they started on.
+
+mod compile;
+
+use std::sync::Arc;
+
+use crate::config::{AdminFile, ApiKind, ServerFile};
+use crate::gateway_response::GatewayResponses;
+use crate::integration::Integration;
+use crate::metrics::RouteMetrics;
+use crate::routing::Router;
+
+pub use compile::compile;
+
+/// Everything the request path needs, resolved at load time.
+#[derive(Debug)]
+pub struct Snapshot {
+    entrypoints: Vec<Entrypoint>,
+    /// `[server]` as loaded (changes need a restart).
+    pub server: ServerFile,
+    /// `[admin]` as loaded (changes need a restart).
+    pub admin: AdminFile,
+}
+
+/// Where a stage is reachable: an optional host name and a path prefix.
+#[derive(Debug)]
+struct Entrypoint {
+    host: Option<String>,
+    prefix: String,
+    stage: Arc<Stage>,
+}
+
+/// An API's settings shared by its stages.
+#[derive(Debug)]
+pub struct Api {
+    /// The API's name (its key under `[apis]`), reported as `$context.apiId`.
+    pub name: String,
+    /// REST or HTTP semantics.
+    pub kind: ApiKind,
+    /// Customised error responses.
+    pub responses: GatewayResponses,
+    /// Largest request body accepted.
+    pub max_request_body_bytes: u64,
+}
+
+/// One stage of an API, with its routes compiled for its stage variables.
+#[derive(Debug)]
+pub struct Stage {
+    /// The API the stage belongs to.
+    pub api: Arc<Api>,
+    /// The stage's name.
+    pub name: String,
+    /// The stage's routes.
+    pub router: Router<Arc<Route>>,
+    /// The `$default` route of an HTTP API.
+    pub default_route: Option<Arc<Route>>,
+}
+
+/// A route compiled for one stage.
+#[derive(Debug)]
+pub struct Route {
+    /// The route key as written, e.g. `GET /pets/{id}`.
+    pub key: String,
+    /// Where the route's requests go.
+    pub integration: Integration,
+    /// The route's histograms.
+    pub metrics: RouteMetrics,
+}
+
+/// A request resolved to a stage.
+#[derive(Debug)]
+pub struct StageMatch<'a> {
+    /// The stage.
+    pub stage: &'a Arc<Stage>,
+    /// The request path after the stage's prefix (`/` at least).
+    pub path: &'a str,
+}
+
+impl Snapshot {
+    /// The stage serving `host` (without port, any case) and `path`, preferring host-mapped
+    /// stages, then the longest prefix.
+    pub fn resolve<'a>(&'a self, host: Option<&str>, path: &'a str) -> Option<StageMatch<'a>> {
+        self.entrypoints
+            .iter()
+            .filter(|e| match (&e.host, host) {
+                (None, _) => true,
+                (Some(expected), Some(host)) => expected.eq_ignore_ascii_case(host),
+                (Some(_), None) => false,
+            })
+            .find_map(|e| {
+                let rest = path.strip_prefix(e.prefix.as_str())?;
+                if !(rest.is_empty() || rest.starts_with('/')) {
+                    return None;
+                }
+                Some(StageMatch {
+                    stage: &e.stage,
+                    path: if rest.is_empty() { "/" } else { rest },
+                })
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,580 @@
+//! Compiling a loaded config into a [`Snapshot`], reporting every mistake of meaning (bad route
+//! keys, unknown upstreams, undefined stage variables, conflicting routes, ...) with its place.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method};
+use toml::Spanned;
+
+use super::{Api, Entrypoint, Route, Snapshot, Stage};
+use crate::config::*;
+use crate::gateway_response::{CustomResponse, GatewayResponses, ResponseType};
+use crate::integration::{
+    parse_request_mapping, parse_response_mapping, split_uri, HttpIntegration, Integration,
+    MockResponse, RequestMapping, ResponseMapping,
+};
+use crate::metrics::METRICS;
+use crate::routing::{RouteKey, Router};
+use crate::template::{substitute_stage_variables, Scope, Template};
+use crate::upstream::Pool;
+
+/// The HTTP API catch-all route key.
+const DEFAULT_ROUTE: &str = "$default";
+/// The stage served without a path prefix.
+const DEFAULT_STAGE: &str = "$default";
+
+/// Compile `loaded` into a snapshot, or return every mistake found.
+pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
+    let mut diags = Diagnostics::new(&loaded.source);
+    let file = &loaded.file;
+    check_addresses(file, &mut diags);
+    let mut pools = Pools {
+        named: compile_upstreams(&file.upstreams, &mut diags),
+        by_address: HashMap::new(),
+    };
+    let mut entrypoints: Vec<(Spanned<String>, String, Entrypoint)> = Vec::new();
+    for api in &file.apis {
+        compile_api(api, &file.server, &mut pools, &mut entrypoints, &mut diags);
+    }
+    let mut seen: HashMap<(Option<String>, String), &str> = HashMap::new();
+    for (name, path, entrypoint) in &entrypoints {
+        let key = (entrypoint.host.clone(), entrypoint.prefix.clone());
+        if let Some(other) = seen.insert(key, path) {
+            let place = match &entrypoint.host {
+                Some(host) => format!("host `{host}` with prefix `{}`", entrypoint.prefix),
+                None => format!("path prefix `{}`", entrypoint.prefix),
+            };
+            diags.error(
+                Some(name.span()),
+                path,
+                format!("{place} is already served by {other}"),
+            );
+        }
+    }
+    let mut entrypoints: Vec<Entrypoint> = entrypoints.into_iter().map(|(_, _, e)| e).collect();
+    entrypoints.sort_by_key(|e| (e.host.is_none(), std::cmp::Reverse(e.prefix.len())));
+    diags.finish(Snapshot {
+        entrypoints,
+        server: file.server.clone(),
+        admin: file.admin.clone(),
+    })
+}
+
+fn check_addresses(file: &ConfigFile, diags: &mut Diagnostics) {
+    let listens = file.server.listen.iter().map(|l| ("server.listen", l));
+    for (key, address) in listens.chain([("admin.listen", &file.admin.listen)]) {
+        if address.get_ref().parse::<SocketAddr>().is_err() {
+            diags.error(
+                Some(address.span()),
+                key,
+                format!("`{}` is not an `ip:port` address", address.get_ref()),
+            );
+        }
+    }
+    if file.server.listen.is_empty() {
+        diags.error(
+            None,
+            "server.listen",
+            "at least one listen address is needed",
+        );
+    }
+    let log = file.server.access_log.as_str();
+    if log.is_empty() {
+        diags.error(
+            None,
+            "server.access_log",
+            "use \"stdout\", \"off\" or a file path",
+        );
+    }
+}
+
+struct Pools {
+    named: HashMap<String, Arc<Pool>>,
+    by_address: HashMap<String, Arc<Pool>>,
+}
+
+impl Pools {
+    /// The pool for an integration URI's authority: a named upstream or a `host[:port]`.
+    fn get(&mut self, authority: &str) -> Result<Arc<Pool>, String> {
+        if let Some(pool) = self.named.get(authority) {
+            return Ok(pool.clone());
+        }
+        if let Some(pool) = self.by_address.get(authority) {
+            return Ok(pool.clone());
+        }
+        let target = if has_port(authority) {
+            authority.to_string()
+        } else {
+            format!("{authority}:80")
+        };
+        let pool = Pool::resolve(authority, &[&target], Duration::from_secs(10)).map_err(|e| {
+            format!("`{authority}` is neither an upstream name nor a reachable address: {e}")
+        })?;
+        let pool = Arc::new(pool);
+        self.by_address.insert(authority.to_string(), pool.clone());
+        Ok(pool)
+    }
+}
+
+fn has_port(authority: &str) -> bool {
+    match authority.rsplit_once(':') {
+        Some((host, port)) => !host.ends_with(':') && port.parse::<u16>().is_ok(),
+        None => false,
+    }
+}
+
+fn compile_upstreams(
+    upstreams: &[Named<UpstreamFile>],
+    diags: &mut Diagnostics,
+) -> HashMap<String, Arc<Pool>> {
+    let mut pools = HashMap::new();
+    for upstream in upstreams {
+        let targets: Vec<&str> = upstream
+            .value
+            .targets
+            .iter()
+            .map(|t| t.get_ref().as_str())
+            .collect();
+        let span = upstream
+            .value
+            .targets
+            .first()
+            .map(|t| t.span())
+            .unwrap_or(upstream.name.span());
+        let fail_timeout = Duration::from_millis(upstream.value.fail_timeout_ms);
+        match Pool::resolve(upstream.name.get_ref(), &targets, fail_timeout) {
+            Ok(pool) => {
+                pools.insert(upstream.name.get_ref().clone(), Arc::new(pool));
+            }
+            Err(e) => diags.error(Some(span), &format!("{}.targets", upstream.path), e),
+        }
+    }
+    pools
+}
+
+/// A route key as parsed once per API.
+enum ParsedRoute<'a> {
+    Key(RouteKey, &'a Named<RouteFile>),
+    Default(&'a Named<RouteFile>),
+}
+
+fn compile_api(
+    api: &Named<ApiFile>,
+    server: &ServerFile,
+    pools: &mut Pools,
+    entrypoints: &mut Vec<(Spanned<String>, String, Entrypoint)>,
+    diags: &mut Diagnostics,
+) {
+    let settings = &api.value.settings;
+    let base_path = compile_base_path(settings.base_path.as_ref(), &api.path, diags);
+    let shared = Arc::new(Api {
+        name: api.name.get_ref().clone(),
+        kind: settings.kind,
+        responses: compile_gateway_responses(&api.value.gateway_responses, diags),
+        max_request_body_bytes: settings
+            .max_request_body_bytes
+            .unwrap_or(server.max_request_body_bytes),
+    });
+    let routes = parse_routes(api, settings.kind, diags);
+    if api.value.stages.is_empty() {
+        diags.error(
+            Some(api.name.span()),
+            &api.path,
+            "an API needs at least one stage, e.g. [apis.<name>.stages.prod]",
+        );
+    }
+    for stage in &api.value.stages {
+        let name = stage.name.get_ref();
+        let valid_name = name == DEFAULT_STAGE
+            || (!name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+        if !valid_name {
+            diags.error(
+                Some(stage.name.span()),
+                &stage.path,
+                "a stage name uses letters, digits, `-` and `_` (or is `$default`)",
+            );
+            continue;
+        }
+        let compiled = Arc::new(compile_stage(&shared, stage, &routes, pools, diags));
+        let prefix = if name == DEFAULT_STAGE {
+            base_path.clone()
+        } else {
+            format!("{base_path}/{name}")
+        };
+        let entry = |host: Option<String>, prefix: String| Entrypoint {
+            host,
+            prefix,
+            stage: compiled.clone(),
+        };
+        entrypoints.push((stage.name.clone(), stage.path.clone(), entry(None, prefix)));
+        for host in &stage.value.hosts {
+            entrypoints.push((
+                host.clone(),
+                format!("{}.hosts", stage.path),
+                entry(Some(host.get_ref().to_ascii_lowercase()), base_path.clone()),
+            ));
+        }
+    }
+}
+
+fn compile_base_path(
+    base: Option<&Spanned<String>>,
+    api_path: &str,
+    diags: &mut Diagnostics,
+) -> String {
+    let Some(base) = base else {
+        return String::new();
+    };
+    let text = base.get_ref().trim_end_matches('/');
+    let valid = text.is_empty()
+        || (text.starts_with('/')
+            && !text.contains(['{', '}', '?', '#', ' '])
+            && !text.contains("//"));
+    if !valid {
+        diags.error(
+            Some(base.span()),
+            &format!("{api_path}.base_path"),
+            "a base path looks like `/shop` (no parameters, query or spaces)",
+        );
+    }
+    text.to_string()
+}
+
+fn parse_routes<'a>(
+    api: &'a Named<ApiFile>,
+    kind: ApiKind,
+    diags: &mut Diagnostics,
+) -> Vec<ParsedRoute<'a>> {
+    let mut parsed = Vec::new();
+    for route in &api.value.routes {
+        let key = route.name.get_ref();
+        if key == DEFAULT_ROUTE {
+            if kind == ApiKind::Http {
+                parsed.push(ParsedRoute::Default(route));
+            } else {
+                diags.error(
+                    Some(route.name.span()),
+                    &route.path,
+                    "`$default` routes exist only in HTTP APIs (type = \"http\"); use `ANY /{proxy+}`",
+                );
+            }
+            continue;
+        }
+        match RouteKey::parse(key) {
+            Ok(parsed_key) => parsed.push(ParsedRoute::Key(parsed_key, route)),
+            Err(e) => diags.error(Some(route.name.span()), &route.path, e),
+        }
+    }
+    parsed
+}
+
+fn compile_stage(
+    api: &Arc<Api>,
+    stage: &Named<StageFile>,
+    routes: &[ParsedRoute<'_>],
+    pools: &mut Pools,
+    diags: &mut Diagnostics,
+) -> Stage {
+    let mut router = Router::default();
+    let mut default_route = None;
+    let variables = &stage.value.variables;
+    for parsed in routes {
+        let (route, params): (&Named<RouteFile>, Vec<&str>) = match parsed {
+            ParsedRoute::Key(key, route) => (route, key.param_names().collect()),
+            ParsedRoute::Default(route) => (route, Vec::new()),
+        };
+        let context = IntegrationContext {
+            params: &params,
+            variables,
+            stage: stage.name.get_ref(),
+            path: format!("{}.integration", route.path),
+        };
+        let Some(integration) =
+            compile_integration(&route.value.integration, &context, pools, diags)
+        else {
+            continue;
+        };
+        let compiled = Arc::new(Route {
+            key: route.name.get_ref().clone(),
+            integration,
+            metrics: METRICS.route(&api.name, stage.name.get_ref(), route.name.get_ref()),
+        });
+        match parsed {
+            ParsedRoute::Key(key, _) => {
+                if let Err(conflict) = router.insert(key, compiled) {
+                    diags.error(Some(route.name.span()), &route.path, conflict);
+                }
+            }
+            ParsedRoute::Default(_) => default_route = Some(compiled),
+        }
+    }
+    Stage {
+        api: api.clone(),
+        name: stage.name.get_ref().clone(),
+        router,
+        default_route,
+    }
+}
+
+struct IntegrationContext<'a> {
+    params: &'a [&'a str],
+    variables: &'a BTreeMap<String, String>,
+    stage: &'a str,
+    path: String,
+}
+
+impl IntegrationContext<'_> {
+    fn scope(&self, request: bool) -> Scope<'_> {
+        Scope {
+            stage_variables: self.variables,
+            request,
+            error: false,
+            braced_path_params: request,
+        }
+    }
+
+    fn key(&self, field: &str) -> String {
+        format!("{}.{field}", self.path)
+    }
+}
+
+fn compile_integration(
+    file: &IntegrationFile,
+    cx: &IntegrationContext<'_>,
+    pools: &mut Pools,
+    diags: &mut Diagnostics,
+) -> Option<Integration> {
+    match file {
+        IntegrationFile::Mock(mock) => compile_mock(mock, cx, diags).map(Integration::Mock),
+        IntegrationFile::HttpProxy(http) | IntegrationFile::Http(http) => {
+            compile_http(http, cx, pools, diags).map(Integration::Http)
+        }
+    }
+}
+
+fn compile_mock(
+    mock: &MockIntegrationFile,
+    cx: &IntegrationContext<'_>,
+    diags: &mut Diagnostics,
+) -> Option<MockResponse> {
+    let status = *mock.status.get_ref();
+    if !(100..=599).contains(&status) {
+        diags.error(
+            Some(mock.status.span()),
+            &cx.key("status"),
+            "a status is between 100 and 599",
+        );
+        return None;
+    }
+    let headers = compile_headers(&mock.headers, &cx.key("headers"), diags)?;
+    Some(MockResponse {
+        status,
+        headers,
+        body: Bytes::from(mock.body.clone()),
+    })
+}
+
+fn compile_headers(
+    headers: &BTreeMap<String, String>,
+    key: &str,
+    diags: &mut Diagnostics,
+) -> Option<Vec<(HeaderName, HeaderValue)>> {
+    let mut compiled = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        match (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            (Ok(name), Ok(value)) => compiled.push((name, value)),
+            _ => {
+                diags.error(
+                    None,
+                    key,
+                    format!("`{name}: {value}` is not a valid header"),
+                );
+                return None;
+            }
+        }
+    }
+    Some(compiled)
+}
+
+fn compile_http(
+    http: &HttpIntegrationFile,
+    cx: &IntegrationContext<'_>,
+    pools: &mut Pools,
+    diags: &mut Diagnostics,
+) -> Option<HttpIntegration> {
+    let settings = &http.settings;
+    let uri_key = cx.key("uri");
+    let uri_span = Some(settings.uri.span());
+    let mut fail = |message: String| diags.error(uri_span.clone(), &uri_key, message);
+    let uri = substitute_stage_variables(settings.uri.get_ref(), cx.variables)
+        .map_err(|e| fail(format!("{e} (stage `{}`)", cx.stage)))
+        .ok()?;
+    let parts = split_uri(&uri).map_err(&mut fail).ok()?;
+    if parts.authority.contains(['$', '{', '}']) {
+        fail("the host may use stage variables but nothing per request".to_string());
+        return None;
+    }
+    let authority = parts.authority.to_string();
+    let pool = pools.get(&authority).map_err(&mut fail).ok()?;
+    let mut templates = Vec::new();
+    for text in [Some(parts.path), parts.query] {
+        let template = match text.filter(|t| !t.is_empty()) {
+            Some(text) => match Template::parse(text, cx.scope(true)) {
+                Ok(template) => Some(template),
+                Err(e) => {
+                    fail(format!("{e} (stage `{}`)", cx.stage));
+                    return None;
+                }
+            },
+            None => None,
+        };
+        templates.push(template);
+    }
+    let query = templates.pop().flatten();
+    let path = templates.pop().flatten();
+    for template in path.iter().chain(&query) {
+        if let Some(unknown) = template.path_params().find(|p| !cx.params.contains(p)) {
+            fail(format!(
+                "`{{{unknown}}}` is not a path parameter of this route"
+            ));
+            return None;
+        }
+    }
+    if settings.timeout_ms == 0 {
+        diags.error(
+            None,
+            &cx.key("timeout_ms"),
+            "the timeout must be at least 1 ms",
+        );
+        return None;
+    }
+    let method = match &settings.method {
+        Some(method) => {
+            match Method::from_bytes(method.get_ref().to_ascii_uppercase().as_bytes()) {
+                Ok(m) => Some(m),
+                Err(_) => {
+                    diags.error(Some(method.span()), &cx.key("method"), "not an HTTP method");
+                    return None;
+                }
+            }
+        }
+        None => None,
+    };
+    let (request_mapping, response_mapping) = compile_mappings(http, cx, diags)?;
+    Some(HttpIntegration {
+        pool,
+        host_header: authority,
+        path,
+        query,
+        timeout: Duration::from_millis(settings.timeout_ms),
+        method,
+        request_mapping,
+        response_mapping,
+    })
+}
+
+fn compile_mappings(
+    http: &HttpIntegrationFile,
+    cx: &IntegrationContext<'_>,
+    diags: &mut Diagnostics,
+) -> Option<(RequestMapping, ResponseMapping)> {
+    let mut ok = true;
+    let mut request = RequestMapping::default();
+    for (key, value) in &http.request_parameters {
+        if let Err(e) =
+            parse_request_mapping(&mut request, key.get_ref(), value.get_ref(), cx.scope(true))
+        {
+            diags.error(Some(key.span()), &cx.key("request_parameters"), e);
+            ok = false;
+        }
+    }
+    let mut response = ResponseMapping::default();
+    for (key, value) in &http.response_parameters {
+        if let Err(e) = parse_response_mapping(
+            &mut response,
+            key.get_ref(),
+            value.get_ref(),
+            cx.scope(true),
+        ) {
+            diags.error(Some(key.span()), &cx.key("response_parameters"), e);
+            ok = false;
+        }
+    }
+    ok.then_some((request, response))
+}
+
+fn compile_gateway_responses(
+    responses: &[Named<GatewayResponseFile>],
+    diags: &mut Diagnostics,
+) -> GatewayResponses {
+    let mut compiled = GatewayResponses::default();
+    let no_variables = BTreeMap::new();
+    let scope = Scope {
+        stage_variables: &no_variables,
+        request: false,
+        error: true,
+        braced_path_params: false,
+    };
+    for response in responses {
+        let Some(response_type) = ResponseType::parse(response.name.get_ref()) else {
+            let known: Vec<&str> = crate::gateway_response::ErrorKind::ALL
+                .iter()
+                .map(|k| k.response_type())
+                .chain(["DEFAULT_4XX", "DEFAULT_5XX"])
+                .collect();
+            diags.error(
+                Some(response.name.span()),
+                &response.path,
+                format!(
+                    "unknown gateway response type, expected one of {}",
+                    known.join(", ")
+                ),
+            );
+            continue;
+        };
+        let file = &response.value;
+        let status = file.status.as_ref().map(|s| (*s.get_ref(), s.span()));
+        if let Some((status, span)) = &status {
+            if !(100..=599).contains(status) {
+                diags.error(
+                    Some(span.clone()),
+                    &format!("{}.status", response.path),
+                    "a status is between 100 and 599",
+                );
+                continue;
+            }
+        }
+        let Some(headers) =
+            compile_headers(&file.headers, &format!("{}.headers", response.path), diags)
+        else {
+            continue;
+        };
+        let body = match file.body.as_deref().map(|b| Template::parse(b, scope)) {
+            Some(Ok(template)) => Some(template),
+            Some(Err(e)) => {
+                diags.error(None, &format!("{}.body", response.path), e);
+                continue;
+            }
+            None => None,
+        };
+        compiled.insert(
+            response_type,
+            CustomResponse {
+                status: status.map(|(s, _)| s),
+                headers,
+                body,
+            },
+        );
+    }
+    compiled
+}

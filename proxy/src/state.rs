@@ -1,0 +1,126 @@
+//! The gateway's shared state: the serving snapshot behind an `ArcSwap`, and reloading it. A
+//! reload builds a new snapshot beside the old one and swaps the pointer; an invalid config is
+//! rejected with its errors and the old snapshot keeps serving.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+
+use crate::access_log::AccessLog;
+use crate::config::{load_file, parse_source, ConfigErrors, SourceMap};
+use crate::drain::Drain;
+use crate::metrics::METRICS;
+use crate::snapshot::{compile, Snapshot};
+
+/// State shared by the proxy, the admin listener and the config watcher.
+pub struct State {
+    config_path: PathBuf,
+    snapshot: ArcSwap<Snapshot>,
+    generation: AtomicU64,
+    /// The file contents the last reload attempt read, so the watcher retries only on change.
+    last_seen: Mutex<Option<String>>,
+    /// In-flight accounting for graceful shutdown.
+    pub drain: Arc<Drain>,
+    /// The access log.
+    pub access_log: AccessLog,
+}
+
+/// What a successful reload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reloaded {
+    /// The new snapshot's generation (1 for the config loaded at start).
+    pub generation: u64,
+}
+
+impl State {
+    /// Load and compile the config at `path` for the first time.
+    pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        let loaded = load_file(path)?;
+        let snapshot = compile(&loaded)?;
+        let access_log = AccessLog::open(&snapshot.server.access_log).map_err(|e| {
+            let source = SourceMap::new(path, "");
+            ConfigErrors::single(
+                &source,
+                None,
+                format!(
+                    "server.access_log: cannot open `{}`: {e}",
+                    snapshot.server.access_log
+                ),
+            )
+        })?;
+        let text = std::fs::read_to_string(path).ok();
+        Ok(Self {
+            config_path: path.to_path_buf(),
+            snapshot: ArcSwap::from_pointee(snapshot),
+            generation: AtomicU64::new(1),
+            last_seen: Mutex::new(text),
+            drain: Arc::new(Drain::default()),
+            access_log,
+        })
+    }
+
+    /// The snapshot serving new requests.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// The current snapshot's generation.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Reload the config file now (SIGHUP, `POST /admin/reload`). Blocking: resolves host names.
+    pub fn reload(&self) -> Result<Reloaded, ConfigErrors> {
+        let mut last_seen = self.last_seen.lock().unwrap_or_else(|e| e.into_inner());
+        let text = std::fs::read_to_string(&self.config_path).map_err(|e| {
+            let source = SourceMap::new(&self.config_path, "");
+            ConfigErrors::single(&source, None, format!("cannot read config file: {e}"))
+        });
+        let result = text.and_then(|text| {
+            *last_seen = Some(text.clone());
+            self.swap_in(&text)
+        });
+        record(&result);
+        result
+    }
+
+    /// Reload if the file's contents changed since the last attempt (the config watcher).
+    pub fn reload_if_changed(&self) -> Option<Result<Reloaded, ConfigErrors>> {
+        let mut last_seen = self.last_seen.lock().unwrap_or_else(|e| e.into_inner());
+        let text = std::fs::read_to_string(&self.config_path).ok()?;
+        if last_seen.as_deref() == Some(text.as_str()) {
+            return None;
+        }
+        *last_seen = Some(text.clone());
+        let result = self.swap_in(&text);
+        record(&result);
+        Some(result)
+    }
+
+    fn swap_in(&self, text: &str) -> Result<Reloaded, ConfigErrors> {
+        let loaded = parse_source(&self.config_path, text)?;
+        let snapshot = compile(&loaded)?;
+        let current = self.snapshot.load();
+        if snapshot.server != current.server || snapshot.admin != current.admin {
+            log::warn!("changes to [server] or [admin] take effect at the next restart");
+        }
+        self.snapshot.store(Arc::new(snapshot));
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        Ok(Reloaded { generation })
+    }
+}
+
+fn record(result: &Result<Reloaded, ConfigErrors>) {
+    match result {
+        Ok(reloaded) => {
+            METRICS.reloads.with_label_values(&["ok"]).inc();
+            log::info!("config reloaded (generation {})", reloaded.generation);
+        }
+        Err(errors) => {
+            METRICS.reloads.with_label_values(&["rejected"]).inc();
+            log::error!("config reload rejected, the previous config keeps serving:\n{errors}");
+        }
+    }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what building and testing wasmgate needs on a fresh Debian machine with Rust:
+# cmake (pingora builds a C dependency with it). Safe to run again; installs only what is missing.
+set -euo pipefail
+
+missing=()
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
