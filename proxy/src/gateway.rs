@@ -341,6 +341,8 @@ impl ProxyHttp for Gateway {
             // Headers already went out: all that is left is to close the connection.
             return give_up(0);
         }
+        // The request body may be unread: this connection cannot carry another request.
+        session.set_keepalive(None);
         let status = respond::render_error(ctx, kind).status;
         if let Err(write_error) = respond::error(session, ctx, kind).await {
             log::debug!("cannot send error response: {write_error}");

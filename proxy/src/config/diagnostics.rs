@@ -107,6 +107,16 @@ impl<'a> Diagnostics<'a> {
         }
     }
 
+    /// A collector that goes on from `errors` already found in the same file.
+    pub fn resume(source: &'a SourceMap, errors: Vec<ConfigError>) -> Self {
+        Self { source, errors }
+    }
+
+    /// The mistakes recorded so far, handing them on to a later stage.
+    pub fn into_errors(self) -> Vec<ConfigError> {
+        self.errors
+    }
+
     /// Record a mistake at `span` (byte offsets in the file) under `key`.
     pub fn error(&mut self, span: Option<Range<usize>>, key: &str, message: impl fmt::Display) {
         // Defaults carry the empty span 0..0: they have no place in the file.
@@ -120,11 +130,6 @@ impl<'a> Diagnostics<'a> {
             key: key.to_string(),
             message: message.to_string(),
         });
-    }
-
-    /// Whether any mistake was recorded.
-    pub fn has_errors(&self) -> bool {
-        !self.errors.is_empty()
     }
 
     /// `Ok(value)` when nothing went wrong, otherwise every recorded mistake in file order.

@@ -9,16 +9,21 @@ use serde::de::{DeserializeOwned, IntoDeserializer};
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
-use super::diagnostics::{ConfigErrors, Diagnostics, SourceMap};
+use super::diagnostics::{ConfigError, ConfigErrors, Diagnostics, SourceMap};
 use super::schema::*;
 
 /// A parsed config file together with its source map, for the compiler's located errors.
+///
+/// Entries with mistakes are left out of `file` and their errors kept in `errors`, so that the
+/// compiler can add the mistakes of meaning in the rest and report them all at once.
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {
-    /// The file's contents as written.
+    /// The file's contents as written, less the entries that could not be read.
     pub file: ConfigFile,
     /// Where each byte of the file sits, for error messages.
     pub source: SourceMap,
+    /// Mistakes found while reading.
+    pub errors: Vec<ConfigError>,
 }
 
 /// Read and parse the config file at `path`.
@@ -30,7 +35,8 @@ pub fn load_file(path: &Path) -> Result<LoadedConfig, ConfigErrors> {
     parse_source(path, &text)
 }
 
-/// Parse config `text`, read from `path` (used in error messages).
+/// Parse config `text`, read from `path` (used in error messages). Only broken TOML syntax
+/// fails here; other mistakes are collected in [`LoadedConfig::errors`].
 pub fn parse_source(path: &Path, text: &str) -> Result<LoadedConfig, ConfigErrors> {
     let source = SourceMap::new(path, text);
     let root = DeTable::parse(text).map_err(|e| {
@@ -38,8 +44,12 @@ pub fn parse_source(path: &Path, text: &str) -> Result<LoadedConfig, ConfigError
     })?;
     let mut diags = Diagnostics::new(&source);
     let file = read_root(root.into_inner(), &mut diags);
-    let file = diags.finish(file)?;
-    Ok(LoadedConfig { file, source })
+    let errors = diags.into_errors();
+    Ok(LoadedConfig {
+        file,
+        source,
+        errors,
+    })
 }
 
 type Value<'i> = Spanned<DeValue<'i>>;
@@ -86,13 +96,20 @@ fn read_api(value: Value<'_>, path: &str, diags: &mut Diagnostics) -> Option<Api
     let routes = take(&mut table, "routes").map(|v| entries(v, &format!("{path}.routes"), diags));
     let responses = take(&mut table, "gateway_responses")
         .map(|v| entries(v, &format!("{path}.gateway_responses"), diags));
-    let settings = deserialize(table, path, diags);
+    // With broken settings the file is already rejected; still read the rest so that its
+    // mistakes are reported too.
+    let settings = deserialize(table, path, diags).unwrap_or(ApiSettings {
+        kind: ApiKind::Http,
+        description: None,
+        base_path: None,
+        max_request_body_bytes: None,
+    });
 
     let stages = named(stages.unwrap_or_default(), deserialize, diags);
     let routes = named(routes.unwrap_or_default(), read_route, diags);
     let gateway_responses = named(responses.unwrap_or_default(), deserialize, diags);
     Some(ApiFile {
-        settings: settings?,
+        settings,
         stages,
         routes,
         gateway_responses,

@@ -29,7 +29,7 @@ const DEFAULT_STAGE: &str = "$default";
 
 /// Compile `loaded` into a snapshot, or return every mistake found.
 pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
-    let mut diags = Diagnostics::new(&loaded.source);
+    let mut diags = Diagnostics::resume(&loaded.source, loaded.errors.clone());
     let file = &loaded.file;
     check_addresses(file, &mut diags);
     let mut pools = Pools {

@@ -1,0 +1,245 @@
+//! Gateway-generated errors: unknown routes, payload limits, timeouts, refused and unhealthy
+//! backends, and customised gateway responses.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{client, free_port, Backend, Gateway};
+
+async fn json_error(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    assert!(response.headers().contains_key("x-request-id"));
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().await.expect("JSON error body");
+    (
+        status,
+        body["message"].as_str().expect("message").to_string(),
+    )
+}
+
+#[tokio::test]
+async fn unknown_routes_answer_like_aws() {
+    let gateway = Gateway::start(
+        r#"
+[apis.rest]
+type = "rest"
+base_path = "/r"
+[apis.rest.stages.prod]
+[apis.rest.routes."GET /known"]
+integration = { type = "mock" }
+[apis.http]
+type = "http"
+base_path = "/h"
+[apis.http.stages.prod]
+[apis.http.routes."GET /known"]
+integration = { type = "mock" }
+"#,
+    )
+    .await;
+    let client = client();
+    let cases = [
+        (
+            "GET",
+            "/r/prod/unknown",
+            403,
+            "Missing Authentication Token",
+        ),
+        ("POST", "/r/prod/known", 403, "Missing Authentication Token"),
+        ("GET", "/h/prod/unknown", 404, "Not Found"),
+        ("GET", "/nowhere", 404, "Not Found"),
+    ];
+    for (method, path, status, message) in cases {
+        let response = client
+            .request(method.parse().unwrap(), format!("{}{path}", gateway.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            json_error(response).await,
+            (status, message.to_string()),
+            "{method} {path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_get_413_with_or_without_content_length() {
+    let backend = Backend::start("b").await;
+    let b = backend.addr;
+    let gateway = Gateway::start(&format!(
+        r#"
+[apis.up]
+type = "http"
+max_request_body_bytes = 1024
+[apis.up.stages.prod]
+[apis.up.routes."POST /upload"]
+integration = {{ type = "http_proxy", uri = "http://{b}/upload" }}
+"#
+    ))
+    .await;
+    let client = client();
+    let url = format!("{}/prod/upload", gateway.url);
+    let ok = client
+        .post(&url)
+        .body(vec![b'a'; 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let declared = client
+        .post(&url)
+        .body(vec![b'a'; 1025])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_error(declared).await,
+        (413, "Request Too Long".to_string())
+    );
+    // Chunked: no Content-Length, the limit is enforced while streaming.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..8).map(|_| Ok(vec![b'x'; 512])).collect();
+    let streamed = client
+        .post(&url)
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await;
+    match streamed {
+        Ok(response) => assert_eq!(response.status(), 413),
+        // The gateway may close the connection before the client finished sending.
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
+}
+
+#[tokio::test]
+async fn slow_backend_times_out_with_504_at_the_configured_timeout() {
+    let backend = Backend::start("slow").await;
+    let b = backend.addr;
+    let gateway = Gateway::start(&format!(
+        r#"
+[apis.t]
+type = "http"
+[apis.t.stages.prod]
+[apis.t.routes."GET /slow"]
+integration = {{ type = "http_proxy", uri = "http://{b}/slow", timeout_ms = 400 }}
+"#
+    ))
+    .await;
+    let started = Instant::now();
+    let response = client()
+        .get(format!("{}/prod/slow?sleep_ms=5000", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(
+        json_error(response).await,
+        (504, "Endpoint request timed out".to_string())
+    );
+    assert!(
+        elapsed >= Duration::from_millis(400),
+        "answered after {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_millis(2500),
+        "answered after {elapsed:?}"
+    );
+    let fast = client()
+        .get(format!("{}/prod/slow?sleep_ms=10", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fast.status(), 200);
+}
+
+#[tokio::test]
+async fn refused_connection_is_502_and_a_pool_with_no_healthy_backend_is_503() {
+    let dead = free_port();
+    let (dead_a, dead_b) = (free_port(), free_port());
+    let gateway = Gateway::start(&format!(
+        r#"
+[upstreams.gone]
+targets = ["127.0.0.1:{dead_a}", "127.0.0.1:{dead_b}"]
+fail_timeout_ms = 60000
+[apis.t]
+type = "http"
+[apis.t.stages.prod]
+[apis.t.routes."GET /refused"]
+integration = {{ type = "http_proxy", uri = "http://127.0.0.1:{dead}" }}
+[apis.t.routes."GET /pool"]
+integration = {{ type = "http_proxy", uri = "http://gone" }}
+"#
+    ))
+    .await;
+    let client = client();
+    let refused = client
+        .get(format!("{}/prod/refused", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_error(refused).await, (502, "Bad Gateway".to_string()));
+    // Both pool members refuse: the first request tries each, then answers 502 ...
+    let first = client
+        .get(format!("{}/prod/pool", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_error(first).await, (502, "Bad Gateway".to_string()));
+    // ... after which both are marked down and the gateway answers 503 without trying.
+    let second = client
+        .get(format!("{}/prod/pool", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        json_error(second).await,
+        (503, "Service Unavailable".to_string())
+    );
+}
+
+#[tokio::test]
+async fn gateway_responses_customise_status_headers_and_body() {
+    let dead = free_port();
+    let gateway = Gateway::start(&format!(
+        r#"
+[apis.c]
+type = "rest"
+[apis.c.stages.prod]
+[apis.c.routes."GET /down"]
+integration = {{ type = "http_proxy", uri = "http://127.0.0.1:{dead}" }}
+[apis.c.gateway_responses.MISSING_AUTHENTICATION_TOKEN]
+status = 404
+headers = {{ "x-reason" = "no-route" }}
+body = '{{"error": $context.error.messageString, "type": "$context.error.responseType", "id": "$context.requestId"}}'
+[apis.c.gateway_responses.DEFAULT_5XX]
+headers = {{ "retry-after" = "5" }}
+"#
+    ))
+    .await;
+    let client = client();
+    let response = client
+        .get(format!("{}/prod/nope", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.headers()["x-reason"], "no-route");
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "Missing Authentication Token");
+    assert_eq!(body["type"], "MISSING_AUTHENTICATION_TOKEN");
+    assert_eq!(body["id"], request_id);
+    let down = client
+        .get(format!("{}/prod/down", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(down.headers()["retry-after"], "5");
+    assert_eq!(json_error(down).await, (502, "Bad Gateway".to_string()));
+}

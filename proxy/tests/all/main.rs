@@ -1,0 +1,9 @@
+//! End-to-end tests: each starts the real `wasmgate` binary on loopback ports with real TCP
+//! backends and asserts on what a client sees.
+
+mod errors;
+mod integrations;
+mod lifecycle;
+mod reload;
+mod routing;
+mod support;

@@ -1,0 +1,172 @@
+//! Hot reload: through the admin API, SIGHUP and file watching; invalid configs are rejected
+//! while the old one keeps serving; reloading under load fails no request.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{client, Backend, Gateway};
+
+fn config(route: &str, body: &str) -> String {
+    format!(
+        r#"
+[apis.r]
+type = "http"
+[apis.r.stages.prod]
+[apis.r.routes."GET /{route}"]
+integration = {{ type = "mock", body = "{body}" }}
+"#
+    )
+}
+
+async fn get(gateway: &Gateway, path: &str) -> (u16, String) {
+    let response = client()
+        .get(format!("{}{path}", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+async fn admin_reload(gateway: &Gateway) -> (u16, Value) {
+    let response = client()
+        .post(format!("{}/admin/reload", gateway.admin))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn admin_reload_serves_a_valid_config_and_rejects_an_invalid_one() {
+    let gateway = Gateway::start(&config("old", "old")).await;
+    assert_eq!(get(&gateway, "/prod/old").await, (200, "old".to_string()));
+
+    gateway.rewrite_config(&config("new", "new"));
+    let (status, body) = admin_reload(&gateway).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(get(&gateway, "/prod/new").await, (200, "new".to_string()));
+    assert_eq!(get(&gateway, "/prod/old").await.0, 404);
+
+    gateway.rewrite_config(&format!(
+        "{}\n[apis.r.routes.\"BAD /x\"]\nintegration = {{ type = \"mock\" }}\n",
+        config("newer", "newer")
+    ));
+    let (status, body) = admin_reload(&gateway).await;
+    assert_eq!(status, 400, "{body}");
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{body}");
+    let error = errors[0].as_str().unwrap();
+    assert!(
+        error.contains("gateway.toml:") && error.contains("BAD"),
+        "{error}"
+    );
+    // The previous config keeps serving.
+    assert_eq!(get(&gateway, "/prod/new").await, (200, "new".to_string()));
+    assert_eq!(get(&gateway, "/prod/newer").await.0, 404);
+}
+
+async fn wait_for(gateway: &Gateway, path: &str, expected: (u16, &str)) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = get(gateway, path).await;
+        if (got.0, got.1.as_str()) == expected {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{path} still answers {got:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn sighup_and_file_changes_reload() {
+    let gateway = Gateway::start(&config("a", "a")).await;
+    gateway.rewrite_config(&config("b", "b"));
+    gateway.signal("HUP");
+    wait_for(&gateway, "/prod/b", (200, "b")).await;
+    // Without a signal: the watcher sees the file change.
+    gateway.rewrite_config(&config("c", "c"));
+    wait_for(&gateway, "/prod/c", (200, "c")).await;
+    let metrics = client()
+        .get(format!("{}/metrics", gateway.admin))
+        .send()
+        .await
+        .unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics.contains("wasmgate_config_reloads_total{result=\"ok\"}"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn twenty_reloads_under_concurrent_load_fail_no_request() {
+    let backend = Backend::start("b").await;
+    let versions: Vec<String> = (0..2)
+        .map(|v| {
+            format!(
+                r#"
+[apis.r]
+type = "http"
+[apis.r.stages.prod]
+[apis.r.routes."GET /mock"]
+integration = {{ type = "mock", body = "v{v}" }}
+[apis.r.routes."GET /proxy"]
+integration = {{ type = "http_proxy", uri = "http://{}/p{v}" }}
+"#,
+                backend.addr
+            )
+        })
+        .collect();
+    let gateway = Arc::new(Gateway::start(&versions[0]).await);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut workers = Vec::new();
+    for worker in 0..8 {
+        let (gateway, stop, ok, failed) =
+            (gateway.clone(), stop.clone(), ok.clone(), failed.clone());
+        workers.push(tokio::spawn(async move {
+            let client = client();
+            let path = if worker % 2 == 0 {
+                "/prod/mock"
+            } else {
+                "/prod/proxy"
+            };
+            while !stop.load(Ordering::Relaxed) {
+                let outcome = match client.get(format!("{}{path}", gateway.url)).send().await {
+                    Ok(response) => {
+                        let status = response.status();
+                        response
+                            .bytes()
+                            .await
+                            .map(|_| status)
+                            .map_err(|e| e.to_string())
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                match outcome {
+                    Ok(status) if status == 200 => ok.fetch_add(1, Ordering::Relaxed),
+                    other => {
+                        eprintln!("failed request: {other:?}");
+                        failed.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
+            }
+        }));
+    }
+    for i in 0..20 {
+        gateway.rewrite_config(&versions[(i + 1) % 2]);
+        let (status, body) = admin_reload(&gateway).await;
+        assert_eq!(status, 200, "{body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    assert_eq!(failed, 0, "{failed} of {} requests failed", ok + failed);
+    assert!(ok > 100, "only {ok} requests ran during the reloads");
+}
