@@ -64,6 +64,11 @@ impl AccessLog {
         })
     }
 
+    /// Whether records are written at all (skip building them when not).
+    pub fn is_enabled(&self) -> bool {
+        self.sender.is_some()
+    }
+
     /// Queue one record.
     pub fn write(&self, record: &AccessRecord<'_>) {
         let Some(sender) = &self.sender else {

@@ -324,6 +324,11 @@ impl ProxyHttp for Gateway {
         Ok(())
     }
 
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
+        // A client that hung up is not the gateway's error; it is still in the access log.
+        errors::classify(error).is_none()
+    }
+
     async fn fail_to_proxy(
         &self,
         session: &mut Session,
@@ -370,6 +375,9 @@ impl ProxyHttp for Gateway {
                     .integration_latency
                     .observe(integration.as_secs_f64());
             }
+        }
+        if !self.state.access_log.is_enabled() {
+            return;
         }
         let request = session.req_header();
         let millis = |d: Duration| d.as_secs_f64() * 1000.0;

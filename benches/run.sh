@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Plain-proxy benchmark: a fast backend (nginx answering 1 KiB), nginx as a reverse proxy and
+# wasmgate in front of the same backend with the same keep-alive settings, each driven by wrk on
+# loopback. Prints requests/s and p50/p99 latency for: direct backend, nginx, wasmgate, and the
+# wasmgate/nginx ratios. Everything binds 127.0.0.1 and stops when the script ends.
+#
+#   benches/run.sh                          # 64 connections, 10 s per target, 3 rounds
+#   CONNECTIONS=128 DURATION=20 ROUNDS=5 benches/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CONNECTIONS="${CONNECTIONS:-64}"
+DURATION="${DURATION:-10}"
+ROUNDS="${ROUNDS:-3}"
+WORKERS="${WORKERS:-2}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/wasmgate-target}"
+
+bash scripts/setup.sh
+need=()
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+cargo build --release -p wasmgate >&2
+WASMGATE="$CARGO_TARGET_DIR/release/wasmgate"
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+BACKEND_PORT=$(free_port); NGINX_PORT=$(free_port); GATE_PORT=$(free_port); ADMIN_PORT=$(free_port)
+BODY=$(head -c 1024 /dev/zero | tr '\0' 'x')
+
+mkdir -p "$work/backend" "$work/nginx"
+cat > "$work/backend/nginx.conf" <<CONF
+worker_processes 1;
+error_log $work/backend/error.log;
+pid $work/backend/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 "$BODY"; } }
+}
+CONF
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes $WORKERS;
+error_log $work/nginx/error.log;
+pid $work/nginx/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+cat > "$work/gateway.toml" <<CONF
+[server]
+listen = ["127.0.0.1:$GATE_PORT"]
+threads = $WORKERS
+access_log = "off"
+watch_config = false
+
+[admin]
+listen = "127.0.0.1:$ADMIN_PORT"
+
+[apis.bench]
+type = "http"
+
+[apis.bench.stages."\$default"]
+
+[apis.bench.routes."\$default"]
+integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT" }
+CONF
+
+nginx -p "$work/backend" -c "$work/backend/nginx.conf" -g 'daemon off;' & pids+=($!)
+nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
+RUST_LOG=warn "$WASMGATE" serve "$work/gateway.toml" & pids+=($!)
+
+wait_up() {
+  for _ in $(seq 100); do
+    curl -sf -o /dev/null "http://127.0.0.1:$1/" && return 0
+    sleep 0.1
+  done
+  echo "nothing answers on port $1" >&2; exit 1
+}
+wait_up "$BACKEND_PORT"; wait_up "$NGINX_PORT"; wait_up "$GATE_PORT"
+
+# One wrk run: prints "rps p50_ms p99_ms".
+measure() {
+  wrk -t2 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$1/" >/dev/null
+  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$1/" | awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /Requests\/sec/ { rps = $2 }
+    $1 == "50.000%" || $1 == "50%" { p50 = ms($2) }
+    $1 == "99.000%" || $1 == "99%" { p99 = ms($2) }
+    /Non-2xx/ { bad = $NF }
+    END { if (bad > 0) { print "non-2xx responses: " bad > "/dev/stderr"; exit 1 } printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
+}
+
+declare -A runs
+for round in $(seq "$ROUNDS"); do
+  for target in backend nginx wasmgate; do
+    case $target in backend) port=$BACKEND_PORT;; nginx) port=$NGINX_PORT;; wasmgate) port=$GATE_PORT;; esac
+    result=$(measure "$port")
+    runs[$target]+="$result"$'\n'
+    echo "round $round $target: $result (rps p50_ms p99_ms)" >&2
+  done
+done
+
+# Median of each column over the rounds.
+median() { printf '%s' "${runs[$1]}" | awk -v col="$2" 'NF { print $col }' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+echo
+echo "plain proxy, 1 KiB response, $CONNECTIONS connections, ${DURATION}s x $ROUNDS rounds (median), $WORKERS workers each, $(nproc) cores"
+printf '%-10s %12s %10s %10s\n' target "requests/s" "p50 ms" "p99 ms"
+for target in backend nginx wasmgate; do
+  printf '%-10s %12s %10s %10s\n' "$target" "$(median $target 1)" "$(median $target 2)" "$(median $target 3)"
+done
+awk -v gr="$(median wasmgate 1)" -v nr="$(median nginx 1)" -v gp="$(median wasmgate 3)" -v np="$(median nginx 3)" \
+  'BEGIN { printf "wasmgate/nginx throughput ratio: %.2f   p99 ratio (lower is better): %.2f\n", gr / nr, gp / np }'
