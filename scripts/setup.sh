@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing wasmgate needs on a fresh Debian machine with Rust:
-# cmake (pingora builds a C dependency with it). Safe to run again; installs only what is missing.
+# cmake (pingora builds a C dependency with it) and the wasm32-wasip2 target (plugins).
+# Safe to run again; installs only what is missing.
 set -euo pipefail
 
 missing=()
@@ -11,4 +12,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  echo "setup: adding the wasm32-wasip2 target" >&2
+  rustup target add wasm32-wasip2 >&2
 fi

@@ -39,6 +39,8 @@ pub struct AccessRecord<'a> {
     pub integration_latency: Option<f64>,
     /// `$context.error.responseType`, when the gateway answered with an error.
     pub error_type: Option<&'a str>,
+    /// `$context.authorizer.principalId`, when an authorizer allowed the request.
+    pub principal_id: Option<&'a str>,
 }
 
 /// Where access-log lines go.

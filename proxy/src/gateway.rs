@@ -2,12 +2,13 @@
 //!
 //! ```text
 //! request_filter ─► resolve stage (host, path prefix) ─► match route ─► body limit
-//!                   ├─ mock integration: write the configured response, done
+//!                   ─► plugins: authorizers ─► validators ─► request transformers
+//!                   ├─ mock integration: response transformers, write the response, done
 //!                   └─ http / http_proxy: plan the upstream URI
 //! upstream_peer ─► next healthy backend of the pool (connect failure: mark it down, retry another)
 //! upstream_request_filter ─► URI, Host, x-request-id, traceparent, X-Forwarded-*, request mappings
 //! request_body_filter ─► count bytes, 413 past the limit
-//! upstream_response_filter ─► integration latency, response mappings
+//! upstream_response_filter ─► integration latency, response mappings, response transformers
 //! response_filter ─► x-request-id
 //! fail_to_proxy ─► timeout 504, refused 502, no healthy backend 503, JSON body
 //! logging ─► metrics, access log
@@ -15,6 +16,7 @@
 
 mod context;
 mod errors;
+mod plugins;
 mod respond;
 mod trace;
 
@@ -123,6 +125,9 @@ impl ProxyHttp for Gateway {
             stage: None,
             route: None,
             params: Vec::new(),
+            principal: None,
+            authorizer_context: Vec::new(),
+            edits: plugins::RequestEdits::default(),
             upstream: None,
             body_bytes: 0,
             error: None,
@@ -147,24 +152,40 @@ impl ProxyHttp for Gateway {
                 return Ok(true);
             }
         };
+        if plugins::request_phases(session, ctx).await? {
+            return Ok(true);
+        }
         let route = ctx.route.clone().ok_or_else(|| internal("route matched"))?;
         match &route.integration {
             Integration::Mock(mock) => {
-                respond::write(
-                    session,
-                    ctx,
-                    mock.status,
-                    &mock.headers,
-                    None,
-                    mock.body.clone(),
-                )
-                .await?;
+                let mut head = ResponseHeader::build(mock.status, Some(mock.headers.len()))?;
+                for (name, value) in &mock.headers {
+                    head.append_header(name.clone(), value.clone())?;
+                }
+                let mut body = mock.body.clone();
+                if let Err(kind) = plugins::whole_response_phases(&mut head, &mut body, ctx).await {
+                    respond::error(session, ctx, kind).await?;
+                    return Ok(true);
+                }
+                let headers: Vec<_> = head
+                    .headers
+                    .iter()
+                    .filter(|(name, _)| *name != http::header::CONTENT_LENGTH)
+                    .map(|(name, value)| (name.clone(), value.clone()))
+                    .collect();
+                respond::write(session, ctx, head.status.as_u16(), &headers, None, body).await?;
                 Ok(true)
             }
             Integration::Http(http) => {
                 let request = session.req_header();
                 let values = RequestValues { request, ctx };
-                let uri = http.upstream_uri(&values, &stage_path, request.uri.query());
+                let stage_path = ctx.edits.path.as_deref().unwrap_or(&stage_path);
+                let query = match ctx.edits.query.as_deref() {
+                    Some("") => None,
+                    Some(query) => Some(query),
+                    None => request.uri.query(),
+                };
+                let uri = http.upstream_uri(&values, stage_path, query);
                 ctx.upstream = Some(UpstreamPlan {
                     uri,
                     tried: Vec::new(),
@@ -266,6 +287,7 @@ impl ProxyHttp for Gateway {
             upstream_request.insert_header("x-forwarded-for", forwarded)?;
         }
         upstream_request.insert_header("x-forwarded-proto", "http")?;
+        ctx.edits.apply(upstream_request)?;
         http.request_mapping
             .apply(upstream_request, &mut uri, &values)?;
         let uri = uri
@@ -311,7 +333,7 @@ impl ProxyHttp for Gateway {
             };
             http.response_mapping.apply(upstream_response, &values)?;
         }
-        Ok(())
+        plugins::response_phases(upstream_response, ctx).await
     }
 
     async fn response_filter(
@@ -348,7 +370,7 @@ impl ProxyHttp for Gateway {
         }
         // The request body may be unread: this connection cannot carry another request.
         session.set_keepalive(None);
-        let status = respond::render_error(ctx, kind).status;
+        let status = respond::render_error(ctx, kind, None).status;
         if let Err(write_error) = respond::error(session, ctx, kind).await {
             log::debug!("cannot send error response: {write_error}");
         }
@@ -403,6 +425,7 @@ impl ProxyHttp for Gateway {
             response_latency: millis(latency),
             integration_latency: ctx.integration_latency.map(millis),
             error_type: ctx.error.map(|kind| kind.response_type()),
+            principal_id: ctx.principal.as_deref(),
         });
     }
 }

@@ -16,6 +16,10 @@ pub enum ErrorKind {
     MissingAuthenticationToken,
     /// No route matched on an HTTP API, or no API at all: 404.
     ResourceNotFound,
+    /// An authorizer found no or invalid credentials: 401.
+    Unauthorized,
+    /// An authorizer refused the request (or failed, when failing closed): 403.
+    AccessDenied,
     /// Request body over the limit: 413.
     RequestTooLarge,
     /// The request could not be read or is malformed: 400.
@@ -32,9 +36,11 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for parsing config keys.
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 10] = [
         Self::MissingAuthenticationToken,
         Self::ResourceNotFound,
+        Self::Unauthorized,
+        Self::AccessDenied,
         Self::RequestTooLarge,
         Self::BadRequestBody,
         Self::IntegrationTimeout,
@@ -48,6 +54,8 @@ impl ErrorKind {
         match self {
             Self::MissingAuthenticationToken => "MISSING_AUTHENTICATION_TOKEN",
             Self::ResourceNotFound => "RESOURCE_NOT_FOUND",
+            Self::Unauthorized => "UNAUTHORIZED",
+            Self::AccessDenied => "ACCESS_DENIED",
             Self::RequestTooLarge => "REQUEST_TOO_LARGE",
             Self::BadRequestBody => "BAD_REQUEST_BODY",
             Self::IntegrationTimeout => "INTEGRATION_TIMEOUT",
@@ -62,6 +70,8 @@ impl ErrorKind {
         match self {
             Self::MissingAuthenticationToken => 403,
             Self::ResourceNotFound => 404,
+            Self::Unauthorized => 401,
+            Self::AccessDenied => 403,
             Self::RequestTooLarge => 413,
             Self::BadRequestBody => 400,
             Self::IntegrationTimeout => 504,
@@ -76,6 +86,8 @@ impl ErrorKind {
         match self {
             Self::MissingAuthenticationToken => "Missing Authentication Token",
             Self::ResourceNotFound => "Not Found",
+            Self::Unauthorized => "Unauthorized",
+            Self::AccessDenied => "Forbidden",
             Self::RequestTooLarge => "Request Too Long",
             Self::BadRequestBody => "Bad Request",
             Self::IntegrationTimeout => "Endpoint request timed out",
@@ -145,8 +157,14 @@ impl GatewayResponses {
         self.overrides.insert(response_type, response);
     }
 
-    /// The response for `kind`, rendering body templates with `request_id`.
-    pub fn render(&self, kind: ErrorKind, request_id: &str) -> RenderedError {
+    /// The response for `kind`, rendering body templates with `request_id`; `message` replaces
+    /// the kind's own message (e.g. a validator's reason).
+    pub fn render(
+        &self,
+        kind: ErrorKind,
+        message: Option<&str>,
+        request_id: &str,
+    ) -> RenderedError {
         let fallback = if kind.status() < 500 {
             ResponseType::Default4xx
         } else {
@@ -156,10 +174,15 @@ impl GatewayResponses {
             .overrides
             .get(&ResponseType::Kind(kind))
             .or_else(|| self.overrides.get(&fallback));
-        let lookup = ErrorValues { kind, request_id };
+        let message = message.unwrap_or(kind.message());
+        let lookup = ErrorValues {
+            kind,
+            message,
+            request_id,
+        };
         let body = match custom.and_then(|c| c.body.as_ref()) {
             Some(template) => Bytes::from(template.render(&lookup)),
-            None => default_body(kind.message()),
+            None => default_body(message),
         };
         RenderedError {
             status: custom.and_then(|c| c.status).unwrap_or(kind.status()),
@@ -176,6 +199,7 @@ pub fn default_body(message: &str) -> Bytes {
 
 struct ErrorValues<'a> {
     kind: ErrorKind,
+    message: &'a str,
     request_id: &'a str,
 }
 
@@ -192,10 +216,8 @@ impl Lookup for ErrorValues<'_> {
     fn context(&self, var: ContextVar) -> Option<String> {
         Some(match var {
             ContextVar::RequestId => self.request_id.to_string(),
-            ContextVar::ErrorMessage => self.kind.message().to_string(),
-            ContextVar::ErrorMessageString => {
-                serde_json::Value::from(self.kind.message()).to_string()
-            }
+            ContextVar::ErrorMessage => self.message.to_string(),
+            ContextVar::ErrorMessageString => serde_json::Value::from(self.message).to_string(),
             ContextVar::ErrorResponseType => self.kind.response_type().to_string(),
             _ => return None,
         })

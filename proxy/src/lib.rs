@@ -3,7 +3,7 @@
 //! A config file ([`config`]) compiles into an immutable [`snapshot`] of stages, routes and
 //! integrations; the [`gateway`] walks it per request on pingora's proxy phases; [`state`] swaps
 //! snapshots on reload; [`admin`] serves health, metrics and reload; [`server`] runs it all.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod access_log;
 pub mod admin;
@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod gateway_response;
 pub mod integration;
 pub mod metrics;
+pub mod plugin;
 pub mod routing;
 pub mod server;
 pub mod snapshot;

@@ -29,6 +29,14 @@ pub struct Metrics {
     pub upstream_failures: IntCounterVec,
     /// `wasmgate_requests_in_flight`.
     pub in_flight: IntGauge,
+    /// `wasmgate_plugin_calls_total{plugin,phase,outcome}` (outcome: ok, trap, timeout, invalid).
+    pub plugin_calls: IntCounterVec,
+    /// `wasmgate_plugin_call_duration_seconds{plugin,phase}`.
+    pub plugin_latency: HistogramVec,
+    /// `wasmgate_plugin_counter_total{plugin,name}`: counters plugins define.
+    pub plugin_counters: IntCounterVec,
+    /// `wasmgate_plugin_observations{plugin,name}`: histograms plugins define.
+    pub plugin_histograms: HistogramVec,
 }
 
 /// The process-wide metrics.
@@ -82,6 +90,39 @@ impl Metrics {
         .expect("valid metric");
         let in_flight = IntGauge::new("wasmgate_requests_in_flight", "Requests being served.")
             .expect("valid metric");
+        let plugin_calls = IntCounterVec::new(
+            Opts::new(
+                "wasmgate_plugin_calls_total",
+                "Plugin calls, by plugin, phase and outcome.",
+            ),
+            &["plugin", "phase", "outcome"],
+        )
+        .expect("valid metric");
+        let plugin_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "wasmgate_plugin_call_duration_seconds",
+                "Plugin call time including instantiation, by plugin and phase.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["plugin", "phase"],
+        )
+        .expect("valid metric");
+        let plugin_counters = IntCounterVec::new(
+            Opts::new(
+                "wasmgate_plugin_counter_total",
+                "Counters defined by plugins.",
+            ),
+            &["plugin", "name"],
+        )
+        .expect("valid metric");
+        let plugin_histograms = HistogramVec::new(
+            HistogramOpts::new(
+                "wasmgate_plugin_observations",
+                "Histograms defined by plugins.",
+            ),
+            &["plugin", "name"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -89,6 +130,10 @@ impl Metrics {
             Box::new(reloads.clone()),
             Box::new(upstream_failures.clone()),
             Box::new(in_flight.clone()),
+            Box::new(plugin_calls.clone()),
+            Box::new(plugin_latency.clone()),
+            Box::new(plugin_counters.clone()),
+            Box::new(plugin_histograms.clone()),
         ] {
             registry
                 .register(collector)
@@ -102,6 +147,10 @@ impl Metrics {
             reloads,
             upstream_failures,
             in_flight,
+            plugin_calls,
+            plugin_latency,
+            plugin_counters,
+            plugin_histograms,
         }
     }
 

@@ -10,6 +10,7 @@ use crate::config::{AdminFile, ApiKind, ServerFile};
 use crate::gateway_response::GatewayResponses;
 use crate::integration::Integration;
 use crate::metrics::RouteMetrics;
+use crate::plugin::{Phases, Plugin};
 use crate::routing::Router;
 
 pub use compile::compile;
@@ -52,6 +53,8 @@ pub struct Stage {
     pub api: Arc<Api>,
     /// The stage's name.
     pub name: String,
+    /// The stage's variables, as plugins see them.
+    pub variables: Vec<(String, String)>,
     /// The stage's routes.
     pub router: Router<Arc<Route>>,
     /// The `$default` route of an HTTP API.
@@ -65,8 +68,50 @@ pub struct Route {
     pub key: String,
     /// Where the route's requests go.
     pub integration: Integration,
+    /// The plugins that run on the route, by phase, in chain order.
+    pub plugins: Chain,
     /// The route's histograms.
     pub metrics: RouteMetrics,
+}
+
+/// A route's plugin chain (API, then stage, then route plugins) split by phase.
+#[derive(Debug, Default)]
+pub struct Chain {
+    /// Authorizers, run first.
+    pub authorizers: Vec<Arc<Plugin>>,
+    /// Validators, run after the authorizers.
+    pub validators: Vec<Arc<Plugin>>,
+    /// Request transformers, run last before the integration.
+    pub request_transformers: Vec<Arc<Plugin>>,
+    /// Response transformers, run on the integration's response.
+    pub response_transformers: Vec<Arc<Plugin>>,
+}
+
+impl Chain {
+    /// Add `plugin` to every phase it serves.
+    pub fn push(&mut self, plugin: &Arc<Plugin>) {
+        let phases = [
+            (Phases::AUTHORIZER, &mut self.authorizers),
+            (Phases::VALIDATOR, &mut self.validators),
+            (Phases::REQUEST_TRANSFORMER, &mut self.request_transformers),
+            (
+                Phases::RESPONSE_TRANSFORMER,
+                &mut self.response_transformers,
+            ),
+        ];
+        for (phase, list) in phases {
+            if plugin.phases.contains(phase) {
+                list.push(plugin.clone());
+            }
+        }
+    }
+
+    /// Whether any plugin runs before the integration.
+    pub fn has_request_phases(&self) -> bool {
+        !(self.authorizers.is_empty()
+            && self.validators.is_empty()
+            && self.request_transformers.is_empty())
+    }
 }
 
 /// A request resolved to a stage.

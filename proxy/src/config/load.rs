@@ -59,6 +59,7 @@ fn read_root(root: DeTable<'_>, diags: &mut Diagnostics) -> ConfigFile {
         server: ServerFile::default(),
         admin: AdminFile::default(),
         upstreams: Vec::new(),
+        plugins: Vec::new(),
         apis: Vec::new(),
     };
     for (key, value) in root {
@@ -77,13 +78,17 @@ fn read_root(root: DeTable<'_>, diags: &mut Diagnostics) -> ConfigFile {
                 let upstreams = entries(value, "upstreams", diags);
                 file.upstreams = named(upstreams, deserialize, diags);
             }
+            "plugins" => {
+                let plugins = entries(value, "plugins", diags);
+                file.plugins = named(plugins, deserialize, diags);
+            }
             "apis" => {
                 file.apis = named(entries(value, "apis", diags), read_api, diags);
             }
             other => diags.error(
                 Some(key.span()),
                 other,
-                "unknown section, expected one of `server`, `admin`, `upstreams`, `apis`",
+                "unknown section, expected one of `server`, `admin`, `upstreams`, `plugins`, `apis`",
             ),
         }
     }
@@ -103,6 +108,7 @@ fn read_api(value: Value<'_>, path: &str, diags: &mut Diagnostics) -> Option<Api
         description: None,
         base_path: None,
         max_request_body_bytes: None,
+        plugins: Vec::new(),
     });
 
     let stages = named(stages.unwrap_or_default(), deserialize, diags);
@@ -124,16 +130,20 @@ fn read_route(value: Value<'_>, path: &str, diags: &mut Diagnostics) -> Option<R
         return None;
     };
     let integration = read_integration(integration, &format!("{path}.integration"), diags);
-    let _: RouteSettings = deserialize(table, path, diags)?;
+    let settings: RouteSettings = deserialize(table, path, diags)?;
     Some(RouteFile {
         integration: integration?,
+        plugins: settings.plugins,
     })
 }
 
-/// The route's own keys besides `integration`; none yet, so any other key is reported as unknown.
+/// The route's own keys besides `integration`.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RouteSettings {}
+struct RouteSettings {
+    #[serde(default)]
+    plugins: Vec<Spanned<String>>,
+}
 
 fn read_integration(
     value: Value<'_>,

@@ -43,6 +43,8 @@ pub struct ConfigFile {
     pub admin: AdminFile,
     /// `[upstreams.<name>]`.
     pub upstreams: Vec<Named<UpstreamFile>>,
+    /// `[plugins.<name>]`.
+    pub plugins: Vec<Named<PluginFile>>,
     /// `[apis.<name>]`.
     pub apis: Vec<Named<ApiFile>>,
 }
@@ -111,6 +113,68 @@ pub struct UpstreamFile {
     pub fail_timeout_ms: u64,
 }
 
+/// `[plugins.<name>]`: a WebAssembly component plugin, declared once and attached by name to
+/// APIs, stages and routes (`plugins = ["auth", "headers"]`).
+///
+/// ```toml
+/// [plugins.auth]
+/// path = "plugins/token_authorizer.wasm"
+/// sha256 = "9f2c…"
+/// config = { tokens = { "s3cr3t" = { principal = "ada" } } }
+/// timeout_ms = 50
+/// memory_mb = 32
+/// failure_mode = "closed"
+/// isolation = "request"
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginFile {
+    /// The component file, relative to the config file's directory.
+    pub path: Spanned<String>,
+    /// Optional pin: the file's SHA-256 in hex; a different file is a config error.
+    pub sha256: Option<Spanned<String>>,
+    /// The plugin's own settings, handed to it as JSON through the `config` import.
+    #[serde(default)]
+    pub config: serde_json::Map<String, serde_json::Value>,
+    /// Deadline of one call in ms, instantiation included. Default 50.
+    #[serde(default = "default_plugin_timeout")]
+    pub timeout_ms: u64,
+    /// Memory cap of one instance in MiB. Default 32.
+    #[serde(default = "default_plugin_memory")]
+    pub memory_mb: u32,
+    /// What a fault (trap, timeout, invalid answer) means. Default `closed`.
+    #[serde(default)]
+    pub failure_mode: FailureMode,
+    /// `request` (fresh instance per call, default) or `reuse` (warm instances).
+    #[serde(default)]
+    pub isolation: Isolation,
+    /// `host:port`s the plugin may call through the `http` import.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+}
+
+/// What a plugin fault means for the request.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureMode {
+    /// Refuse the request: 403 for authorizers, 500 otherwise.
+    #[default]
+    Closed,
+    /// Skip the plugin and go on.
+    Open,
+}
+
+/// How plugin instances are used.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// A fresh instance per call: no state leaks between requests.
+    #[default]
+    Request,
+    /// Warm instances reused across requests, replaced after any fault.
+    Reuse,
+}
+
 /// `[apis.<name>]` without its sub-tables.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -124,6 +188,9 @@ pub struct ApiSettings {
     pub base_path: Option<Spanned<String>>,
     /// Overrides `[server].max_request_body_bytes` for this API.
     pub max_request_body_bytes: Option<u64>,
+    /// Plugins run on every route of the API, first in the chain.
+    #[serde(default)]
+    pub plugins: Vec<Spanned<String>>,
 }
 
 /// The AWS API kind, which decides unknown-route errors and the `$default` route.
@@ -159,6 +226,9 @@ pub struct StageFile {
     /// Custom domains: requests whose `Host` is one of these reach this stage without the prefix.
     #[serde(default)]
     pub hosts: Vec<Spanned<String>>,
+    /// Plugins run on every route of the stage, after the API's.
+    #[serde(default)]
+    pub plugins: Vec<Spanned<String>>,
 }
 
 /// `[apis.<name>.routes."<METHOD> <path>"]`; the key is the route key (`ANY` matches every method,
@@ -167,6 +237,8 @@ pub struct StageFile {
 pub struct RouteFile {
     /// Where matching requests go.
     pub integration: IntegrationFile,
+    /// Plugins run on this route, after the API's and the stage's.
+    pub plugins: Vec<Spanned<String>>,
 }
 
 /// The integration of a route, chosen by its `type` key.
@@ -272,6 +344,14 @@ fn default_fail_timeout() -> u64 {
 
 fn default_integration_timeout() -> u64 {
     29_000
+}
+
+fn default_plugin_timeout() -> u64 {
+    50
+}
+
+fn default_plugin_memory() -> u32 {
+    32
 }
 
 fn default_mock_status() -> Spanned<u16> {

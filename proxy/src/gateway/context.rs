@@ -6,6 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use pingora::http::RequestHeader;
 
+use super::plugins::RequestEdits;
 use crate::drain::InFlight;
 use crate::gateway_response::ErrorKind;
 use crate::integration::{HttpIntegration, Integration};
@@ -30,6 +31,12 @@ pub struct RequestCtx {
     pub route: Option<Arc<Route>>,
     /// The route's path parameters, raw.
     pub params: Vec<(Arc<str>, String)>,
+    /// The principal an authorizer plugin allowed.
+    pub principal: Option<String>,
+    /// The context that authorizer returned.
+    pub authorizer_context: Vec<(String, String)>,
+    /// Changes request transformers made, applied upstream.
+    pub edits: RequestEdits,
     /// Where the request goes upstream (http integrations).
     pub upstream: Option<UpstreamPlan>,
     /// Request body bytes seen so far.

@@ -42,21 +42,31 @@ pub async fn write(
 }
 
 /// The error response for `kind`, customised by the matched API's gateway responses.
-pub fn render_error(ctx: &RequestCtx, kind: ErrorKind) -> RenderedError {
+pub fn render_error(ctx: &RequestCtx, kind: ErrorKind, message: Option<&str>) -> RenderedError {
     match &ctx.stage {
-        Some(stage) => stage.api.responses.render(kind, &ctx.request_id),
+        Some(stage) => stage.api.responses.render(kind, message, &ctx.request_id),
         None => RenderedError {
             status: kind.status(),
             headers: Vec::new(),
-            body: default_body(kind.message()),
+            body: default_body(message.unwrap_or(kind.message())),
         },
     }
 }
 
 /// Answer with the gateway error `kind` and remember it for logging.
 pub async fn error(session: &mut Session, ctx: &mut RequestCtx, kind: ErrorKind) -> Result<()> {
+    error_with_message(session, ctx, kind, None).await
+}
+
+/// Answer with the gateway error `kind` carrying `message` instead of the kind's own.
+pub async fn error_with_message(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    kind: ErrorKind,
+    message: Option<&str>,
+) -> Result<()> {
     ctx.error = Some(kind);
-    let rendered = render_error(ctx, kind);
+    let rendered = render_error(ctx, kind, message);
     write(
         session,
         ctx,

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use toml::Spanned;
 
-use super::{Api, Entrypoint, Route, Snapshot, Stage};
+use super::{Api, Chain, Entrypoint, Route, Snapshot, Stage};
 use crate::config::*;
 use crate::gateway_response::{CustomResponse, GatewayResponses, ResponseType};
 use crate::integration::{
@@ -18,6 +18,7 @@ use crate::integration::{
     MockResponse, RequestMapping, ResponseMapping,
 };
 use crate::metrics::METRICS;
+use crate::plugin::Plugin;
 use crate::routing::{RouteKey, Router};
 use crate::template::{substitute_stage_variables, Scope, Template};
 use crate::upstream::Pool;
@@ -36,9 +37,17 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
         named: compile_upstreams(&file.upstreams, &mut diags),
         by_address: HashMap::new(),
     };
+    let plugins = compile_plugins(file, loaded.source.file(), &mut diags);
     let mut entrypoints: Vec<(Spanned<String>, String, Entrypoint)> = Vec::new();
     for api in &file.apis {
-        compile_api(api, &file.server, &mut pools, &mut entrypoints, &mut diags);
+        let mut cx = ApiContext {
+            server: &file.server,
+            plugins: &plugins,
+            declared: &file.plugins,
+            pools: &mut pools,
+            entrypoints: &mut entrypoints,
+        };
+        compile_api(api, &mut cx, &mut diags);
     }
     let mut seen: HashMap<(Option<String>, String), &str> = HashMap::new();
     for (name, path, entrypoint) in &entrypoints {
@@ -90,6 +99,66 @@ fn check_addresses(file: &ConfigFile, diags: &mut Diagnostics) {
             "use \"stdout\", \"off\" or a file path",
         );
     }
+}
+
+/// Load every declared plugin; a plugin that fails to load is reported at its name.
+fn compile_plugins(
+    file: &ConfigFile,
+    config_path: &std::path::Path,
+    diags: &mut Diagnostics,
+) -> HashMap<String, Arc<Plugin>> {
+    if file.plugins.is_empty() {
+        return HashMap::new();
+    }
+    let base = config_path.parent().unwrap_or(std::path::Path::new("."));
+    let loaded = crate::plugin::load_all(&file.plugins, base);
+    for (index, error) in loaded.errors {
+        let plugin = &file.plugins[index];
+        diags.error(Some(plugin.name.span()), &plugin.path, error);
+    }
+    loaded.by_name
+}
+
+/// What compiling an API needs from the rest of the config.
+struct ApiContext<'a> {
+    server: &'a ServerFile,
+    plugins: &'a HashMap<String, Arc<Plugin>>,
+    declared: &'a [Named<PluginFile>],
+    pools: &'a mut Pools,
+    entrypoints: &'a mut Vec<(Spanned<String>, String, Entrypoint)>,
+}
+
+/// The plugin chain from the API's, stage's and route's lists, each plugin once, in that order.
+fn compile_chain(
+    lists: [(&[Spanned<String>], &str); 3],
+    plugins: &HashMap<String, Arc<Plugin>>,
+    declared: &[Named<PluginFile>],
+    diags: &mut Diagnostics,
+) -> Chain {
+    let mut chain = Chain::default();
+    let mut seen: Vec<&str> = Vec::new();
+    for (names, path) in lists {
+        for name in names {
+            let name_text = name.get_ref().as_str();
+            if seen.contains(&name_text) {
+                continue;
+            }
+            seen.push(name_text);
+            match plugins.get(name_text) {
+                Some(plugin) => chain.push(plugin),
+                // A declared plugin that failed to load is already reported at its declaration.
+                None if declared.iter().any(|p| p.name.get_ref() == name_text) => {}
+                None => diags.error(
+                    Some(name.span()),
+                    &format!("{path}.plugins"),
+                    format!(
+                        "no plugin named `{name_text}` (declare it under [plugins.{name_text}])"
+                    ),
+                ),
+            }
+        }
+    }
+    chain
 }
 
 struct Pools {
@@ -162,13 +231,7 @@ enum ParsedRoute<'a> {
     Default(&'a Named<RouteFile>),
 }
 
-fn compile_api(
-    api: &Named<ApiFile>,
-    server: &ServerFile,
-    pools: &mut Pools,
-    entrypoints: &mut Vec<(Spanned<String>, String, Entrypoint)>,
-    diags: &mut Diagnostics,
-) {
+fn compile_api(api: &Named<ApiFile>, cx: &mut ApiContext<'_>, diags: &mut Diagnostics) {
     let settings = &api.value.settings;
     let base_path = compile_base_path(settings.base_path.as_ref(), &api.path, diags);
     let shared = Arc::new(Api {
@@ -177,7 +240,7 @@ fn compile_api(
         responses: compile_gateway_responses(&api.value.gateway_responses, diags),
         max_request_body_bytes: settings
             .max_request_body_bytes
-            .unwrap_or(server.max_request_body_bytes),
+            .unwrap_or(cx.server.max_request_body_bytes),
     });
     let routes = parse_routes(api, settings.kind, diags);
     if api.value.stages.is_empty() {
@@ -202,7 +265,7 @@ fn compile_api(
             );
             continue;
         }
-        let compiled = Arc::new(compile_stage(&shared, stage, &routes, pools, diags));
+        let compiled = Arc::new(compile_stage(&shared, api, stage, &routes, cx, diags));
         let prefix = if name == DEFAULT_STAGE {
             base_path.clone()
         } else {
@@ -213,9 +276,10 @@ fn compile_api(
             prefix,
             stage: compiled.clone(),
         };
-        entrypoints.push((stage.name.clone(), stage.path.clone(), entry(None, prefix)));
+        cx.entrypoints
+            .push((stage.name.clone(), stage.path.clone(), entry(None, prefix)));
         for host in &stage.value.hosts {
-            entrypoints.push((
+            cx.entrypoints.push((
                 host.clone(),
                 format!("{}.hosts", stage.path),
                 entry(Some(host.get_ref().to_ascii_lowercase()), base_path.clone()),
@@ -277,9 +341,10 @@ fn parse_routes<'a>(
 
 fn compile_stage(
     api: &Arc<Api>,
+    api_file: &Named<ApiFile>,
     stage: &Named<StageFile>,
     routes: &[ParsedRoute<'_>],
-    pools: &mut Pools,
+    cx: &mut ApiContext<'_>,
     diags: &mut Diagnostics,
 ) -> Stage {
     let mut router = Router::default();
@@ -297,13 +362,24 @@ fn compile_stage(
             path: format!("{}.integration", route.path),
         };
         let Some(integration) =
-            compile_integration(&route.value.integration, &context, pools, diags)
+            compile_integration(&route.value.integration, &context, cx.pools, diags)
         else {
             continue;
         };
+        let plugins = compile_chain(
+            [
+                (&api_file.value.settings.plugins, &api_file.path),
+                (&stage.value.plugins, &stage.path),
+                (&route.value.plugins, &route.path),
+            ],
+            cx.plugins,
+            cx.declared,
+            diags,
+        );
         let compiled = Arc::new(Route {
             key: route.name.get_ref().clone(),
             integration,
+            plugins,
             metrics: METRICS.route(&api.name, stage.name.get_ref(), route.name.get_ref()),
         });
         match parsed {
@@ -318,6 +394,10 @@ fn compile_stage(
     Stage {
         api: api.clone(),
         name: stage.name.get_ref().clone(),
+        variables: variables
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         router,
         default_route,
     }

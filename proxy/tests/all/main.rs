@@ -4,6 +4,7 @@
 mod errors;
 mod integrations;
 mod lifecycle;
+mod plugins;
 mod reload;
 mod routing;
 mod support;

@@ -243,3 +243,21 @@ async fn echo(name: &str, request: Request<Incoming>) -> Result<Response<Full<By
         .body(Full::new(Bytes::from(reply.to_string())))
         .expect("echo response"))
 }
+
+/// The path of the built plugin component `name` (crate name with `_`): the plugins are built
+/// by the project's own build step, once per test run.
+pub fn plugin_path(name: &str) -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let dist = BUILT.get_or_init(|| {
+        let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
+        let status = Command::new("bash")
+            .arg(root.join("scripts/build-plugins.sh"))
+            .status()
+            .expect("run scripts/build-plugins.sh");
+        assert!(status.success(), "building the plugins failed");
+        root.join("plugins/dist")
+    });
+    let path = dist.join(format!("{name}.wasm"));
+    assert!(path.exists(), "no plugin at {}", path.display());
+    path
+}

@@ -1,0 +1,150 @@
+//! Conveniences over the generated types: header lookup, bearer tokens, JSON bodies, responses,
+//! config parsing and logging.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::bindings::wasmgate::plugin::{config as host_config, log as host_log};
+use crate::{
+    Allow, Decision, Entry, Header, Manifest, Phases, RequestChanges, RequestContext, RequestHead,
+    Response, ResponseChanges, ResponseHead,
+};
+
+fn find<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str())
+}
+
+impl RequestHead {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find(&self.headers, name)
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header.
+    pub fn bearer_token(&self) -> Option<&str> {
+        let value = self.header("authorization")?;
+        let (scheme, token) = value.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    }
+}
+
+impl ResponseHead {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        find(&self.headers, name)
+    }
+}
+
+impl RequestContext {
+    /// A path parameter's raw value.
+    pub fn path_parameter(&self, name: &str) -> Option<&str> {
+        entry(&self.path_parameters, name)
+    }
+
+    /// A stage variable's value.
+    pub fn stage_variable(&self, name: &str) -> Option<&str> {
+        entry(&self.stage_variables, name)
+    }
+}
+
+fn entry<'a>(entries: &'a [Entry], key: &str) -> Option<&'a str> {
+    entries
+        .iter()
+        .find(|e| e.key == key)
+        .map(|e| e.value.as_str())
+}
+
+impl Manifest {
+    /// A manifest for `phases` that needs no bodies.
+    pub fn new(phases: Phases) -> Self {
+        Self {
+            phases,
+            needs_request_body: false,
+            needs_response_body: false,
+        }
+    }
+
+    /// Ask for the whole request body in request phases.
+    pub fn with_request_body(mut self) -> Self {
+        self.needs_request_body = true;
+        self
+    }
+
+    /// Ask for the whole response body in the response phase.
+    pub fn with_response_body(mut self) -> Self {
+        self.needs_response_body = true;
+        self
+    }
+}
+
+impl Decision {
+    /// Allow `principal` with `context` entries.
+    pub fn allow<K: Into<String>, V: Into<String>>(
+        principal: impl Into<String>,
+        context: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Decision::Allow(Allow {
+            principal: principal.into(),
+            context: context
+                .into_iter()
+                .map(|(key, value)| Entry {
+                    key: key.into(),
+                    value: value.into(),
+                })
+                .collect(),
+        })
+    }
+}
+
+impl Response {
+    /// A JSON response with `status` and `value` as its body.
+    pub fn json(status: u16, value: &impl Serialize) -> Self {
+        Self {
+            status,
+            headers: vec![Header {
+                name: "content-type".into(),
+                value: "application/json".into(),
+            }],
+            body: serde_json::to_vec(value).unwrap_or_default(),
+        }
+    }
+}
+
+impl RequestChanges {
+    /// No change.
+    pub fn none() -> Self {
+        Self {
+            method: None,
+            path: None,
+            query: None,
+            set_headers: Vec::new(),
+            remove_headers: Vec::new(),
+            body: None,
+        }
+    }
+}
+
+impl ResponseChanges {
+    /// No change.
+    pub fn none() -> Self {
+        Self {
+            status: None,
+            set_headers: Vec::new(),
+            remove_headers: Vec::new(),
+            body: None,
+        }
+    }
+}
+
+/// The plugin's `config` table, parsed into `T`.
+pub fn config<T: DeserializeOwned>() -> Result<T, String> {
+    serde_json::from_str(&host_config::get()).map_err(|e| format!("invalid plugin config: {e}"))
+}
+
+/// Log `message` at `level` into the gateway's log.
+pub fn log(level: host_log::Level, message: &str) {
+    host_log::log(level, message);
+}

@@ -1,0 +1,113 @@
+//! Header transformer: sets, removes and renames request and response headers.
+//!
+//! ```toml
+//! config = { request = { set = { "x-env" = "prod" }, remove = ["cookie"], rename = { "x-user" = "x-principal" } },
+//!            response = { set = { "x-powered-by" = "wasmgate" }, remove = ["server"] } }
+//! ```
+//! In `set`, the value `$principal` stands for the authorizer's principal.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use wasmgate_plugin_sdk::prelude::*;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    request: Rules,
+    #[serde(default)]
+    response: Rules,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Rules {
+    #[serde(default)]
+    set: BTreeMap<String, String>,
+    #[serde(default)]
+    remove: Vec<String>,
+    #[serde(default)]
+    rename: BTreeMap<String, String>,
+}
+
+impl Rules {
+    fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty() && self.rename.is_empty()
+    }
+
+    /// Headers to set and names to remove, given the current headers.
+    fn apply(&self, headers: &[Header], ctx: &RequestContext) -> (Vec<Header>, Vec<String>) {
+        let mut set = Vec::new();
+        let mut remove = self.remove.clone();
+        for (from, to) in &self.rename {
+            for header in headers.iter().filter(|h| h.name.eq_ignore_ascii_case(from)) {
+                set.push(Header {
+                    name: to.clone(),
+                    value: header.value.clone(),
+                });
+                remove.push(from.clone());
+            }
+        }
+        for (name, value) in &self.set {
+            let value = match value.as_str() {
+                "$principal" => ctx.principal.clone().unwrap_or_default(),
+                _ => value.clone(),
+            };
+            set.push(Header {
+                name: name.clone(),
+                value,
+            });
+        }
+        (set, remove)
+    }
+}
+
+struct HeaderTransformer;
+
+impl Plugin for HeaderTransformer {
+    fn manifest() -> Result<Manifest, String> {
+        let config: Config = wasmgate_plugin_sdk::config()?;
+        let mut phases = Phases::empty();
+        if !config.request.is_empty() {
+            phases |= Phases::REQUEST_TRANSFORMER;
+        }
+        if !config.response.is_empty() {
+            phases |= Phases::RESPONSE_TRANSFORMER;
+        }
+        if phases.is_empty() {
+            return Err("configure `request` and/or `response` rules".into());
+        }
+        Ok(Manifest::new(phases))
+    }
+
+    fn transform_request(
+        request: &RequestHead,
+        _body: Option<&[u8]>,
+        ctx: &RequestContext,
+    ) -> RequestAction {
+        let config: Config = wasmgate_plugin_sdk::config().unwrap_or_default();
+        let (set_headers, remove_headers) = config.request.apply(&request.headers, ctx);
+        RequestAction::Continue(RequestChanges {
+            set_headers,
+            remove_headers,
+            ..RequestChanges::none()
+        })
+    }
+
+    fn transform_response(
+        response: &ResponseHead,
+        _body: Option<&[u8]>,
+        ctx: &RequestContext,
+    ) -> ResponseChanges {
+        let config: Config = wasmgate_plugin_sdk::config().unwrap_or_default();
+        let (set_headers, remove_headers) = config.response.apply(&response.headers, ctx);
+        ResponseChanges {
+            set_headers,
+            remove_headers,
+            ..ResponseChanges::none()
+        }
+    }
+}
+
+wasmgate_plugin_sdk::export!(HeaderTransformer);

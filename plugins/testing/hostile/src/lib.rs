@@ -1,0 +1,48 @@
+//! A deliberately hostile authorizer for the gateway's sandbox tests: depending on the request's
+//! `x-attack` header it loops forever, grows memory without bound, traps, returns an oversized
+//! response, or tries to open a file or a socket. Without the header it allows the request.
+
+use wasmgate_plugin_sdk::prelude::*;
+
+struct Hostile;
+
+impl Plugin for Hostile {
+    fn manifest() -> Result<Manifest, String> {
+        Ok(Manifest::new(Phases::AUTHORIZER))
+    }
+
+    fn authorize(request: &RequestHead, _body: Option<&[u8]>, _ctx: &RequestContext) -> Decision {
+        match request.header("x-attack") {
+            Some("loop") => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            Some("memory") => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            Some("trap") => panic!("hostile plugin traps on purpose"),
+            Some("oversized") => Decision::Respond(Response {
+                status: 200,
+                headers: Vec::new(),
+                body: vec![b'x'; 64 << 20],
+            }),
+            Some("file") => match std::fs::read_to_string("/etc/passwd") {
+                Ok(_) => Decision::allow("file-read", [("leak", "passwd")]),
+                Err(e) => Decision::allow("sandboxed", [("file", e.to_string())]),
+            },
+            Some("socket") => match std::net::TcpStream::connect("127.0.0.1:9") {
+                Ok(_) => Decision::allow("socket-opened", [("leak", "socket")]),
+                Err(e) => Decision::allow("sandboxed", [("socket", e.to_string())]),
+            },
+            _ => Decision::allow("anyone", [("hostile", "idle")]),
+        }
+    }
+}
+
+wasmgate_plugin_sdk::export!(Hostile);

@@ -1,0 +1,375 @@
+//! Running a route's plugin chain: authorizers, then validators, then request transformers
+//! before the integration; response transformers on its response. A plugin fault is answered by
+//! the plugin's failure mode: `closed` refuses (403 for authorizers, 500 otherwise), `open`
+//! skips the plugin.
+
+use http::{HeaderName, HeaderValue, Method};
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::proxy::Session;
+use pingora::{Error, ErrorType, Result};
+
+use super::context::RequestCtx;
+use super::respond;
+use crate::gateway_response::ErrorKind;
+use crate::plugin::{
+    Decision, Entry, Fault, Header, Plugin, RequestAction, RequestChanges, RequestContext,
+    RequestHead, Response, ResponseChanges, ResponseHead, Verdict,
+};
+
+/// Request changes collected from request transformers, applied when the request goes upstream.
+#[derive(Debug, Default)]
+pub struct RequestEdits {
+    /// New method.
+    pub method: Option<Method>,
+    /// New path after the stage.
+    pub path: Option<String>,
+    /// New raw query (`Some("")` removes it).
+    pub query: Option<String>,
+    /// Headers to set, in order.
+    pub set_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Headers to remove.
+    pub remove_headers: Vec<HeaderName>,
+}
+
+fn header_pair(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Fault> {
+    let name = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| Fault::Invalid(format!("header name `{name}`")))?;
+    let value = HeaderValue::from_str(value)
+        .map_err(|_| Fault::Invalid(format!("value of header `{name}`")))?;
+    Ok((name, value))
+}
+
+impl RequestEdits {
+    /// Take in one transformer's changes, applying them to `head` for the plugins after it.
+    fn merge(&mut self, changes: RequestChanges, head: &mut RequestHead) -> Result<(), Fault> {
+        if let Some(method) = changes.method {
+            self.method = Some(
+                Method::from_bytes(method.as_bytes())
+                    .map_err(|_| Fault::Invalid(format!("method `{method}`")))?,
+            );
+            head.method = method;
+        }
+        if let Some(path) = changes.path {
+            if !path.starts_with('/') {
+                return Err(Fault::Invalid(format!(
+                    "path `{path}` does not start with `/`"
+                )));
+            }
+            head.path = path.clone();
+            self.path = Some(path);
+        }
+        if let Some(query) = changes.query {
+            head.query = (!query.is_empty()).then(|| query.clone());
+            self.query = Some(query);
+        }
+        for name in changes.remove_headers {
+            let parsed = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Fault::Invalid(format!("header name `{name}`")))?;
+            head.headers.retain(|h| !h.name.eq_ignore_ascii_case(&name));
+            self.set_headers.retain(|(n, _)| n != parsed);
+            self.remove_headers.push(parsed);
+        }
+        for header in changes.set_headers {
+            let pair = header_pair(&header.name, &header.value)?;
+            head.headers
+                .retain(|h| !h.name.eq_ignore_ascii_case(&header.name));
+            head.headers.push(Header {
+                name: pair.0.as_str().to_string(),
+                value: header.value,
+            });
+            self.set_headers.retain(|(n, _)| *n != pair.0);
+            self.set_headers.push(pair);
+        }
+        Ok(())
+    }
+
+    /// Apply the header and method changes to the upstream request.
+    pub fn apply(&self, upstream: &mut RequestHeader) -> Result<()> {
+        if let Some(method) = &self.method {
+            upstream.set_method(method.clone());
+        }
+        for name in &self.remove_headers {
+            upstream.remove_header(name);
+        }
+        for (name, value) in &self.set_headers {
+            upstream.insert_header(name.clone(), value.clone())?;
+        }
+        Ok(())
+    }
+}
+
+/// The request as plugins see it.
+fn request_head(request: &RequestHeader) -> RequestHead {
+    RequestHead {
+        method: request.method.to_string(),
+        path: request.uri.path().to_string(),
+        query: request.uri.query().map(str::to_string),
+        headers: headers_of(request.headers.iter()),
+    }
+}
+
+fn headers_of<'a>(headers: impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)>) -> Vec<Header> {
+    headers
+        .map(|(name, value)| Header {
+            name: name.as_str().to_string(),
+            value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+        })
+        .collect()
+}
+
+fn entries(pairs: &[(impl AsRef<str>, impl AsRef<str>)]) -> Vec<Entry> {
+    pairs
+        .iter()
+        .map(|(key, value)| Entry {
+            key: key.as_ref().to_string(),
+            value: value.as_ref().to_string(),
+        })
+        .collect()
+}
+
+/// What the gateway tells plugins about the request.
+pub fn plugin_context(ctx: &RequestCtx) -> RequestContext {
+    RequestContext {
+        api: ctx
+            .stage
+            .as_ref()
+            .map(|s| s.api.name.clone())
+            .unwrap_or_default(),
+        stage: ctx
+            .stage
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default(),
+        route: ctx
+            .route
+            .as_ref()
+            .map(|r| r.key.clone())
+            .unwrap_or_default(),
+        path_parameters: entries(&ctx.params),
+        stage_variables: ctx
+            .stage
+            .as_ref()
+            .map(|s| entries(&s.variables))
+            .unwrap_or_default(),
+        source_ip: ctx.source_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        request_id: ctx.request_id.clone(),
+        principal: ctx.principal.clone(),
+        authorizer_context: entries(&ctx.authorizer_context),
+    }
+}
+
+/// What to do after a plugin fault: `None` to go on (fail open), or the error to answer.
+fn on_fault(plugin: &Plugin, closed: ErrorKind) -> Option<ErrorKind> {
+    (!plugin.settings.failure_mode.is_open()).then_some(closed)
+}
+
+/// How the request phases ended.
+enum Stop {
+    /// Answer with a gateway error, optionally with a specific message.
+    Error(ErrorKind, Option<String>),
+    /// Answer with a plugin's response.
+    Respond(Response),
+}
+
+/// Run the request phases. `Ok(true)` when a response was written and the request is done.
+pub async fn request_phases(session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+    let Some(route) = ctx.route.clone() else {
+        return Ok(false);
+    };
+    if !route.plugins.has_request_phases() {
+        return Ok(false);
+    }
+    let stop = run_request_phases(&route.plugins, session.req_header(), ctx).await;
+    match stop {
+        None => Ok(false),
+        Some(Stop::Error(kind, message)) => {
+            respond::error_with_message(session, ctx, kind, message.as_deref()).await?;
+            Ok(true)
+        }
+        Some(Stop::Respond(response)) => {
+            match write_plugin_response(session, ctx, response).await {
+                Ok(()) => Ok(true),
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+async fn run_request_phases(
+    chain: &crate::snapshot::Chain,
+    request: &RequestHeader,
+    ctx: &mut RequestCtx,
+) -> Option<Stop> {
+    let mut head = request_head(request);
+    let mut plugin_ctx = plugin_context(ctx);
+    for plugin in &chain.authorizers {
+        match plugin.authorize(&head, &plugin_ctx).await {
+            Ok(Decision::Allow(allow)) => {
+                ctx.principal = Some(allow.principal.clone());
+                ctx.authorizer_context = allow
+                    .context
+                    .iter()
+                    .map(|e| (e.key.clone(), e.value.clone()))
+                    .collect();
+                plugin_ctx.principal = Some(allow.principal);
+                plugin_ctx.authorizer_context = allow.context;
+            }
+            Ok(Decision::Unauthorized) => return Some(Stop::Error(ErrorKind::Unauthorized, None)),
+            Ok(Decision::Forbidden) => return Some(Stop::Error(ErrorKind::AccessDenied, None)),
+            Ok(Decision::Respond(response)) => return Some(Stop::Respond(response)),
+            Err(_) => {
+                if let Some(kind) = on_fault(plugin, ErrorKind::AccessDenied) {
+                    return Some(Stop::Error(kind, None));
+                }
+            }
+        }
+    }
+    for plugin in &chain.validators {
+        match plugin.validate(&head, &plugin_ctx).await {
+            Ok(Verdict::Accept) => {}
+            Ok(Verdict::Reject(message)) => {
+                return Some(Stop::Error(ErrorKind::BadRequestBody, Some(message)))
+            }
+            Err(_) => {
+                if let Some(kind) = on_fault(plugin, ErrorKind::InternalError) {
+                    return Some(Stop::Error(kind, None));
+                }
+            }
+        }
+    }
+    for plugin in &chain.request_transformers {
+        let result = match plugin.transform_request(&head, &plugin_ctx).await {
+            Ok(RequestAction::Continue(changes)) => ctx.edits.merge(changes, &mut head),
+            Ok(RequestAction::Respond(response)) => return Some(Stop::Respond(response)),
+            Err(fault) => Err(fault),
+        };
+        if let Err(fault) = result {
+            log::warn!("plugin `{}` request-transformer: {fault}", plugin.name);
+            if let Some(kind) = on_fault(plugin, ErrorKind::InternalError) {
+                return Some(Stop::Error(kind, None));
+            }
+        }
+    }
+    None
+}
+
+async fn write_plugin_response(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    response: Response,
+) -> Result<()> {
+    let headers: Result<Vec<_>, Fault> = response
+        .headers
+        .iter()
+        .map(|h| header_pair(&h.name, &h.value))
+        .collect();
+    match headers {
+        Ok(headers) => {
+            respond::write(
+                session,
+                ctx,
+                response.status,
+                &headers,
+                None,
+                response.body.into(),
+            )
+            .await
+        }
+        Err(fault) => {
+            log::warn!("plugin response: {fault}");
+            respond::error(session, ctx, ErrorKind::InternalError).await
+        }
+    }
+}
+
+/// The head of a response, as plugins see it.
+fn response_head(response: &ResponseHeader) -> ResponseHead {
+    ResponseHead {
+        status: response.status.as_u16(),
+        headers: headers_of(response.headers.iter()),
+    }
+}
+
+fn apply_response_changes(
+    response: &mut ResponseHeader,
+    changes: &ResponseChanges,
+) -> Result<(), Fault> {
+    if let Some(status) = changes.status {
+        response
+            .set_status(status)
+            .map_err(|_| Fault::Invalid(format!("status {status}")))?;
+    }
+    for name in &changes.remove_headers {
+        response.remove_header(name.as_str());
+    }
+    for header in &changes.set_headers {
+        let (name, value) = header_pair(&header.name, &header.value)?;
+        response
+            .insert_header(name, value)
+            .map_err(|e| Fault::Invalid(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Run the response transformers on a response the gateway streams (no body changes).
+pub async fn response_phases(response: &mut ResponseHeader, ctx: &RequestCtx) -> Result<()> {
+    let Some(route) = ctx.route.clone() else {
+        return Ok(());
+    };
+    let plugin_ctx = plugin_context(ctx);
+    for plugin in &route.plugins.response_transformers {
+        let result = match plugin
+            .transform_response(&response_head(response), None, &plugin_ctx)
+            .await
+        {
+            Ok(changes) if changes.body.is_some() => Err(Fault::Invalid(
+                "a body change without needs-response-body".into(),
+            )),
+            Ok(changes) => apply_response_changes(response, &changes),
+            Err(fault) => Err(fault),
+        };
+        if let Err(fault) = result {
+            log::warn!("plugin `{}` response-transformer: {fault}", plugin.name);
+            if on_fault(plugin, ErrorKind::InternalError).is_some() {
+                return Err(Error::explain(
+                    ErrorType::InternalError,
+                    "response transformer failed",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Run the response transformers on a response the gateway holds whole (mock integrations):
+/// status, headers and body may change. `Err(kind)` when a closed plugin failed.
+pub async fn whole_response_phases(
+    response: &mut ResponseHeader,
+    body: &mut bytes::Bytes,
+    ctx: &RequestCtx,
+) -> Result<(), ErrorKind> {
+    let Some(route) = ctx.route.clone() else {
+        return Ok(());
+    };
+    let plugin_ctx = plugin_context(ctx);
+    for plugin in &route.plugins.response_transformers {
+        let result = match plugin
+            .transform_response(&response_head(response), Some(body), &plugin_ctx)
+            .await
+        {
+            Ok(changes) => apply_response_changes(response, &changes).map(|()| changes.body),
+            Err(fault) => Err(fault),
+        };
+        match result {
+            Ok(Some(new_body)) => *body = new_body.into(),
+            Ok(None) => {}
+            Err(fault) => {
+                log::warn!("plugin `{}` response-transformer: {fault}", plugin.name);
+                if let Some(kind) = on_fault(plugin, ErrorKind::InternalError) {
+                    return Err(kind);
+                }
+            }
+        }
+    }
+    Ok(())
+}

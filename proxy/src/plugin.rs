@@ -1,0 +1,65 @@
+//! WebAssembly component plugins: the wasmtime host for the `wasmgate:plugin` WIT package.
+//!
+//! A plugin is compiled and linked once per config load ([`load`]), with its phases decided from
+//! its exports and manifest. Each call ([`invoke`]) runs in a fresh instance (isolation
+//! `request`, the default) or a warm one (`reuse`, replaced after any fault), under a deadline
+//! (epoch ticks yield every millisecond; the call is dropped at the deadline) and a memory cap.
+//! A fault never reaches other requests: the caller answers by the plugin's failure mode.
+
+mod bindings;
+mod engine;
+mod host;
+mod invoke;
+mod kv;
+mod load;
+mod outbound;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use wasmtime::component::InstancePre;
+
+pub use crate::config::{FailureMode, Isolation};
+pub use bindings::authorizer::Decision;
+pub use bindings::manifest::Phases;
+pub use bindings::request_transformer::{RequestAction, RequestChanges};
+pub use bindings::response_transformer::ResponseChanges;
+pub use bindings::types::{Entry, Header, RequestContext, RequestHead, Response, ResponseHead};
+pub use bindings::validator::Verdict;
+pub use invoke::Fault;
+pub use load::load_all;
+
+/// A loaded plugin, shared by the routes of one snapshot.
+pub struct Plugin {
+    /// The plugin's name in the config.
+    pub name: String,
+    shared: Arc<host::PluginShared>,
+    pre: InstancePre<host::HostState>,
+    indices: load::PhaseIndices,
+    /// The phases the plugin serves.
+    pub phases: Phases,
+    /// Deadline, failure mode and isolation.
+    pub settings: PluginSettings,
+    warm: Mutex<Vec<invoke::Live>>,
+}
+
+/// How a plugin is run.
+#[derive(Debug, Clone, Copy)]
+pub struct PluginSettings {
+    /// Deadline of one call, instantiation included.
+    pub timeout: Duration,
+    /// What a fault means for the request.
+    pub failure_mode: FailureMode,
+    /// Fresh instance per request or a warm one.
+    pub isolation: Isolation,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("phases", &self.phases)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}

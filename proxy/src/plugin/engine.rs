@@ -1,0 +1,77 @@
+//! The one wasmtime `Engine` of the process: component model, async calls, epoch interruption
+//! (a 1 ms ticker thread), the pooling allocator with copy-on-write memory images, and wasmtime's
+//! on-disk compilation cache (keyed by the component's content), plus the shared `Linker`.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+};
+
+use super::bindings::GatewayPlugin;
+use super::host::HostState;
+
+/// One epoch tick; plugin deadlines are counted in ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
+/// Largest linear memory any plugin may be given (per-plugin caps are lower).
+pub const MAX_MEMORY_BYTES: usize = 256 << 20;
+
+/// The engine and the linker with every host import.
+pub struct Runtime {
+    /// The engine.
+    pub engine: Engine,
+    /// Host imports and WASI (deny-all per store).
+    pub linker: Linker<HostState>,
+}
+
+static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+
+/// The process-wide runtime, created on first use.
+pub fn runtime() -> Result<&'static Runtime, String> {
+    RUNTIME.get_or_init(build).as_ref().map_err(Clone::clone)
+}
+
+fn build() -> Result<Runtime, String> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.memory_init_cow(true);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(1_000)
+        .total_core_instances(8_000)
+        .total_memories(2_000)
+        .total_tables(8_000)
+        .total_stacks(1_000)
+        .max_memory_size(MAX_MEMORY_BYTES)
+        .max_memories_per_component(16)
+        .max_component_instance_size(1 << 20)
+        .max_core_instance_size(1 << 20);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config.memory_reservation(MAX_MEMORY_BYTES as u64);
+    match Cache::new(CacheConfig::new()) {
+        Ok(cache) => {
+            config.cache(Some(cache));
+        }
+        Err(e) => log::warn!("plugin compilation cache disabled: {e}"),
+    }
+    let engine =
+        Engine::new(&config).map_err(|e| format!("cannot create the wasm engine: {e:#}"))?;
+    let mut linker = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| format!("{e:#}"))?;
+    GatewayPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+        .map_err(|e| format!("{e:#}"))?;
+    let ticker = engine.weak();
+    std::thread::Builder::new()
+        .name("wasm-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = ticker.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .map_err(|e| format!("cannot start the epoch ticker: {e}"))?;
+    Ok(Runtime { engine, linker })
+}

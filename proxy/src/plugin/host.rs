@@ -1,0 +1,163 @@
+//! What a plugin instance can reach: the `log`, `config`, `kv`, `metrics` and `http` imports,
+//! and a deny-all WASI context (no files, sockets, environment or arguments) for components
+//! that import WASI.
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::bindings::wasmgate::plugin::{config, http, kv, log as plugin_log, metrics, types};
+use super::kv::KvStore;
+use super::outbound;
+use crate::metrics::METRICS;
+
+/// Longest log message kept from a plugin.
+const MAX_LOG_MESSAGE: usize = 4096;
+/// Longest metric name a plugin may use.
+const MAX_METRIC_NAME: usize = 64;
+
+/// What all instances of one plugin share with the host.
+#[derive(Debug)]
+pub struct PluginShared {
+    /// The plugin's name in the config.
+    pub name: String,
+    /// The plugin's `config` table as JSON text.
+    pub config_json: String,
+    /// The plugin's key/value store.
+    pub kv: KvStore,
+    /// `host:port` values the plugin may send HTTP requests to.
+    pub allowed_hosts: Vec<String>,
+    /// The memory cap of each instance, in bytes.
+    pub memory_bytes: usize,
+}
+
+/// The data of one plugin store.
+pub struct HostState {
+    shared: Arc<PluginShared>,
+    /// The store's resource limits (memory cap).
+    pub limits: StoreLimits,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl HostState {
+    /// A fresh state for an instance of the plugin behind `shared`.
+    pub fn new(shared: Arc<PluginShared>) -> Self {
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(shared.memory_bytes)
+            .trap_on_grow_failure(true)
+            .build();
+        let wasi = WasiCtxBuilder::new()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }))
+            .build();
+        Self {
+            shared,
+            limits,
+            wasi,
+            table: ResourceTable::new(),
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl plugin_log::Host for HostState {
+    fn log(&mut self, level: plugin_log::Level, message: String) -> wasmtime::Result<()> {
+        use plugin_log::Level;
+        let level = match level {
+            Level::Trace => log::Level::Trace,
+            Level::Debug => log::Level::Debug,
+            Level::Info => log::Level::Info,
+            Level::Warn => log::Level::Warn,
+            Level::Error => log::Level::Error,
+        };
+        let end = message.floor_char_boundary(MAX_LOG_MESSAGE);
+        log::log!(target: "wasmgate::plugin", level, "plugin `{}`: {}", self.shared.name, &message[..end]);
+        Ok(())
+    }
+}
+
+impl config::Host for HostState {
+    fn get(&mut self) -> wasmtime::Result<String> {
+        Ok(self.shared.config_json.clone())
+    }
+}
+
+impl kv::Host for HostState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Option<Vec<u8>>> {
+        Ok(self.shared.kv.get(&key))
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: Option<u64>) -> wasmtime::Result<()> {
+        if !self.shared.kv.set(key, value, ttl_ms) {
+            log::warn!(
+                "plugin `{}`: kv store full, value dropped",
+                self.shared.name
+            );
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, key: String) -> wasmtime::Result<bool> {
+        Ok(self.shared.kv.delete(&key))
+    }
+
+    fn increment(&mut self, key: String, delta: i64, ttl_ms: Option<u64>) -> wasmtime::Result<i64> {
+        self.shared.kv.increment(key, delta, ttl_ms).ok_or_else(|| {
+            wasmtime::format_err!("kv store of plugin `{}` is full", self.shared.name)
+        })
+    }
+}
+
+fn valid_metric_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_METRIC_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl metrics::Host for HostState {
+    fn counter_add(&mut self, name: String, value: u64) -> wasmtime::Result<()> {
+        if valid_metric_name(&name) {
+            METRICS
+                .plugin_counters
+                .with_label_values(&[self.shared.name.as_str(), &name])
+                .inc_by(value);
+        }
+        Ok(())
+    }
+
+    fn histogram_observe(&mut self, name: String, value: f64) -> wasmtime::Result<()> {
+        if valid_metric_name(&name) {
+            METRICS
+                .plugin_histograms
+                .with_label_values(&[self.shared.name.as_str(), &name])
+                .observe(value);
+        }
+        Ok(())
+    }
+}
+
+impl http::Host for HostState {
+    async fn send(
+        &mut self,
+        request: http::OutgoingRequest,
+    ) -> Result<http::IncomingResponse, http::HttpError> {
+        outbound::send(&self.shared.allowed_hosts, request).await
+    }
+}

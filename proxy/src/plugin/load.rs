@@ -1,0 +1,226 @@
+//! Loading a plugin: read the file, check its `sha256` pin, compile it (once per content digest
+//! in this process; wasmtime's disk cache across restarts), link it against the host imports,
+//! find which phase interfaces it exports, and run its `init` once to get its manifest — so that
+//! a plugin's config mistakes are config errors, reported at load.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, InstancePre};
+use wasmtime::Store;
+
+use super::bindings::{authorizer, manifest, request_transformer, response_transformer, validator};
+use super::engine::runtime;
+use super::host::{HostState, PluginShared};
+use super::kv::KvStore;
+use super::{FailureMode, Isolation, Plugin, PluginSettings};
+use crate::config::PluginFile;
+
+/// Compiled components by content digest, so a reload does not compile unchanged plugins again.
+static COMPONENTS: LazyLock<DashMap<[u8; 32], Component>> = LazyLock::new(DashMap::new);
+
+/// The longest `init` may take (it runs once per load, in a fresh instance).
+const INIT_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The phase interfaces a component exports, resolved before instantiation.
+#[derive(Clone)]
+pub struct PhaseIndices {
+    pub(super) manifest: manifest::GuestIndices,
+    pub(super) authorizer: Option<authorizer::GuestIndices>,
+    pub(super) request_transformer: Option<request_transformer::GuestIndices>,
+    pub(super) response_transformer: Option<response_transformer::GuestIndices>,
+    pub(super) validator: Option<validator::GuestIndices>,
+}
+
+/// Load the plugin `name` declared by `file`; relative paths are taken from `base`.
+pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String> {
+    let runtime = runtime()?;
+    let path = base.join(file.path.get_ref());
+    let bytes =
+        std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    if let Some(pin) = &file.sha256 {
+        let actual = hex::encode(digest);
+        if !pin.get_ref().eq_ignore_ascii_case(&actual) {
+            return Err(format!(
+                "sha256 mismatch: `{}` has {actual}, the config pins {}",
+                path.display(),
+                pin.get_ref()
+            ));
+        }
+    }
+    let component = match COMPONENTS.get(&digest) {
+        Some(component) => component.clone(),
+        None => {
+            let component = Component::new(&runtime.engine, &bytes)
+                .map_err(|e| format!("`{}` is not a valid component: {e:#}", path.display()))?;
+            COMPONENTS.insert(digest, component.clone());
+            component
+        }
+    };
+    let pre = runtime
+        .linker
+        .instantiate_pre(&component)
+        .map_err(|e| format!("cannot link `{}`: {e:#}", path.display()))?;
+    let indices = PhaseIndices {
+        manifest: manifest::GuestIndices::new(&pre).map_err(|_| {
+            "the component does not export `wasmgate:plugin/plugin@0.1.0` (see wit/plugin.wit)"
+                .to_string()
+        })?,
+        authorizer: authorizer::GuestIndices::new(&pre).ok(),
+        request_transformer: request_transformer::GuestIndices::new(&pre).ok(),
+        response_transformer: response_transformer::GuestIndices::new(&pre).ok(),
+        validator: validator::GuestIndices::new(&pre).ok(),
+    };
+    let shared = Arc::new(PluginShared {
+        name: name.to_string(),
+        config_json: serde_json::Value::Object(file.config.clone()).to_string(),
+        kv: KvStore::default(),
+        allowed_hosts: file.allowed_hosts.clone(),
+        memory_bytes: (file.memory_mb as usize) << 20,
+    });
+    let manifest = probe(&pre, &indices, &shared)?;
+    let exported = [
+        (
+            manifest.phases.contains(manifest::Phases::AUTHORIZER),
+            indices.authorizer.is_some(),
+            "authorizer",
+        ),
+        (
+            manifest
+                .phases
+                .contains(manifest::Phases::REQUEST_TRANSFORMER),
+            indices.request_transformer.is_some(),
+            "request-transformer",
+        ),
+        (
+            manifest
+                .phases
+                .contains(manifest::Phases::RESPONSE_TRANSFORMER),
+            indices.response_transformer.is_some(),
+            "response-transformer",
+        ),
+        (
+            manifest.phases.contains(manifest::Phases::VALIDATOR),
+            indices.validator.is_some(),
+            "validator",
+        ),
+    ];
+    if let Some((_, _, phase)) = exported
+        .iter()
+        .find(|(declared, exported, _)| *declared && !exported)
+    {
+        return Err(format!(
+            "the manifest lists `{phase}` but the component does not export it"
+        ));
+    }
+    if manifest.phases.contains(manifest::Phases::CACHE_POLICY) {
+        return Err(
+            "cache-policy plugins need the response cache, which wasmgate does not have yet".into(),
+        );
+    }
+    if manifest.needs_request_body || manifest.needs_response_body {
+        return Err("plugins that need whole bodies are not supported yet".into());
+    }
+    Ok(Plugin {
+        name: name.to_string(),
+        shared,
+        pre,
+        indices,
+        phases: manifest.phases,
+        settings: PluginSettings {
+            timeout: Duration::from_millis(file.timeout_ms),
+            failure_mode: file.failure_mode,
+            isolation: file.isolation,
+        },
+        warm: Mutex::new(Vec::new()),
+    })
+}
+
+/// Run `init` in a fresh instance on a thread of its own (loading happens outside the proxy's
+/// runtime, at startup, in `check` and on reload).
+fn probe(
+    pre: &InstancePre<HostState>,
+    indices: &PhaseIndices,
+    shared: &Arc<PluginShared>,
+) -> Result<manifest::Manifest, String> {
+    let run = async {
+        let mut store = Store::new(pre.engine(), HostState::new(shared.clone()));
+        store.limiter(|state| &mut state.limits);
+        store.epoch_deadline_async_yield_and_update(1);
+        let instance = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| format!("cannot instantiate: {e:#}"))?;
+        let guest = indices
+            .manifest
+            .load(&mut store, &instance)
+            .map_err(|e| format!("{e:#}"))?;
+        guest
+            .call_init(&mut store)
+            .await
+            .map_err(|e| format!("init trapped: {e:#}"))?
+            .map_err(|message| format!("rejected its config: {message}"))
+    };
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start a runtime for init: {e}"))?;
+                runtime.block_on(async {
+                    tokio::time::timeout(INIT_DEADLINE, run)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(format!("init did not finish within {INIT_DEADLINE:?}"))
+                        })
+                })
+            })
+            .join()
+            .unwrap_or_else(|_| Err("init panicked in the host".into()))
+    })
+}
+
+/// The outcome of loading every declared plugin.
+#[derive(Default)]
+pub struct LoadedPlugins {
+    /// The plugins that loaded, by name.
+    pub by_name: HashMap<String, Arc<Plugin>>,
+    /// `(index of the declaration, error)` for the others.
+    pub errors: Vec<(usize, String)>,
+}
+
+/// Load every `[plugins.<name>]`; relative paths are taken from `base`.
+pub fn load_all(files: &[crate::config::Named<PluginFile>], base: &Path) -> LoadedPlugins {
+    let mut loaded = LoadedPlugins::default();
+    for (i, file) in files.iter().enumerate() {
+        match load(file.name.get_ref(), &file.value, base) {
+            Ok(plugin) => {
+                loaded
+                    .by_name
+                    .insert(file.name.get_ref().clone(), Arc::new(plugin));
+            }
+            Err(e) => loaded.errors.push((i, e)),
+        }
+    }
+    loaded
+}
+
+impl FailureMode {
+    /// Whether a faulty call lets the request through.
+    pub fn is_open(self) -> bool {
+        self == FailureMode::Open
+    }
+}
+
+impl Isolation {
+    /// Whether instances are kept warm between requests.
+    pub fn reuses(self) -> bool {
+        self == Isolation::Reuse
+    }
+}

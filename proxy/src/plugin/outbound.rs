@@ -1,0 +1,137 @@
+//! The `http` import: requests from plugins to allow-listed `host:port`s only, over pingora's
+//! connector (pooled connections), with a deadline and a cap on the response size.
+
+use std::net::ToSocketAddrs;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use bytes::Bytes;
+use pingora::connectors::http::Connector;
+use pingora::http::RequestHeader;
+use pingora::upstreams::peer::HttpPeer;
+
+use super::bindings::wasmgate::plugin::http::{HttpError, IncomingResponse, OutgoingRequest};
+use super::bindings::wasmgate::plugin::types::Header;
+
+/// Deadline when the plugin gives none.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest response body handed to a plugin.
+const MAX_RESPONSE_BYTES: usize = 4 << 20;
+
+static CONNECTOR: LazyLock<Connector> = LazyLock::new(|| Connector::new(None));
+
+/// Send `request` if its host is in `allowed`.
+pub async fn send(
+    allowed: &[String],
+    request: OutgoingRequest,
+) -> Result<IncomingResponse, HttpError> {
+    let timeout = request
+        .timeout_ms
+        .map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(ms.into()));
+    match tokio::time::timeout(timeout, exchange(allowed, request, timeout)).await {
+        Ok(result) => result,
+        Err(_) => Err(HttpError::Timeout),
+    }
+}
+
+async fn exchange(
+    allowed: &[String],
+    request: OutgoingRequest,
+    timeout: Duration,
+) -> Result<IncomingResponse, HttpError> {
+    let rest = request
+        .url
+        .strip_prefix("http://")
+        .ok_or_else(|| HttpError::Denied("only http:// URLs are supported".into()))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, "/"),
+    };
+    let authority = if authority.contains(':') {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    if !allowed
+        .iter()
+        .any(|host| host.eq_ignore_ascii_case(&authority))
+    {
+        return Err(HttpError::Denied(format!(
+            "{authority} is not in allowed_hosts"
+        )));
+    }
+    let failed = |e: &dyn std::fmt::Display| HttpError::Failed(e.to_string());
+    let addr = tokio::task::spawn_blocking({
+        let authority = authority.clone();
+        move || authority.to_socket_addrs().ok().and_then(|mut a| a.next())
+    })
+    .await
+    .map_err(|e| failed(&e))?
+    .ok_or_else(|| HttpError::Failed(format!("cannot resolve {authority}")))?;
+    let mut peer = HttpPeer::new(addr, false, String::new());
+    peer.options.connection_timeout = Some(timeout);
+    peer.options.read_timeout = Some(timeout);
+    peer.options.write_timeout = Some(timeout);
+
+    let mut header = RequestHeader::build(request.method.as_str(), path.as_bytes(), None)
+        .map_err(|e| failed(&e))?;
+    header
+        .insert_header("host", authority.as_str())
+        .map_err(|e| failed(&e))?;
+    for Header { name, value } in &request.headers {
+        header
+            .append_header(name.clone(), value.as_str())
+            .map_err(|e| failed(&e))?;
+    }
+    header
+        .insert_header("content-length", request.body.len())
+        .map_err(|e| failed(&e))?;
+
+    let (mut session, _reused) = CONNECTOR
+        .get_http_session(&peer)
+        .await
+        .map_err(|e| failed(&e))?;
+    session
+        .write_request_header(Box::new(header))
+        .await
+        .map_err(|e| failed(&e))?;
+    session
+        .write_request_body(Bytes::from(request.body), true)
+        .await
+        .map_err(|e| failed(&e))?;
+    session
+        .finish_request_body()
+        .await
+        .map_err(|e| failed(&e))?;
+    session
+        .read_response_header()
+        .await
+        .map_err(|e| failed(&e))?;
+    let (status, headers) = {
+        let head = session
+            .response_header()
+            .ok_or_else(|| HttpError::Failed("no response header".into()))?;
+        let headers = head
+            .headers
+            .iter()
+            .map(|(name, value)| Header {
+                name: name.as_str().to_string(),
+                value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            })
+            .collect();
+        (head.status.as_u16(), headers)
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = session.read_response_body().await.map_err(|e| failed(&e))? {
+        if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(HttpError::Failed("response body over 4 MiB".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    CONNECTOR.release_http_session(session, &peer, None).await;
+    Ok(IncomingResponse {
+        status,
+        headers,
+        body,
+    })
+}

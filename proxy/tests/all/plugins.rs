@@ -1,0 +1,446 @@
+//! WebAssembly plugins through the real gateway: the token authorizer and header transformer,
+//! chains at API/stage/route level, failure modes, hostile plugins, reload under load.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{client, plugin_path, Backend, Gateway};
+
+fn tokens_plugin(isolation: &str) -> String {
+    format!(
+        r#"
+[plugins.auth]
+path = "{}"
+isolation = "{isolation}"
+config = {{ tokens = {{ "ada-token" = {{ principal = "ada", context = {{ tier = "gold" }} }}, "bob-token" = {{ principal = "bob" }} }} }}
+"#,
+        plugin_path("token_authorizer").display()
+    )
+}
+
+fn headers_plugin() -> String {
+    format!(
+        r#"
+[plugins.headers]
+path = "{}"
+config = {{ request = {{ set = {{ "x-principal" = "$principal" }}, remove = ["x-secret"], rename = {{ "x-old" = "x-new" }} }}, response = {{ set = {{ "x-powered-by" = "wasmgate" }}, remove = ["x-backend"] }} }}
+"#,
+        plugin_path("header_transformer").display()
+    )
+}
+
+#[tokio::test]
+async fn token_authorizer_and_header_transformer_chain() {
+    let backend = Backend::start("b").await;
+    let gateway = Gateway::start(&format!(
+        r#"{}{}
+[apis.shop]
+type = "rest"
+plugins = ["auth"]
+[apis.shop.stages.prod]
+[apis.shop.routes."GET /orders"]
+plugins = ["headers"]
+integration = {{ type = "http_proxy", uri = "http://{}/orders" }}
+[apis.shop.routes."GET /hello"]
+plugins = ["headers"]
+integration = {{ type = "mock", headers = {{ "x-backend" = "mock" }}, body = "hi" }}
+"#,
+        tokens_plugin("request"),
+        headers_plugin(),
+        backend.addr
+    ))
+    .await;
+    let client = client();
+    let url = format!("{}/prod/orders", gateway.url);
+
+    let missing = client.get(&url).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    assert_eq!(
+        missing.json::<Value>().await.unwrap()["message"],
+        "Unauthorized"
+    );
+    let wrong = client.get(&url).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(wrong.status(), 403);
+    assert_eq!(wrong.json::<Value>().await.unwrap()["message"], "Forbidden");
+    assert_eq!(
+        backend.hits(),
+        0,
+        "refused requests never reach the backend"
+    );
+
+    let allowed = client
+        .get(&url)
+        .bearer_auth("ada-token")
+        .header("x-secret", "s3cr3t")
+        .header("x-old", "renamed")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(allowed.headers()["x-powered-by"], "wasmgate");
+    assert!(!allowed.headers().contains_key("x-backend"));
+    let echo: Value = allowed.json().await.unwrap();
+    assert_eq!(echo["headers"]["x-principal"], "ada");
+    assert_eq!(echo["headers"]["x-new"], "renamed");
+    assert!(echo["headers"].get("x-old").is_none());
+    assert!(echo["headers"].get("x-secret").is_none());
+
+    let mock = client
+        .get(format!("{}/prod/hello", gateway.url))
+        .bearer_auth("bob-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mock.status(), 200);
+    assert_eq!(mock.headers()["x-powered-by"], "wasmgate");
+    assert!(!mock.headers().contains_key("x-backend"));
+    assert_eq!(mock.text().await.unwrap(), "hi");
+
+    let metrics = client
+        .get(format!("{}/metrics", gateway.admin))
+        .send()
+        .await
+        .unwrap();
+    let metrics = metrics.text().await.unwrap();
+    assert!(
+        metrics.contains(
+            r#"wasmgate_plugin_calls_total{outcome="ok",phase="authorizer",plugin="auth"} 4"#
+        ),
+        "{metrics}"
+    );
+    let log = gateway.access_log();
+    assert!(
+        log.iter().any(|line| line["principalId"] == "ada"),
+        "{log:?}"
+    );
+}
+
+#[tokio::test]
+async fn warm_instances_serve_repeated_requests() {
+    let gateway = Gateway::start(&format!(
+        r#"{}
+[apis.a]
+type = "http"
+plugins = ["auth"]
+[apis.a.stages.prod]
+[apis.a.routes."GET /x"]
+integration = {{ type = "mock", body = "ok" }}
+"#,
+        tokens_plugin("reuse")
+    ))
+    .await;
+    let client = client();
+    for token in ["ada-token", "nope", "bob-token", "ada-token"] {
+        let response = client
+            .get(format!("{}/prod/x", gateway.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let expected = if token == "nope" { 403 } else { 200 };
+        assert_eq!(response.status(), expected, "{token}");
+    }
+}
+
+fn hostile_config(failure_mode: &str, backend: &Backend) -> String {
+    format!(
+        r#"
+[plugins.hostile]
+path = "{}"
+timeout_ms = 200
+memory_mb = 16
+failure_mode = "{failure_mode}"
+
+[apis.h]
+type = "http"
+[apis.h.stages.prod]
+[apis.h.routes."GET /guarded"]
+plugins = ["hostile"]
+integration = {{ type = "http_proxy", uri = "http://{b}/guarded" }}
+[apis.h.routes."GET /plain"]
+integration = {{ type = "http_proxy", uri = "http://{b}/plain" }}
+"#,
+        plugin_path("hostile").display(),
+        b = backend.addr
+    )
+}
+
+#[tokio::test]
+async fn hostile_plugins_are_stopped_and_other_routes_keep_serving() {
+    let backend = Backend::start("b").await;
+    let gateway = Arc::new(Gateway::start(&hostile_config("closed", &backend)).await);
+
+    // Load on another route while the attacks run.
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (gateway, stop, ok, failed) =
+            (gateway.clone(), stop.clone(), ok.clone(), failed.clone());
+        load.push(tokio::spawn(async move {
+            let client = client();
+            while !stop.load(Ordering::Relaxed) {
+                match client
+                    .get(format!("{}/prod/plain", gateway.url))
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status() == 200 => ok.fetch_add(1, Ordering::Relaxed),
+                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+
+    let client = client();
+    for attack in ["loop", "memory", "trap", "oversized"] {
+        let started = Instant::now();
+        let response = client
+            .get(format!("{}/prod/guarded", gateway.url))
+            .header("x-attack", attack)
+            .send()
+            .await
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert_eq!(response.status(), 403, "{attack}");
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["message"],
+            "Forbidden",
+            "{attack}"
+        );
+        assert!(
+            elapsed < Duration::from_millis(1500),
+            "{attack} took {elapsed:?}"
+        );
+    }
+    // A well-behaved request through the same plugin still works afterwards.
+    let fine = client
+        .get(format!("{}/prod/guarded", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fine.status(), 200);
+
+    stop.store(true, Ordering::Relaxed);
+    for task in load {
+        task.await.unwrap();
+    }
+    assert_eq!(failed.load(Ordering::Relaxed), 0);
+    assert!(
+        ok.load(Ordering::Relaxed) > 20,
+        "too little load ran: {}",
+        ok.load(Ordering::Relaxed)
+    );
+
+    let metrics = client
+        .get(format!("{}/metrics", gateway.admin))
+        .send()
+        .await
+        .unwrap();
+    let metrics = metrics.text().await.unwrap();
+    for outcome in ["timeout", "trap"] {
+        let line = format!(
+            r#"wasmgate_plugin_calls_total{{outcome="{outcome}",phase="authorizer",plugin="hostile"}}"#
+        );
+        assert!(metrics.contains(&line), "no {outcome} counted:\n{metrics}");
+    }
+}
+
+#[tokio::test]
+async fn plugins_cannot_open_files_or_sockets() {
+    let backend = Backend::start("b").await;
+    let gateway = Gateway::start(&format!(
+        r#"{}
+[plugins.headers]
+path = "{}"
+config = {{ request = {{ set = {{ "x-principal" = "$principal" }} }} }}
+"#,
+        hostile_config("closed", &backend).replace(
+            r#"plugins = ["hostile"]"#,
+            r#"plugins = ["hostile", "headers"]"#
+        ),
+        plugin_path("header_transformer").display()
+    ))
+    .await;
+    for attack in ["file", "socket"] {
+        let response = client()
+            .get(format!("{}/prod/guarded", gateway.url))
+            .header("x-attack", attack)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{attack}");
+        let echo: Value = response.json().await.unwrap();
+        assert_eq!(
+            echo["headers"]["x-principal"], "sandboxed",
+            "{attack}: the plugin got through"
+        );
+    }
+}
+
+#[tokio::test]
+async fn failing_open_lets_requests_through() {
+    let backend = Backend::start("b").await;
+    let gateway = Gateway::start(&hostile_config("open", &backend)).await;
+    let response = client()
+        .get(format!("{}/prod/guarded", gateway.url))
+        .header("x-attack", "trap")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[test]
+fn plugin_config_mistakes_are_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plugins.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"[plugins.empty]
+path = "{}"
+config = {{ tokens = {{}} }}
+
+[plugins.pinned]
+path = "{}"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+
+[apis.a]
+type = "http"
+plugins = ["nobody"]
+[apis.a.stages.prod]
+[apis.a.routes."GET /"]
+integration = {{ type = "mock" }}
+"#,
+            plugin_path("token_authorizer").display(),
+            plugin_path("header_transformer").display()
+        ),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wasmgate"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    for (line, words) in [
+        (
+            1,
+            "rejected its config: `tokens` must list at least one token",
+        ),
+        (5, "sha256 mismatch"),
+        (11, "no plugin named `nobody`"),
+    ] {
+        let found = stderr
+            .lines()
+            .any(|l| l.contains(&format!("plugins.toml:{line}:")) && l.contains(words));
+        assert!(found, "no error for line {line} ({words}) in:\n{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn plugin_reload_under_load_fails_no_request() {
+    let config = |token: &str| {
+        format!(
+            r#"
+[plugins.auth]
+path = "{}"
+config = {{ tokens = {{ "{token}" = {{ principal = "p" }}, "steady" = {{ principal = "s" }} }} }}
+[apis.r]
+type = "http"
+plugins = ["auth"]
+[apis.r.stages.prod]
+[apis.r.routes."GET /x"]
+integration = {{ type = "mock", body = "ok" }}
+"#,
+            plugin_path("token_authorizer").display()
+        )
+    };
+    let gateway = Arc::new(Gateway::start(&config("v0")).await);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (gateway, stop, ok, failed) =
+            (gateway.clone(), stop.clone(), ok.clone(), failed.clone());
+        load.push(tokio::spawn(async move {
+            let client = client();
+            while !stop.load(Ordering::Relaxed) {
+                let response = client
+                    .get(format!("{}/prod/x", gateway.url))
+                    .bearer_auth("steady")
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status() == 200 => ok.fetch_add(1, Ordering::Relaxed),
+                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    let client = client();
+    for i in 1..=6 {
+        gateway.rewrite_config(&config(&format!("v{i}")));
+        let reload = client
+            .post(format!("{}/admin/reload", gateway.admin))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reload.status(), 200);
+        let fresh = client
+            .get(format!("{}/prod/x", gateway.url))
+            .bearer_auth(format!("v{i}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(fresh.status(), 200, "the new plugin config serves at once");
+    }
+    stop.store(true, Ordering::Relaxed);
+    for task in load {
+        task.await.unwrap();
+    }
+    assert_eq!(failed.load(Ordering::Relaxed), 0);
+    assert!(ok.load(Ordering::Relaxed) > 20);
+}
+
+#[test]
+fn the_readme_shows_the_first_authorizer_verbatim() {
+    let readme = include_str!("../../../README.md");
+    let code = include_str!("../../../plugins/first-authorizer/src/lib.rs");
+    assert!(
+        readme.contains(code),
+        "README.md and plugins/first-authorizer/src/lib.rs differ"
+    );
+}
+
+#[tokio::test]
+async fn the_readme_authorizer_works() {
+    let gateway = Gateway::start(&format!(
+        r#"
+[plugins.allow]
+path = "{}"
+config = {{ users = ["ada", "grace"] }}
+[apis.a]
+type = "http"
+[apis.a.stages.prod]
+[apis.a.routes."GET /x"]
+plugins = ["allow"]
+integration = {{ type = "mock", body = "in" }}
+"#,
+        plugin_path("first_authorizer").display()
+    ))
+    .await;
+    let client = client();
+    for (user, status) in [(None, 401), (Some("mallory"), 403), (Some("grace"), 200)] {
+        let mut request = client.get(format!("{}/prod/x", gateway.url));
+        if let Some(user) = user {
+            request = request.header("x-api-user", user);
+        }
+        assert_eq!(request.send().await.unwrap().status(), status, "{user:?}");
+    }
+}
