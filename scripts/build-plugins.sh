@@ -7,7 +7,8 @@ bash scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/wasmgate-target}"
 (cd plugins && cargo build --release --target wasm32-wasip2 --quiet)
 mkdir -p plugins/dist
-for member in $(sed -n 's/^members = \[\(.*\)\]/\1/p' plugins/Cargo.toml | tr -d '",'); do
-  name=$(basename "$member" | tr '-' '_')
+members=$(cd plugins && cargo metadata --no-deps --format-version 1 |
+  python3 -c 'import json, sys; print("\n".join(p["name"].replace("-", "_") for p in json.load(sys.stdin)["packages"]))')
+for name in $members; do
   cp "$CARGO_TARGET_DIR/wasm32-wasip2/release/$name.wasm" plugins/dist/
 done

@@ -16,6 +16,7 @@
 
 mod context;
 mod errors;
+mod forward;
 mod plugins;
 mod respond;
 mod trace;
@@ -37,11 +38,6 @@ use crate::state::State;
 
 use context::{RequestCtx, RequestValues, UpstreamPlan};
 use respond::REQUEST_ID_HEADER;
-
-/// Longest wait for a TCP connection to a backend, whatever the integration timeout.
-const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long an idle backend connection is kept for reuse.
-const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The gateway's proxy logic.
 pub struct Gateway {
@@ -152,10 +148,25 @@ impl ProxyHttp for Gateway {
                 return Ok(true);
             }
         };
-        if plugins::request_phases(session, ctx).await? {
+        let route = ctx.route.clone().ok_or_else(|| internal("route matched"))?;
+        let mut body = None;
+        if route.plugins.needs_buffering() {
+            let limit = ctx
+                .stage
+                .as_ref()
+                .map_or(u64::MAX, |s| s.api.max_request_body_bytes);
+            match forward::read_request_body(session, limit).await? {
+                Ok(read) => body = Some(read),
+                Err(kind) => {
+                    session.set_keepalive(None);
+                    respond::error(session, ctx, kind).await?;
+                    return Ok(true);
+                }
+            }
+        }
+        if plugins::request_phases(session, ctx, &mut body).await? {
             return Ok(true);
         }
-        let route = ctx.route.clone().ok_or_else(|| internal("route matched"))?;
         match &route.integration {
             Integration::Mock(mock) => {
                 let mut head = ResponseHeader::build(mock.status, Some(mock.headers.len()))?;
@@ -190,7 +201,13 @@ impl ProxyHttp for Gateway {
                     uri,
                     tried: Vec::new(),
                 });
-                Ok(false)
+                match body {
+                    Some(body) => {
+                        forward::buffered_exchange(session, ctx, http, body).await?;
+                        Ok(true)
+                    }
+                    None => Ok(false),
+                }
             }
         }
     }
@@ -215,13 +232,7 @@ impl ProxyHttp for Gateway {
             )
         })?;
         plan.tried.push(addr);
-        let mut peer = HttpPeer::new(addr, false, String::new());
-        let options = &mut peer.options;
-        options.connection_timeout = Some(http.timeout.min(MAX_CONNECT_TIMEOUT));
-        options.read_timeout = Some(http.timeout);
-        options.write_timeout = Some(http.timeout);
-        options.idle_timeout = Some(UPSTREAM_IDLE_TIMEOUT);
-        Ok(Box::new(peer))
+        Ok(Box::new(forward::peer(http, addr)))
     }
 
     fn fail_to_connect(
@@ -258,42 +269,7 @@ impl ProxyHttp for Gateway {
         let http = ctx
             .http_integration()
             .ok_or_else(|| internal("http route"))?;
-        let request = session.req_header();
-        let values = RequestValues { request, ctx };
-        let mut uri = ctx
-            .upstream
-            .as_ref()
-            .map(|p| p.uri.clone())
-            .unwrap_or_default();
-        if let Some(method) = &http.method {
-            upstream_request.set_method(method.clone());
-        }
-        upstream_request.insert_header(http::header::HOST, &http.host_header)?;
-        upstream_request.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
-        let incoming = request
-            .headers
-            .get("traceparent")
-            .and_then(|v| v.to_str().ok());
-        upstream_request.insert_header("traceparent", trace::child_traceparent(incoming))?;
-        if let Some(ip) = ctx.source_ip {
-            let forwarded = match request
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-            {
-                Some(earlier) => format!("{earlier}, {ip}"),
-                None => ip.to_string(),
-            };
-            upstream_request.insert_header("x-forwarded-for", forwarded)?;
-        }
-        upstream_request.insert_header("x-forwarded-proto", "http")?;
-        ctx.edits.apply(upstream_request)?;
-        http.request_mapping
-            .apply(upstream_request, &mut uri, &values)?;
-        let uri = uri
-            .parse::<http::Uri>()
-            .map_err(|e| Error::because(ErrorType::InternalError, "invalid upstream URI", e))?;
-        upstream_request.set_uri(uri);
+        forward::prepare_request(session.req_header(), upstream_request, ctx, http)?;
         ctx.integration_started = Some(Instant::now());
         Ok(())
     }

@@ -26,7 +26,7 @@ pub use bindings::request_transformer::{RequestAction, RequestChanges};
 pub use bindings::response_transformer::ResponseChanges;
 pub use bindings::types::{Entry, Header, RequestContext, RequestHead, Response, ResponseHead};
 pub use bindings::validator::Verdict;
-pub use invoke::Fault;
+pub use invoke::{Fault, MAX_PLUGIN_BODY};
 pub use load::load_all;
 
 /// A loaded plugin, shared by the routes of one snapshot.
@@ -38,6 +38,10 @@ pub struct Plugin {
     indices: load::PhaseIndices,
     /// The phases the plugin serves.
     pub phases: Phases,
+    /// Whether its request phases get the whole request body.
+    pub needs_request_body: bool,
+    /// Whether its response phase gets the whole response body.
+    pub needs_response_body: bool,
     /// Deadline, failure mode and isolation.
     pub settings: PluginSettings,
     warm: Mutex<Vec<invoke::Live>>,

@@ -106,6 +106,30 @@ impl Chain {
         }
     }
 
+    /// Whether a plugin needs the whole request body (the route then reads it before its phases).
+    pub fn needs_request_body(&self) -> bool {
+        self.request_plugins().any(|p| p.needs_request_body)
+    }
+
+    /// Whether a response transformer needs the whole response body.
+    pub fn needs_response_body(&self) -> bool {
+        self.response_transformers
+            .iter()
+            .any(|p| p.needs_response_body)
+    }
+
+    /// Whether the route must buffer bodies instead of streaming them.
+    pub fn needs_buffering(&self) -> bool {
+        self.needs_request_body() || self.needs_response_body()
+    }
+
+    fn request_plugins(&self) -> impl Iterator<Item = &Arc<Plugin>> {
+        self.authorizers
+            .iter()
+            .chain(&self.validators)
+            .chain(&self.request_transformers)
+    }
+
     /// Whether any plugin runs before the integration.
     pub fn has_request_phases(&self) -> bool {
         !(self.authorizers.is_empty()

@@ -3,6 +3,7 @@
 //! the plugin's failure mode: `closed` refuses (403 for authorizers, 500 otherwise), `open`
 //! skips the plugin.
 
+use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::Session;
@@ -171,15 +172,20 @@ enum Stop {
     Respond(Response),
 }
 
-/// Run the request phases. `Ok(true)` when a response was written and the request is done.
-pub async fn request_phases(session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+/// Run the request phases; `body` is the whole request body on routes that buffer it, and
+/// request transformers may replace it. `Ok(true)` when a response was written.
+pub async fn request_phases(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    body: &mut Option<Bytes>,
+) -> Result<bool> {
     let Some(route) = ctx.route.clone() else {
         return Ok(false);
     };
     if !route.plugins.has_request_phases() {
         return Ok(false);
     }
-    let stop = run_request_phases(&route.plugins, session.req_header(), ctx).await;
+    let stop = run_request_phases(&route.plugins, session.req_header(), ctx, body).await;
     match stop {
         None => Ok(false),
         Some(Stop::Error(kind, message)) => {
@@ -199,11 +205,12 @@ async fn run_request_phases(
     chain: &crate::snapshot::Chain,
     request: &RequestHeader,
     ctx: &mut RequestCtx,
+    body: &mut Option<Bytes>,
 ) -> Option<Stop> {
     let mut head = request_head(request);
     let mut plugin_ctx = plugin_context(ctx);
     for plugin in &chain.authorizers {
-        match plugin.authorize(&head, &plugin_ctx).await {
+        match plugin.authorize(&head, body.as_deref(), &plugin_ctx).await {
             Ok(Decision::Allow(allow)) => {
                 ctx.principal = Some(allow.principal.clone());
                 ctx.authorizer_context = allow
@@ -225,7 +232,7 @@ async fn run_request_phases(
         }
     }
     for plugin in &chain.validators {
-        match plugin.validate(&head, &plugin_ctx).await {
+        match plugin.validate(&head, body.as_deref(), &plugin_ctx).await {
             Ok(Verdict::Accept) => {}
             Ok(Verdict::Reject(message)) => {
                 return Some(Stop::Error(ErrorKind::BadRequestBody, Some(message)))
@@ -238,19 +245,37 @@ async fn run_request_phases(
         }
     }
     for plugin in &chain.request_transformers {
-        let result = match plugin.transform_request(&head, &plugin_ctx).await {
-            Ok(RequestAction::Continue(changes)) => ctx.edits.merge(changes, &mut head),
+        let result = match plugin
+            .transform_request(&head, body.as_deref(), &plugin_ctx)
+            .await
+        {
+            Ok(RequestAction::Continue(mut changes)) => match changes.body.take() {
+                Some(_) if body.is_none() => Err(Fault::Invalid(
+                    "a body change without needs-request-body".into(),
+                )),
+                new_body => {
+                    if let Some(new_body) = new_body {
+                        *body = Some(new_body.into());
+                    }
+                    ctx.edits.merge(changes, &mut head)
+                }
+            },
             Ok(RequestAction::Respond(response)) => return Some(Stop::Respond(response)),
             Err(fault) => Err(fault),
         };
         if let Err(fault) = result {
-            log::warn!("plugin `{}` request-transformer: {fault}", plugin.name);
-            if let Some(kind) = on_fault(plugin, ErrorKind::InternalError) {
-                return Some(Stop::Error(kind, None));
+            if let Some(stop) = log_fault(plugin, fault) {
+                return Some(stop);
             }
         }
     }
     None
+}
+
+/// Log a request transformer's fault; the stop to answer with when it fails closed.
+fn log_fault(plugin: &Plugin, fault: Fault) -> Option<Stop> {
+    log::warn!("plugin `{}` request-transformer: {fault}", plugin.name);
+    on_fault(plugin, ErrorKind::InternalError).map(|kind| Stop::Error(kind, None))
 }
 
 async fn write_plugin_response(

@@ -13,7 +13,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::wasmgate::plugin::{
+pub use self::exports::wasmgate::plugin::{
     authorizer, plugin as manifest, request_transformer, response_transformer, validator,
 };
-pub use wasmgate::plugin::types;
+pub use self::wasmgate::plugin::types;

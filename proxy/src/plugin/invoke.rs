@@ -152,19 +152,26 @@ fn check_body(body: Option<&Vec<u8>>) -> Result<(), Fault> {
 }
 
 impl Plugin {
+    /// The request body as this plugin may see it: only when its manifest asks for it.
+    fn request_body<'b>(&self, body: Option<&'b [u8]>) -> Option<&'b [u8]> {
+        body.filter(|_| self.needs_request_body)
+    }
+
     /// Authorizer phase.
     pub async fn authorize(
         &self,
         request: &RequestHead,
+        body: Option<&[u8]>,
         ctx: &RequestContext,
     ) -> Result<Decision, Fault> {
+        let body = self.request_body(body);
         let decision = call_phase!(
             self,
             "authorizer",
             authorizer,
             call_authorize,
             request,
-            None,
+            body,
             ctx
         )?;
         if let Decision::Respond(response) = &decision {
@@ -177,15 +184,17 @@ impl Plugin {
     pub async fn validate(
         &self,
         request: &RequestHead,
+        body: Option<&[u8]>,
         ctx: &RequestContext,
     ) -> Result<Verdict, Fault> {
+        let body = self.request_body(body);
         call_phase!(
             self,
             "validator",
             validator,
             call_validate,
             request,
-            None,
+            body,
             ctx
         )
     }
@@ -194,15 +203,17 @@ impl Plugin {
     pub async fn transform_request(
         &self,
         request: &RequestHead,
+        body: Option<&[u8]>,
         ctx: &RequestContext,
     ) -> Result<RequestAction, Fault> {
+        let body = self.request_body(body);
         let action = call_phase!(
             self,
             "request-transformer",
             request_transformer,
             call_transform_request,
             request,
-            None,
+            body,
             ctx
         )?;
         match &action {
@@ -212,13 +223,15 @@ impl Plugin {
         Ok(action)
     }
 
-    /// Response-transformer phase; `body` is given for responses the gateway holds whole.
+    /// Response-transformer phase; `body` is given for responses the gateway holds whole, and
+    /// passed on when the manifest asks for it.
     pub async fn transform_response(
         &self,
         response: &ResponseHead,
         body: Option<&[u8]>,
         ctx: &RequestContext,
     ) -> Result<ResponseChanges, Fault> {
+        let body = body.filter(|_| self.needs_response_body);
         let changes = call_phase!(
             self,
             "response-transformer",

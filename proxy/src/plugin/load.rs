@@ -123,15 +123,14 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String
             "cache-policy plugins need the response cache, which wasmgate does not have yet".into(),
         );
     }
-    if manifest.needs_request_body || manifest.needs_response_body {
-        return Err("plugins that need whole bodies are not supported yet".into());
-    }
     Ok(Plugin {
         name: name.to_string(),
         shared,
         pre,
         indices,
         phases: manifest.phases,
+        needs_request_body: manifest.needs_request_body,
+        needs_response_body: manifest.needs_response_body,
         settings: PluginSettings {
             timeout: Duration::from_millis(file.timeout_ms),
             failure_mode: file.failure_mode,

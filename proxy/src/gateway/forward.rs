@@ -1,0 +1,231 @@
+//! The upstream side of http integrations, shared by both ways of reaching a backend:
+//! pingora's streaming proxy (most routes) and the gateway's own buffered exchange for routes
+//! whose plugins need whole bodies — pingora can re-send a consumed request body only from its
+//! 64 KiB retry buffer, so those routes read the body, run their plugins, and then send and
+//! receive themselves over pingora's pooled connector.
+
+use std::net::SocketAddr;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use pingora::connectors::http::Connector;
+use pingora::http::RequestHeader;
+use pingora::proxy::Session;
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorType, Result};
+
+use super::context::{RequestCtx, RequestValues};
+use super::respond::REQUEST_ID_HEADER;
+use super::{errors, plugins, respond, trace};
+use crate::gateway_response::ErrorKind;
+use crate::integration::HttpIntegration;
+use crate::metrics::METRICS;
+use crate::plugin::MAX_PLUGIN_BODY;
+
+/// Longest wait for a TCP connection to a backend, whatever the integration timeout.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an idle backend connection is kept for reuse.
+const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Hop-by-hop headers, never forwarded by the buffered exchange.
+const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+static CONNECTOR: LazyLock<Connector> = LazyLock::new(|| Connector::new(None));
+
+/// The peer for backend `addr` of `http`, with the integration's timeouts.
+pub fn peer(http: &HttpIntegration, addr: SocketAddr) -> HttpPeer {
+    let mut peer = HttpPeer::new(addr, false, String::new());
+    let options = &mut peer.options;
+    options.connection_timeout = Some(http.timeout.min(MAX_CONNECT_TIMEOUT));
+    options.read_timeout = Some(http.timeout);
+    options.write_timeout = Some(http.timeout);
+    options.idle_timeout = Some(UPSTREAM_IDLE_TIMEOUT);
+    peer
+}
+
+/// Turn the client's request into the backend's: URI, `Host`, request id, trace context,
+/// `X-Forwarded-*`, plugin edits, then the integration's parameter mappings.
+pub fn prepare_request(
+    request: &RequestHeader,
+    upstream: &mut RequestHeader,
+    ctx: &RequestCtx,
+    http: &HttpIntegration,
+) -> Result<()> {
+    let values = RequestValues { request, ctx };
+    let mut uri = ctx
+        .upstream
+        .as_ref()
+        .map(|p| p.uri.clone())
+        .unwrap_or_default();
+    if let Some(method) = &http.method {
+        upstream.set_method(method.clone());
+    }
+    upstream.insert_header(http::header::HOST, &http.host_header)?;
+    upstream.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
+    let incoming = request
+        .headers
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok());
+    upstream.insert_header("traceparent", trace::child_traceparent(incoming))?;
+    if let Some(ip) = ctx.source_ip {
+        let forwarded = match request
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(earlier) => format!("{earlier}, {ip}"),
+            None => ip.to_string(),
+        };
+        upstream.insert_header("x-forwarded-for", forwarded)?;
+    }
+    upstream.insert_header("x-forwarded-proto", "http")?;
+    ctx.edits.apply(upstream)?;
+    http.request_mapping.apply(upstream, &mut uri, &values)?;
+    let uri = uri
+        .parse::<http::Uri>()
+        .map_err(|e| Error::because(ErrorType::InternalError, "invalid upstream URI", e))?;
+    upstream.set_uri(uri);
+    Ok(())
+}
+
+/// Read the whole request body, up to `limit` bytes (`Err(RequestTooLarge)` past it).
+pub async fn read_request_body(
+    session: &mut Session,
+    limit: u64,
+) -> Result<Result<Bytes, ErrorKind>> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = session.read_request_body().await? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Ok(Err(ErrorKind::RequestTooLarge));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Ok(body.freeze()))
+}
+
+/// Send the buffered request to a backend of `http` and answer the client with its response,
+/// running the route's response transformers (with the whole body when one needs it).
+pub async fn buffered_exchange(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    http: &HttpIntegration,
+    body: Bytes,
+) -> Result<()> {
+    let mut upstream_request = session.req_header().clone();
+    for name in HOP_BY_HOP {
+        upstream_request.remove_header(name);
+    }
+    upstream_request.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+    prepare_request(session.req_header(), &mut upstream_request, ctx, http)?;
+    ctx.integration_started = Some(Instant::now());
+
+    let (mut upstream, peer) = match connect(ctx, http).await {
+        Ok(connected) => connected,
+        Err(kind) => return respond::error(session, ctx, kind).await,
+    };
+    let sent = async {
+        upstream
+            .write_request_header(Box::new(upstream_request))
+            .await?;
+        upstream.write_request_body(body, true).await?;
+        upstream.finish_request_body().await?;
+        upstream.read_response_header().await
+    }
+    .await;
+    if let Err(e) = sent {
+        let kind = match e.etype() {
+            ErrorType::ReadTimedout | ErrorType::WriteTimedout => ErrorKind::IntegrationTimeout,
+            _ => ErrorKind::IntegrationFailure,
+        };
+        log::warn!("{}: backend exchange failed: {e}", ctx.request_id);
+        return respond::error(session, ctx, kind).await;
+    }
+    ctx.integration_latency = ctx.integration_started.map(|started| started.elapsed());
+    let mut head = upstream
+        .response_header()
+        .cloned()
+        .ok_or_else(|| Error::explain(ErrorType::InternalError, "response header read"))?;
+    let values = RequestValues {
+        request: session.req_header(),
+        ctx,
+    };
+    http.response_mapping.apply(&mut head, &values)?;
+    head.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
+    let needs_body = ctx
+        .route
+        .as_ref()
+        .is_some_and(|r| r.plugins.needs_response_body());
+    if needs_body {
+        let mut body = BytesMut::new();
+        while let Some(chunk) = upstream.read_response_body().await? {
+            if body.len() + chunk.len() > MAX_PLUGIN_BODY {
+                return respond::error(session, ctx, ErrorKind::IntegrationFailure).await;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let mut body = body.freeze();
+        if let Err(kind) = plugins::whole_response_phases(&mut head, &mut body, ctx).await {
+            return respond::error(session, ctx, kind).await;
+        }
+        head.remove_header(&http::header::TRANSFER_ENCODING);
+        head.insert_header(http::header::CONTENT_LENGTH, body.len())?;
+        session.write_response_header(Box::new(head), false).await?;
+        session.write_response_body(Some(body), true).await?;
+    } else {
+        plugins::response_phases(&mut head, ctx).await?;
+        session.write_response_header(Box::new(head), false).await?;
+        while let Some(chunk) = upstream.read_response_body().await? {
+            session.write_response_body(Some(chunk), false).await?;
+        }
+        session.write_response_body(None, true).await?;
+    }
+    CONNECTOR
+        .release_http_session(upstream, &peer, Some(UPSTREAM_IDLE_TIMEOUT))
+        .await;
+    Ok(())
+}
+
+type Upstream = pingora::protocols::http::client::HttpSession;
+
+/// Connect to the next healthy backend, failing over on connect errors like the streaming path.
+async fn connect(
+    ctx: &mut RequestCtx,
+    http: &HttpIntegration,
+) -> Result<(Upstream, HttpPeer), ErrorKind> {
+    let plan = ctx.upstream.as_mut().ok_or(ErrorKind::InternalError)?;
+    loop {
+        let Some(addr) = http.pool.pick(&plan.tried) else {
+            return Err(if plan.tried.is_empty() {
+                ErrorKind::ServiceUnavailable
+            } else {
+                ErrorKind::IntegrationFailure
+            });
+        };
+        plan.tried.push(addr);
+        let peer = peer(http, addr);
+        match CONNECTOR.get_http_session(&peer).await {
+            Ok((session, _reused)) => return Ok((session, peer)),
+            Err(e) => {
+                if errors::is_backend_failure(&e) {
+                    http.pool.mark_failed(addr);
+                    METRICS
+                        .upstream_failures
+                        .with_label_values(&[http.pool.name()])
+                        .inc();
+                }
+                if e.etype() == &ErrorType::ConnectTimedout && http.pool.pick(&plan.tried).is_none()
+                {
+                    return Err(ErrorKind::IntegrationTimeout);
+                }
+            }
+        }
+    }
+}
