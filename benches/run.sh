@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Plain-proxy benchmark: a fast backend (nginx answering 1 KiB), nginx as a reverse proxy and
-# wasmgate in front of the same backend with the same keep-alive settings, each driven by wrk on
-# loopback. Prints requests/s and p50/p99 latency for: direct backend, nginx, wasmgate, and the
-# wasmgate/nginx ratios. Everything binds 127.0.0.1 and stops when the script ends.
+# Benchmarks, all in one run on this machine, everything bound to 127.0.0.1 and stopped at the end:
+# 1. Plain proxying: a fast backend (nginx answering 1 KiB), nginx as a reverse proxy and wasmgate
+#    in front of the same backend with the same keep-alive settings, each driven by wrk. Prints
+#    requests/s and p50/p99 for direct backend, nginx, wasmgate, and the wasmgate/nginx ratios.
+# 2. A 3-plugin chain (token authorizer + request/response header transformer) on another route of
+#    the same wasmgate, against its plain route: the chain/plain ratio.
+# 3. Plugin call latency (warm and fresh instances) and startup-to-ready with 10 cached plugins.
 #
 #   benches/run.sh                          # 64 connections, 10 s per target, 3 rounds
 #   CONNECTIONS=128 DURATION=20 ROUNDS=5 benches/run.sh
@@ -13,9 +16,10 @@ CONNECTIONS="${CONNECTIONS:-64}"
 DURATION="${DURATION:-10}"
 ROUNDS="${ROUNDS:-3}"
 WORKERS="${WORKERS:-2}"
+ISOLATION="${ISOLATION:-reuse}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/wasmgate-target}"
 
-bash scripts/setup.sh
+bash scripts/build-plugins.sh
 need=()
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
@@ -86,6 +90,20 @@ type = "http"
 
 [apis.bench.routes."\$default"]
 integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT" }
+
+[plugins.auth]
+path = "$PWD/plugins/dist/token_authorizer.wasm"
+isolation = "$ISOLATION"
+config = { tokens = { "bench-token" = { principal = "bench" } } }
+
+[plugins.headers]
+path = "$PWD/plugins/dist/header_transformer.wasm"
+isolation = "$ISOLATION"
+config = { request = { set = { "x-principal" = "\$principal" } }, response = { set = { "x-powered-by" = "wasmgate" } } }
+
+[apis.bench.routes."ANY /chain/{proxy+}"]
+plugins = ["auth", "headers"]
+integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT/{proxy}" }
 CONF
 
 nginx -p "$work/backend" -c "$work/backend/nginx.conf" -g 'daemon off;' & pids+=($!)
@@ -101,10 +119,11 @@ wait_up() {
 }
 wait_up "$BACKEND_PORT"; wait_up "$NGINX_PORT"; wait_up "$GATE_PORT"
 
-# One wrk run: prints "rps p50_ms p99_ms".
+# One wrk run against port $1, path $2 (default /): prints "rps p50_ms p99_ms".
 measure() {
-  wrk -t2 -c"$CONNECTIONS" -d2s "http://127.0.0.1:$1/" >/dev/null
-  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$1/" | awk '
+  local url="http://127.0.0.1:$1${2:-/}"
+  wrk -t2 -c"$CONNECTIONS" -d2s -H 'authorization: Bearer bench-token' "$url" >/dev/null
+  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H 'authorization: Bearer bench-token' "$url" | awk '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /Requests\/sec/ { rps = $2 }
     $1 == "50.000%" || $1 == "50%" { p50 = ms($2) }
@@ -115,9 +134,10 @@ measure() {
 
 declare -A runs
 for round in $(seq "$ROUNDS"); do
-  for target in backend nginx wasmgate; do
-    case $target in backend) port=$BACKEND_PORT;; nginx) port=$NGINX_PORT;; wasmgate) port=$GATE_PORT;; esac
-    result=$(measure "$port")
+  for target in backend nginx wasmgate chain; do
+    path=/
+    case $target in backend) port=$BACKEND_PORT;; nginx) port=$NGINX_PORT;; wasmgate) port=$GATE_PORT;; chain) port=$GATE_PORT; path=/chain/x;; esac
+    result=$(measure "$port" "$path")
     runs[$target]+="$result"$'\n'
     echo "round $round $target: $result (rps p50_ms p99_ms)" >&2
   done
@@ -134,3 +154,30 @@ for target in backend nginx wasmgate; do
 done
 awk -v gr="$(median wasmgate 1)" -v nr="$(median nginx 1)" -v gp="$(median wasmgate 3)" -v np="$(median nginx 3)" \
   'BEGIN { printf "wasmgate/nginx throughput ratio: %.2f   p99 ratio (lower is better): %.2f\n", gr / nr, gp / np }'
+echo
+printf '%-10s %12s %10s %10s\n' "chain" "$(median chain 1)" "$(median chain 2)" "$(median chain 3)"
+awk -v c="$(median chain 1)" -v g="$(median wasmgate 1)" -v i="$ISOLATION" \
+  'BEGIN { printf "3-plugin chain (isolation %s) / plain route of the same wasmgate: %.2f\n", i, c / g }'
+
+# Startup to ready with 10 plugins whose compiled code is cached (the first start fills the cache).
+startup_config="$work/startup.toml"
+{
+  printf '[server]\nlisten = ["127.0.0.1:%s"]\naccess_log = "off"\nwatch_config = false\n[admin]\nlisten = "127.0.0.1:%s"\n' "$(free_port)" "$(free_port)"
+  for i in $(seq 10); do
+    printf '[plugins.p%s]\npath = "%s/plugins/dist/token_authorizer.wasm"\nconfig = { tokens = { "t%s" = { principal = "p" } } }\n' "$i" "$PWD" "$i"
+  done
+} > "$startup_config"
+admin_port=$(sed -n 's/^listen = "127.0.0.1:\([0-9]*\)"$/\1/p' "$startup_config")
+startup_ms() {
+  local started pid
+  started=$(date +%s%N)
+  RUST_LOG=error "$WASMGATE" serve "$startup_config" & pid=$!
+  until curl -sf -o /dev/null "http://127.0.0.1:$admin_port/readyz"; do sleep 0.002; done
+  echo $(( ($(date +%s%N) - started) / 1000000 ))
+  kill -INT "$pid"; wait "$pid" 2>/dev/null || true
+}
+startup_ms >/dev/null
+echo "startup to ready with 10 cached plugins: $(startup_ms) ms, $(startup_ms) ms, $(startup_ms) ms"
+
+echo
+cargo bench -q -p wasmgate --bench plugin_calls 2>/dev/null

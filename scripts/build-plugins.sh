@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds every plugin in plugins/ as a WebAssembly component (wasm32-wasip2, release) and copies
-# the components to plugins/dist/, where the example configs and the tests find them.
+# Builds every plugin in plugins/ as a WebAssembly component and puts it in plugins/dist/, where
+# the example configs and the tests find them: the Rust workspace for wasm32-wasip2 (release),
+# and each plugins/python/<name>/ (app.py + the WIT world named in `world`) with componentize-py,
+# installed from PyPI into a virtualenv beside the cargo target directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -11,4 +13,18 @@ members=$(cd plugins && cargo metadata --no-deps --format-version 1 |
   python3 -c 'import json, sys; print("\n".join(p["name"].replace("-", "_") for p in json.load(sys.stdin)["packages"]))')
 for name in $members; do
   cp "$CARGO_TARGET_DIR/wasm32-wasip2/release/$name.wasm" plugins/dist/
+done
+
+root=$(pwd)
+venv="$CARGO_TARGET_DIR/componentize-py-venv"
+if [ ! -x "$venv/bin/componentize-py" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet "componentize-py==0.25.1"
+fi
+for dir in plugins/python/*/; do
+  out="plugins/dist/$(basename "$dir" | tr '-' '_')_py.wasm"
+  # Python components take seconds to build: only when the sources or the WIT changed.
+  if [ ! -f "$out" ] || [ -n "$(find "$dir" wit -type f -newer "$out" -not -path '*__pycache__*')" ]; then
+    (cd "$dir" && "$venv/bin/componentize-py" -d "$root/wit" -w "$(cat world)" componentize app -o "$root/$out" >/dev/null)
+  fi
 done

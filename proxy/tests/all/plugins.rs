@@ -444,3 +444,64 @@ integration = {{ type = "mock", body = "in" }}
         assert_eq!(request.send().await.unwrap().status(), status, "{user:?}");
     }
 }
+
+#[tokio::test]
+async fn rust_and_python_token_authorizers_pass_the_same_cases() {
+    let backend = Backend::start("b").await;
+    let mut config = format!(
+        "{}{}",
+        headers_plugin(),
+        tokens_plugin("request").replace("[plugins.auth]", "[plugins.rust]")
+    );
+    config.push_str(&format!(
+        r#"
+[plugins.python]
+path = "{}"
+memory_mb = 128
+timeout_ms = 2000
+config = {{ tokens = {{ "ada-token" = {{ principal = "ada", context = {{ tier = "gold" }} }}, "bob-token" = {{ principal = "bob" }} }} }}
+"#,
+        plugin_path("token_authorizer_py").display()
+    ));
+    for language in ["rust", "python"] {
+        config.push_str(&format!(
+            r#"
+[apis.{language}]
+type = "rest"
+base_path = "/{language}"
+plugins = ["{language}", "headers"]
+[apis.{language}.stages.prod]
+[apis.{language}.routes."GET /orders"]
+integration = {{ type = "http_proxy", uri = "http://{}/orders" }}
+"#,
+            backend.addr
+        ));
+    }
+    let gateway = Gateway::start(&config).await;
+    let client = client();
+    for language in ["rust", "python"] {
+        let url = format!("{}/{language}/prod/orders", gateway.url);
+        let cases: [(Option<&str>, u16, Option<&str>); 5] = [
+            (None, 401, None),
+            (Some("Basic YWRhOmFkYQ=="), 401, None),
+            (Some("Bearer nope"), 403, None),
+            (Some("Bearer ada-token"), 200, Some("ada")),
+            (Some("bearer bob-token"), 200, Some("bob")),
+        ];
+        for (authorization, status, principal) in cases {
+            let mut request = client.get(&url);
+            if let Some(value) = authorization {
+                request = request.header("authorization", value);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), status, "{language}: {authorization:?}");
+            let body: Value = response.json().await.unwrap();
+            match principal {
+                Some(principal) => {
+                    assert_eq!(body["headers"]["x-principal"], principal, "{language}")
+                }
+                None => assert!(body["message"].is_string(), "{language}: {body}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Plugin call latency: the token authorizer called through the gateway's plugin host on a warm
+//! instance (`isolation = "reuse"`) and on a fresh instance per call (`isolation = "request"`),
+//! plus a no-op-sized call for scale. Prints median, p90 and p99 per case.
+//!
+//! Run with `benches/run.sh plugins` (builds the plugins first) or
+//! `cargo bench -p wasmgate --bench plugin_calls` after `scripts/build-plugins.sh`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use wasmgate::config::parse_source;
+use wasmgate::plugin::{load_all, Header, Plugin, RequestContext, RequestHead};
+
+const CALLS: usize = 20_000;
+
+fn load(isolation: &str) -> Plugin {
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/dist/token_authorizer.wasm");
+    let text = format!(
+        "[plugins.auth]\npath = {:?}\nisolation = \"{isolation}\"\nconfig = {{ tokens = {{ \"t\" = {{ principal = \"p\" }} }} }}\n",
+        dist.display().to_string()
+    );
+    let loaded = parse_source(Path::new("bench.toml"), &text).expect("bench config parses");
+    let mut plugins = load_all(&loaded.file.plugins, Path::new("."));
+    assert!(plugins.errors.is_empty(), "{:?}", plugins.errors);
+    let plugin = plugins.by_name.remove("auth").expect("plugin loaded");
+    std::sync::Arc::into_inner(plugin).expect("sole owner")
+}
+
+fn request() -> RequestHead {
+    let mut headers: Vec<Header> = (0..10)
+        .map(|i| Header {
+            name: format!("x-header-{i}"),
+            value: "some value of a typical length".into(),
+        })
+        .collect();
+    headers.push(Header {
+        name: "authorization".into(),
+        value: "Bearer t".into(),
+    });
+    RequestHead {
+        method: "GET".into(),
+        path: "/prod/orders/42".into(),
+        query: Some("expand=1".into()),
+        headers,
+    }
+}
+
+fn context() -> RequestContext {
+    RequestContext {
+        api: "shop".into(),
+        stage: "prod".into(),
+        route: "GET /orders/{id}".into(),
+        path_parameters: Vec::new(),
+        stage_variables: Vec::new(),
+        source_ip: "127.0.0.1".into(),
+        request_id: "00000000-0000-4000-8000-000000000000".into(),
+        principal: None,
+        authorizer_context: Vec::new(),
+    }
+}
+
+fn report(name: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e6;
+    println!(
+        "{name:<34} median {:>7.2} µs   p90 {:>7.2} µs   p99 {:>7.2} µs   ({} calls)",
+        at(0.5),
+        at(0.9),
+        at(0.99),
+        samples.len()
+    );
+}
+
+async fn measure(plugin: &Plugin) -> Vec<Duration> {
+    let (request, ctx) = (request(), context());
+    for _ in 0..1_000 {
+        plugin.authorize(&request, None, &ctx).await.expect("warm-up call");
+    }
+    let mut samples = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let started = Instant::now();
+        plugin.authorize(&request, None, &ctx).await.expect("call");
+        samples.push(started.elapsed());
+    }
+    samples
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        report("authorizer, warm instance", measure(&load("reuse")).await);
+        report("authorizer, fresh instance + call", measure(&load("request")).await);
+    });
+}
