@@ -74,7 +74,10 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 async fn measure(plugin: &Plugin) -> Vec<Duration> {
     let (request, ctx) = (request(), context());
     for _ in 0..1_000 {
-        plugin.authorize(&request, None, &ctx).await.expect("warm-up call");
+        plugin
+            .authorize(&request, None, &ctx)
+            .await
+            .expect("warm-up call");
     }
     let mut samples = Vec::with_capacity(CALLS);
     for _ in 0..CALLS {
@@ -92,6 +95,9 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         report("authorizer, warm instance", measure(&load("reuse")).await);
-        report("authorizer, fresh instance + call", measure(&load("request")).await);
+        report(
+            "authorizer, fresh instance + call",
+            measure(&load("request")).await,
+        );
     });
 }
