@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 
@@ -19,12 +20,33 @@ pub struct State {
     config_path: PathBuf,
     snapshot: ArcSwap<Snapshot>,
     generation: AtomicU64,
-    /// The file contents the last reload attempt read, so the watcher retries only on change.
-    last_seen: Mutex<Option<String>>,
+    /// What the last reload attempt saw, so the watcher retries only on change.
+    last_seen: Mutex<Option<Seen>>,
     /// In-flight accounting for graceful shutdown.
     pub drain: Arc<Drain>,
     /// The access log.
     pub access_log: AccessLog,
+}
+
+/// The config file's text and the size and modification time of each plugin file.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    config: String,
+    plugins: Vec<Option<(u64, SystemTime)>>,
+}
+
+impl Seen {
+    fn now(config: String, snapshot: &Snapshot) -> Self {
+        let plugins = snapshot
+            .plugin_files
+            .iter()
+            .map(|path| {
+                let meta = std::fs::metadata(path).ok()?;
+                Some((meta.len(), meta.modified().ok()?))
+            })
+            .collect();
+        Self { config, plugins }
+    }
 }
 
 /// What a successful reload did.
@@ -50,12 +72,14 @@ impl State {
                 ),
             )
         })?;
-        let text = std::fs::read_to_string(path).ok();
+        let seen = std::fs::read_to_string(path)
+            .ok()
+            .map(|text| Seen::now(text, &snapshot));
         Ok(Self {
             config_path: path.to_path_buf(),
             snapshot: ArcSwap::from_pointee(snapshot),
             generation: AtomicU64::new(1),
-            last_seen: Mutex::new(text),
+            last_seen: Mutex::new(seen),
             drain: Arc::new(Drain::default()),
             access_log,
         })
@@ -79,22 +103,25 @@ impl State {
             ConfigErrors::single(&source, None, format!("cannot read config file: {e}"))
         });
         let result = text.and_then(|text| {
-            *last_seen = Some(text.clone());
-            self.swap_in(&text)
+            let result = self.swap_in(&text);
+            *last_seen = Some(Seen::now(text, &self.snapshot()));
+            result
         });
         record(&result);
         result
     }
 
-    /// Reload if the file's contents changed since the last attempt (the config watcher).
+    /// Reload if the config file's contents or a plugin file changed since the last attempt
+    /// (the config watcher).
     pub fn reload_if_changed(&self) -> Option<Result<Reloaded, ConfigErrors>> {
         let mut last_seen = self.last_seen.lock().unwrap_or_else(|e| e.into_inner());
         let text = std::fs::read_to_string(&self.config_path).ok()?;
-        if last_seen.as_deref() == Some(text.as_str()) {
+        let seen = Seen::now(text, &self.snapshot());
+        if last_seen.as_ref() == Some(&seen) {
             return None;
         }
-        *last_seen = Some(text.clone());
-        let result = self.swap_in(&text);
+        let result = self.swap_in(&seen.config);
+        *last_seen = Some(Seen::now(seen.config, &self.snapshot()));
         record(&result);
         Some(result)
     }

@@ -105,9 +105,10 @@ impl Plugin {
 }
 
 /// Call one phase export: `$indices` is the phase's optional `GuestIndices` field, `$call` the
-/// generated `call_*` method, `$args` its arguments after the store.
+/// generated `call_*` method, `$args` its arguments after the store; `$check` vets the answer
+/// before the outcome is recorded (an answer that fails it counts as `invalid`).
 macro_rules! call_phase {
-    ($plugin:expr, $phase:literal, $indices:ident, $call:ident, $($args:expr),*) => {{
+    ($plugin:expr, $phase:literal, $indices:ident, $call:ident, $check:expr, $($args:expr),*) => {{
         let plugin: &Plugin = $plugin;
         let started = Instant::now();
         let result = match plugin.indices.$indices.as_ref() {
@@ -120,7 +121,10 @@ macro_rules! call_phase {
                         guest.$call(&mut live.store, $($args),*).await
                     };
                     match tokio::time::timeout(plugin.settings.timeout, call).await {
-                        Ok(Ok(value)) => Ok((value, live)),
+                        Ok(Ok(value)) => match $check(&value) {
+                            Ok(()) => Ok((value, live)),
+                            Err(fault) => Err((fault, None)),
+                        },
                         Ok(Err(trap)) => Err((Fault::Trap(format!("{trap:#}")), None)),
                         Err(_) => Err((Fault::Timeout(plugin.settings.timeout), None)),
                     }
@@ -165,19 +169,19 @@ impl Plugin {
         ctx: &RequestContext,
     ) -> Result<Decision, Fault> {
         let body = self.request_body(body);
-        let decision = call_phase!(
+        call_phase!(
             self,
             "authorizer",
             authorizer,
             call_authorize,
+            |decision: &Decision| match decision {
+                Decision::Respond(response) => check_response(response),
+                _ => Ok(()),
+            },
             request,
             body,
             ctx
-        )?;
-        if let Decision::Respond(response) = &decision {
-            check_response(response)?;
-        }
-        Ok(decision)
+        )
     }
 
     /// Validator phase.
@@ -193,6 +197,7 @@ impl Plugin {
             "validator",
             validator,
             call_validate,
+            |_: &Verdict| Ok(()),
             request,
             body,
             ctx
@@ -207,20 +212,19 @@ impl Plugin {
         ctx: &RequestContext,
     ) -> Result<RequestAction, Fault> {
         let body = self.request_body(body);
-        let action = call_phase!(
+        call_phase!(
             self,
             "request-transformer",
             request_transformer,
             call_transform_request,
+            |action: &RequestAction| match action {
+                RequestAction::Respond(response) => check_response(response),
+                RequestAction::Continue(changes) => check_body(changes.body.as_ref()),
+            },
             request,
             body,
             ctx
-        )?;
-        match &action {
-            RequestAction::Respond(response) => check_response(response)?,
-            RequestAction::Continue(changes) => check_body(changes.body.as_ref())?,
-        }
-        Ok(action)
+        )
     }
 
     /// Response-transformer phase; `body` is given for responses the gateway holds whole, and
@@ -232,16 +236,15 @@ impl Plugin {
         ctx: &RequestContext,
     ) -> Result<ResponseChanges, Fault> {
         let body = body.filter(|_| self.needs_response_body);
-        let changes = call_phase!(
+        call_phase!(
             self,
             "response-transformer",
             response_transformer,
             call_transform_response,
+            |changes: &ResponseChanges| check_body(changes.body.as_ref()),
             response,
             body,
             ctx
-        )?;
-        check_body(changes.body.as_ref())?;
-        Ok(changes)
+        )
     }
 }

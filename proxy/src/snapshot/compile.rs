@@ -66,10 +66,20 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
     }
     let mut entrypoints: Vec<Entrypoint> = entrypoints.into_iter().map(|(_, _, e)| e).collect();
     entrypoints.sort_by_key(|e| (e.host.is_none(), std::cmp::Reverse(e.prefix.len())));
+    let base = loaded
+        .source
+        .file()
+        .parent()
+        .unwrap_or(std::path::Path::new("."));
     diags.finish(Snapshot {
         entrypoints,
         server: file.server.clone(),
         admin: file.admin.clone(),
+        plugin_files: file
+            .plugins
+            .iter()
+            .map(|p| base.join(p.value.path.get_ref()))
+            .collect(),
     })
 }
 

@@ -150,8 +150,8 @@ fn hostile_config(failure_mode: &str, backend: &Backend) -> String {
         r#"
 [plugins.hostile]
 path = "{}"
-timeout_ms = 200
-memory_mb = 16
+timeout_ms = 1000
+memory_mb = 64
 failure_mode = "{failure_mode}"
 
 [apis.h]
@@ -241,7 +241,7 @@ async fn hostile_plugins_are_stopped_and_other_routes_keep_serving() {
         .await
         .unwrap();
     let metrics = metrics.text().await.unwrap();
-    for outcome in ["timeout", "trap"] {
+    for outcome in ["timeout", "trap", "invalid"] {
         let line = format!(
             r#"wasmgate_plugin_calls_total{{outcome="{outcome}",phase="authorizer",plugin="hostile"}}"#
         );
@@ -504,4 +504,69 @@ integration = {{ type = "http_proxy", uri = "http://{}/orders" }}
             }
         }
     }
+}
+
+#[tokio::test]
+async fn replacing_a_plugin_file_swaps_it_in_under_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let component = dir.path().join("auth.wasm");
+    std::fs::copy(plugin_path("first_authorizer"), &component).unwrap();
+    let gateway = Arc::new(
+        Gateway::start(&format!(
+            r#"
+[plugins.auth]
+path = "{}"
+config = {{ users = ["ada"] }}
+[apis.r]
+type = "http"
+plugins = ["auth"]
+[apis.r.stages.prod]
+[apis.r.routes."GET /x"]
+integration = {{ type = "mock", body = "ok" }}
+"#,
+            component.display()
+        ))
+        .await,
+    );
+    let anonymous = |gateway: &Gateway| client().get(format!("{}/prod/x", gateway.url)).send();
+    assert_eq!(anonymous(&gateway).await.unwrap().status(), 401);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (gateway, stop, ok, failed) =
+            (gateway.clone(), stop.clone(), ok.clone(), failed.clone());
+        load.push(tokio::spawn(async move {
+            let client = client();
+            while !stop.load(Ordering::Relaxed) {
+                let response = client
+                    .get(format!("{}/prod/x", gateway.url))
+                    .header("x-api-user", "ada")
+                    .send()
+                    .await;
+                match response {
+                    Ok(r) if r.status() == 200 => ok.fetch_add(1, Ordering::Relaxed),
+                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    // The replacement lets everyone in: the swap is visible to anonymous callers.
+    std::fs::copy(plugin_path("hostile"), dir.path().join("next.wasm")).unwrap();
+    std::fs::rename(dir.path().join("next.wasm"), &component).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while anonymous(&gateway).await.unwrap().status() != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the new plugin file was not picked up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for task in load {
+        task.await.unwrap();
+    }
+    assert_eq!(failed.load(Ordering::Relaxed), 0);
+    assert!(ok.load(Ordering::Relaxed) > 20);
 }

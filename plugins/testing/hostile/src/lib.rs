@@ -1,6 +1,7 @@
 //! A deliberately hostile authorizer for the gateway's sandbox tests: depending on the request's
 //! `x-attack` header it loops forever, grows memory without bound, traps, returns an oversized
-//! response, or tries to open a file or a socket. Without the header it allows the request.
+//! response (12 MiB, over the gateway's 10 MiB limit for plugin output), or tries to open a file or
+//! a socket. Without the header it allows the request.
 
 use wasmgate_plugin_sdk::prelude::*;
 
@@ -30,7 +31,7 @@ impl Plugin for Hostile {
             Some("oversized") => Decision::Respond(Response {
                 status: 200,
                 headers: Vec::new(),
-                body: vec![b'x'; 64 << 20],
+                body: vec![b'x'; 12 << 20],
             }),
             Some("file") => match std::fs::read_to_string("/etc/passwd") {
                 Ok(_) => Decision::allow("file-read", [("leak", "passwd")]),
