@@ -3,6 +3,7 @@
 //! one.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use serde::Deserialize;
 use wasmgate_plugin_sdk::prelude::*;
@@ -22,6 +23,12 @@ struct Identity {
     context: BTreeMap<String, String>,
 }
 
+/// The config, parsed once per instance (warm instances then skip the host call and the parse).
+fn config() -> Option<&'static Config> {
+    static CONFIG: OnceLock<Option<Config>> = OnceLock::new();
+    CONFIG.get_or_init(|| wasmgate_plugin_sdk::config().ok()).as_ref()
+}
+
 struct TokenAuthorizer;
 
 impl Plugin for TokenAuthorizer {
@@ -37,7 +44,7 @@ impl Plugin for TokenAuthorizer {
         let Some(token) = request.bearer_token() else {
             return Decision::Unauthorized;
         };
-        let Ok(config) = wasmgate_plugin_sdk::config::<Config>() else {
+        let Some(config) = config() else {
             return Decision::Forbidden;
         };
         match config.tokens.get(token) {
