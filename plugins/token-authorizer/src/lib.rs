@@ -26,7 +26,9 @@ struct Identity {
 /// The config, parsed once per instance (warm instances then skip the host call and the parse).
 fn config() -> Option<&'static Config> {
     static CONFIG: OnceLock<Option<Config>> = OnceLock::new();
-    CONFIG.get_or_init(|| wasmgate_plugin_sdk::config().ok()).as_ref()
+    CONFIG
+        .get_or_init(|| wasmgate_plugin_sdk::config().ok())
+        .as_ref()
 }
 
 struct TokenAuthorizer;
