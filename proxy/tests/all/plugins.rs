@@ -1,13 +1,11 @@
 //! WebAssembly plugins through the real gateway: the token authorizer and header transformer,
 //! chains at API/stage/route level, failure modes, hostile plugins, reload under load.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{client, plugin_path, Backend, Gateway};
+use crate::support::{client, plugin_path, Backend, Gateway, Load};
 
 fn tokens_plugin(isolation: &str) -> String {
     format!(
@@ -171,29 +169,11 @@ integration = {{ type = "http_proxy", uri = "http://{b}/plain" }}
 #[tokio::test]
 async fn hostile_plugins_are_stopped_and_other_routes_keep_serving() {
     let backend = Backend::start("b").await;
-    let gateway = Arc::new(Gateway::start(&hostile_config("closed", &backend)).await);
+    let gateway = Gateway::start(&hostile_config("closed", &backend)).await;
 
     // Load on another route while the attacks run.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let mut load = Vec::new();
-    for _ in 0..4 {
-        let (gateway, stop, ok, failed) =
-            (gateway.clone(), stop.clone(), ok.clone(), failed.clone());
-        load.push(tokio::spawn(async move {
-            let client = client();
-            while !stop.load(Ordering::Relaxed) {
-                match client
-                    .get(format!("{}/prod/plain", gateway.url))
-                    .send()
-                    .await
-                {
-                    Ok(r) if r.status() == 200 => ok.fetch_add(1, Ordering::Relaxed),
-                    _ => failed.fetch_add(1, Ordering::Relaxed),
-                };
-            }
-        }));
-    }
+    let url = format!("{}/prod/plain", gateway.url);
+    let load = Load::start(4, move |client, _| client.get(&url));
 
     let client = client();
     for attack in ["loop", "memory", "trap", "oversized"] {
@@ -224,29 +204,9 @@ async fn hostile_plugins_are_stopped_and_other_routes_keep_serving() {
         .unwrap();
     assert_eq!(fine.status(), 200);
 
-    stop.store(true, Ordering::Relaxed);
-    for task in load {
-        task.await.unwrap();
-    }
-    assert_eq!(failed.load(Ordering::Relaxed), 0);
-    assert!(
-        ok.load(Ordering::Relaxed) > 20,
-        "too little load ran: {}",
-        ok.load(Ordering::Relaxed)
-    );
-
-    let metrics = client
-        .get(format!("{}/metrics", gateway.admin))
-        .send()
-        .await
-        .unwrap();
-    let metrics = metrics.text().await.unwrap();
-    for outcome in ["timeout", "trap", "invalid"] {
-        let line = format!(
-            r#"wasmgate_plugin_calls_total{{outcome="{outcome}",phase="authorizer",plugin="hostile"}}"#
-        );
-        assert!(metrics.contains(&line), "no {outcome} counted:\n{metrics}");
-    }
+    let (ok, failed) = load.finish().await;
+    assert_eq!(failed, 0);
+    assert!(ok > 20, "too little load ran: {ok}");
 }
 
 #[tokio::test]
@@ -361,28 +321,9 @@ integration = {{ type = "mock", body = "ok" }}
             plugin_path("token_authorizer").display()
         )
     };
-    let gateway = Arc::new(Gateway::start(&config("v0")).await);
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let mut load = Vec::new();
-    for _ in 0..4 {
-        let (gateway, stop, ok, failed) =
-            (gateway.clone(), stop.clone(), ok.clone(), failed.clone());
-        load.push(tokio::spawn(async move {
-            let client = client();
-            while !stop.load(Ordering::Relaxed) {
-                let response = client
-                    .get(format!("{}/prod/x", gateway.url))
-                    .bearer_auth("steady")
-                    .send()
-                    .await;
-                match response {
-                    Ok(r) if r.status() == 200 => ok.fetch_add(1, Ordering::Relaxed),
-                    _ => failed.fetch_add(1, Ordering::Relaxed),
-                };
-            }
-        }));
-    }
+    let gateway = Gateway::start(&config("v0")).await;
+    let url = format!("{}/prod/x", gateway.url);
+    let load = Load::start(4, move |client, _| client.get(&url).bearer_auth("steady"));
     let client = client();
     for i in 1..=6 {
         gateway.rewrite_config(&config(&format!("v{i}")));
@@ -400,12 +341,9 @@ integration = {{ type = "mock", body = "ok" }}
             .unwrap();
         assert_eq!(fresh.status(), 200, "the new plugin config serves at once");
     }
-    stop.store(true, Ordering::Relaxed);
-    for task in load {
-        task.await.unwrap();
-    }
-    assert_eq!(failed.load(Ordering::Relaxed), 0);
-    assert!(ok.load(Ordering::Relaxed) > 20);
+    let (ok, failed) = load.finish().await;
+    assert_eq!(failed, 0);
+    assert!(ok > 20, "too little load ran: {ok}");
 }
 
 #[test]
@@ -511,9 +449,8 @@ async fn replacing_a_plugin_file_swaps_it_in_under_load() {
     let dir = tempfile::tempdir().unwrap();
     let component = dir.path().join("auth.wasm");
     std::fs::copy(plugin_path("first_authorizer"), &component).unwrap();
-    let gateway = Arc::new(
-        Gateway::start(&format!(
-            r#"
+    let gateway = Gateway::start(&format!(
+        r#"
 [plugins.auth]
 path = "{}"
 config = {{ users = ["ada"] }}
@@ -524,34 +461,16 @@ plugins = ["auth"]
 [apis.r.routes."GET /x"]
 integration = {{ type = "mock", body = "ok" }}
 "#,
-            component.display()
-        ))
-        .await,
-    );
+        component.display()
+    ))
+    .await;
     let anonymous = |gateway: &Gateway| client().get(format!("{}/prod/x", gateway.url)).send();
     assert_eq!(anonymous(&gateway).await.unwrap().status(), 401);
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let mut load = Vec::new();
-    for _ in 0..4 {
-        let (gateway, stop, ok, failed) =
-            (gateway.clone(), stop.clone(), ok.clone(), failed.clone());
-        load.push(tokio::spawn(async move {
-            let client = client();
-            while !stop.load(Ordering::Relaxed) {
-                let response = client
-                    .get(format!("{}/prod/x", gateway.url))
-                    .header("x-api-user", "ada")
-                    .send()
-                    .await;
-                match response {
-                    Ok(r) if r.status() == 200 => ok.fetch_add(1, Ordering::Relaxed),
-                    _ => failed.fetch_add(1, Ordering::Relaxed),
-                };
-            }
-        }));
-    }
+    let url = format!("{}/prod/x", gateway.url);
+    let load = Load::start(4, move |client, _| {
+        client.get(&url).header("x-api-user", "ada")
+    });
     // The replacement lets everyone in: the swap is visible to anonymous callers.
     std::fs::copy(plugin_path("hostile"), dir.path().join("next.wasm")).unwrap();
     std::fs::rename(dir.path().join("next.wasm"), &component).unwrap();
@@ -563,10 +482,7 @@ integration = {{ type = "mock", body = "ok" }}
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    stop.store(true, Ordering::Relaxed);
-    for task in load {
-        task.await.unwrap();
-    }
-    assert_eq!(failed.load(Ordering::Relaxed), 0);
-    assert!(ok.load(Ordering::Relaxed) > 20);
+    let (ok, failed) = load.finish().await;
+    assert_eq!(failed, 0);
+    assert!(ok > 20, "too little load ran: {ok}");
 }

@@ -1,13 +1,11 @@
 //! Hot reload: through the admin API, SIGHUP and file watching; invalid configs are rejected
 //! while the old one keeps serving; reloading under load fails no request.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{client, Backend, Gateway};
+use crate::support::{client, Backend, Gateway, Load};
 
 fn config(route: &str, body: &str) -> String {
     format!(
@@ -120,53 +118,23 @@ integration = {{ type = "http_proxy", uri = "http://{}/p{v}" }}
             )
         })
         .collect();
-    let gateway = Arc::new(Gateway::start(&versions[0]).await);
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let mut workers = Vec::new();
-    for worker in 0..8 {
-        let (gateway, stop, ok, failed) =
-            (gateway.clone(), stop.clone(), ok.clone(), failed.clone());
-        workers.push(tokio::spawn(async move {
-            let client = client();
-            let path = if worker % 2 == 0 {
-                "/prod/mock"
-            } else {
-                "/prod/proxy"
-            };
-            while !stop.load(Ordering::Relaxed) {
-                let outcome = match client.get(format!("{}{path}", gateway.url)).send().await {
-                    Ok(response) => {
-                        let status = response.status();
-                        response
-                            .bytes()
-                            .await
-                            .map(|_| status)
-                            .map_err(|e| e.to_string())
-                    }
-                    Err(e) => Err(e.to_string()),
-                };
-                match outcome {
-                    Ok(status) if status == 200 => ok.fetch_add(1, Ordering::Relaxed),
-                    other => {
-                        eprintln!("failed request: {other:?}");
-                        failed.fetch_add(1, Ordering::Relaxed)
-                    }
-                };
-            }
-        }));
-    }
+    let gateway = Gateway::start(&versions[0]).await;
+    let url = gateway.url.clone();
+    let load = Load::start(8, move |client, index| {
+        let path = if index % 2 == 0 {
+            "/prod/mock"
+        } else {
+            "/prod/proxy"
+        };
+        client.get(format!("{url}{path}"))
+    });
     for i in 0..20 {
         gateway.rewrite_config(&versions[(i + 1) % 2]);
         let (status, body) = admin_reload(&gateway).await;
         assert_eq!(status, 200, "{body}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    stop.store(true, Ordering::Relaxed);
-    for worker in workers {
-        worker.await.unwrap();
-    }
-    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let (ok, failed) = load.finish().await;
     assert_eq!(failed, 0, "{failed} of {} requests failed", ok + failed);
     assert!(ok > 100, "only {ok} requests ran during the reloads");
 }

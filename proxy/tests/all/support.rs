@@ -261,3 +261,71 @@ pub fn plugin_path(name: &str) -> PathBuf {
     assert!(path.exists(), "no plugin at {}", path.display());
     path
 }
+
+/// Concurrent clients sending requests in a loop until [`Load::finish`], counting requests that
+/// answered 200 with their whole body against all others.
+pub struct Load {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    ok: Arc<AtomicUsize>,
+    failed: Arc<AtomicUsize>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    /// Start `clients` tasks; `request` builds each request from a client and the task's index.
+    pub fn start<F>(clients: usize, request: F) -> Load
+    where
+        F: Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+    {
+        let request = Arc::new(request);
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (ok, failed) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let tasks = (0..clients)
+            .map(|index| {
+                let (request, stop, ok, failed) =
+                    (request.clone(), stop.clone(), ok.clone(), failed.clone());
+                tokio::spawn(async move {
+                    let client = client();
+                    while !stop.load(Ordering::Relaxed) {
+                        let outcome = match request(&client, index).send().await {
+                            Ok(response) => {
+                                let status = response.status();
+                                response
+                                    .bytes()
+                                    .await
+                                    .map(|_| status)
+                                    .map_err(|e| e.to_string())
+                            }
+                            Err(e) => Err(e.to_string()),
+                        };
+                        match outcome {
+                            Ok(status) if status == 200 => ok.fetch_add(1, Ordering::Relaxed),
+                            other => {
+                                eprintln!("failed request: {other:?}");
+                                failed.fetch_add(1, Ordering::Relaxed)
+                            }
+                        };
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            ok,
+            failed,
+            tasks,
+        }
+    }
+
+    /// Stop the clients; `(ok, failed)` request counts.
+    pub async fn finish(self) -> (usize, usize) {
+        self.stop.store(true, Ordering::Relaxed);
+        for task in self.tasks {
+            task.await.expect("load task");
+        }
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
+}
