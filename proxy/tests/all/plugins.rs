@@ -151,6 +151,7 @@ path = "{}"
 timeout_ms = 1000
 memory_mb = 64
 failure_mode = "{failure_mode}"
+allowed_hosts = ["{b}"]
 
 [apis.h]
 type = "http"
@@ -238,6 +239,23 @@ config = {{ request = {{ set = {{ "x-principal" = "$principal" }} }} }}
             echo["headers"]["x-principal"], "sandboxed",
             "{attack}: the plugin got through"
         );
+    }
+    // Outbound HTTP only reaches allow-listed hosts.
+    let elsewhere = crate::support::free_port();
+    for (target, principal) in [
+        (format!("http://{}/introspect", backend.addr), "http-200"),
+        (format!("http://127.0.0.1:{elsewhere}/introspect"), "denied"),
+        ("http://example.com/".to_string(), "denied"),
+    ] {
+        let response = client()
+            .get(format!("{}/prod/guarded", gateway.url))
+            .header("x-attack", "http")
+            .header("x-target", &target)
+            .send()
+            .await
+            .unwrap();
+        let echo: Value = response.json().await.unwrap();
+        assert_eq!(echo["headers"]["x-principal"], principal, "{target}");
     }
 }
 

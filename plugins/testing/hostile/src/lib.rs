@@ -1,8 +1,10 @@
 //! A deliberately hostile authorizer for the gateway's sandbox tests: depending on the request's
 //! `x-attack` header it loops forever, grows memory without bound, traps, returns an oversized
 //! response (12 MiB, over the gateway's 10 MiB limit for plugin output), or tries to open a file or
-//! a socket. Without the header it allows the request.
+//! a socket, or calls the URL in `x-target` through the `http` import (its principal then says
+//! what happened). Without the header it allows the request.
 
+use wasmgate_plugin_sdk::host;
 use wasmgate_plugin_sdk::prelude::*;
 
 struct Hostile;
@@ -37,6 +39,23 @@ impl Plugin for Hostile {
                 Ok(_) => Decision::allow("file-read", [("leak", "passwd")]),
                 Err(e) => Decision::allow("sandboxed", [("file", e.to_string())]),
             },
+            Some("http") => {
+                let url = request.header("x-target").unwrap_or_default().to_string();
+                let outgoing = host::OutgoingRequest {
+                    method: "GET".into(),
+                    url,
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                    timeout_ms: Some(1000),
+                };
+                match host::send(&outgoing) {
+                    Ok(response) => {
+                        Decision::allow(format!("http-{}", response.status), [("via", "http")])
+                    }
+                    Err(host::HttpError::Denied(_)) => Decision::allow("denied", [("via", "http")]),
+                    Err(_) => Decision::allow("failed", [("via", "http")]),
+                }
+            }
             Some("socket") => match std::net::TcpStream::connect("127.0.0.1:9") {
                 Ok(_) => Decision::allow("socket-opened", [("leak", "socket")]),
                 Err(e) => Decision::allow("sandboxed", [("socket", e.to_string())]),
