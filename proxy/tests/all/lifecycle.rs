@@ -164,12 +164,7 @@ integration = { type = "mock", body = "pong" }
         .await
         .unwrap();
     assert_eq!(wrong_method.status(), 405);
-    let metrics = client
-        .get(format!("{}/metrics", gateway.admin))
-        .send()
-        .await
-        .unwrap();
-    let metrics = metrics.text().await.unwrap();
+    let metrics = gateway.metrics().await;
     let counter =
         r#"wasmgate_requests_total{api="obs",route="GET /ping",stage="prod",status="200"} 1"#;
     assert!(metrics.contains(counter), "{metrics}");

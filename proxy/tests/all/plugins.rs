@@ -97,12 +97,7 @@ integration = {{ type = "mock", headers = {{ "x-backend" = "mock" }}, body = "hi
     assert!(!mock.headers().contains_key("x-backend"));
     assert_eq!(mock.text().await.unwrap(), "hi");
 
-    let metrics = client
-        .get(format!("{}/metrics", gateway.admin))
-        .send()
-        .await
-        .unwrap();
-    let metrics = metrics.text().await.unwrap();
+    let metrics = gateway.metrics().await;
     assert!(
         metrics.contains(
             r#"wasmgate_plugin_calls_total{outcome="ok",phase="authorizer",plugin="auth"} 4"#
@@ -345,12 +340,8 @@ integration = {{ type = "mock", body = "ok" }}
     let client = client();
     for i in 1..=6 {
         gateway.rewrite_config(&config(&format!("v{i}")));
-        let reload = client
-            .post(format!("{}/admin/reload", gateway.admin))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(reload.status(), 200);
+        let (status, answer) = gateway.reload().await;
+        assert_eq!(status, 200, "{answer}");
         let fresh = client
             .get(format!("{}/prod/x", gateway.url))
             .bearer_auth(format!("v{i}"))

@@ -3,8 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use crate::support::{client, Backend, Gateway, Load};
 
 fn config(route: &str, body: &str) -> String {
@@ -28,22 +26,13 @@ async fn get(gateway: &Gateway, path: &str) -> (u16, String) {
     (response.status().as_u16(), response.text().await.unwrap())
 }
 
-async fn admin_reload(gateway: &Gateway) -> (u16, Value) {
-    let response = client()
-        .post(format!("{}/admin/reload", gateway.admin))
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
-}
-
 #[tokio::test]
 async fn admin_reload_serves_a_valid_config_and_rejects_an_invalid_one() {
     let gateway = Gateway::start(&config("old", "old")).await;
     assert_eq!(get(&gateway, "/prod/old").await, (200, "old".to_string()));
 
     gateway.rewrite_config(&config("new", "new"));
-    let (status, body) = admin_reload(&gateway).await;
+    let (status, body) = gateway.reload().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(get(&gateway, "/prod/new").await, (200, "new".to_string()));
     assert_eq!(get(&gateway, "/prod/old").await.0, 404);
@@ -52,7 +41,7 @@ async fn admin_reload_serves_a_valid_config_and_rejects_an_invalid_one() {
         "{}\n[apis.r.routes.\"BAD /x\"]\nintegration = {{ type = \"mock\" }}\n",
         config("newer", "newer")
     ));
-    let (status, body) = admin_reload(&gateway).await;
+    let (status, body) = gateway.reload().await;
     assert_eq!(status, 400, "{body}");
     let errors = body["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{body}");
@@ -87,12 +76,7 @@ async fn sighup_and_file_changes_reload() {
     // Without a signal: the watcher sees the file change.
     gateway.rewrite_config(&config("c", "c"));
     wait_for(&gateway, "/prod/c", (200, "c")).await;
-    let metrics = client()
-        .get(format!("{}/metrics", gateway.admin))
-        .send()
-        .await
-        .unwrap();
-    let metrics = metrics.text().await.unwrap();
+    let metrics = gateway.metrics().await;
     assert!(
         metrics.contains("wasmgate_config_reloads_total{result=\"ok\"}"),
         "{metrics}"
@@ -130,7 +114,7 @@ integration = {{ type = "http_proxy", uri = "http://{}/p{v}" }}
     });
     for i in 0..20 {
         gateway.rewrite_config(&versions[(i + 1) % 2]);
-        let (status, body) = admin_reload(&gateway).await;
+        let (status, body) = gateway.reload().await;
         assert_eq!(status, 200, "{body}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

@@ -125,6 +125,29 @@ impl Gateway {
             .expect("rewrite config");
     }
 
+    /// The Prometheus text of the admin `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = client()
+            .get(format!("{}/metrics", self.admin))
+            .send()
+            .await
+            .expect("metrics");
+        response.text().await.expect("metrics text")
+    }
+
+    /// `POST /admin/reload`: its status and JSON answer.
+    pub async fn reload(&self) -> (u16, Value) {
+        let response = client()
+            .post(format!("{}/admin/reload", self.admin))
+            .send()
+            .await
+            .expect("reload");
+        (
+            response.status().as_u16(),
+            response.json().await.expect("reload answer"),
+        )
+    }
+
     /// The access log lines written so far.
     pub fn access_log(&self) -> Vec<Value> {
         let path = self.config_path.with_file_name("access.log");
