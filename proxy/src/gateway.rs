@@ -346,11 +346,13 @@ impl ProxyHttp for Gateway {
         }
         // The request body may be unread: this connection cannot carry another request.
         session.set_keepalive(None);
-        let status = respond::render_error(ctx, kind, None).status;
-        if let Err(write_error) = respond::error(session, ctx, kind).await {
-            log::debug!("cannot send error response: {write_error}");
+        match respond::error_with_message(session, ctx, kind, None).await {
+            Ok(status) => give_up(status),
+            Err(write_error) => {
+                log::debug!("cannot send error response: {write_error}");
+                give_up(respond::render_error(ctx, kind, None).status)
+            }
         }
-        give_up(status)
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {

@@ -55,18 +55,22 @@ pub fn render_error(ctx: &RequestCtx, kind: ErrorKind, message: Option<&str>) ->
 
 /// Answer with the gateway error `kind` and remember it for logging.
 pub async fn error(session: &mut Session, ctx: &mut RequestCtx, kind: ErrorKind) -> Result<()> {
-    error_with_message(session, ctx, kind, None).await
+    error_with_message(session, ctx, kind, None)
+        .await
+        .map(|_| ())
 }
 
-/// Answer with the gateway error `kind` carrying `message` instead of the kind's own.
+/// Answer with the gateway error `kind` carrying `message` instead of the kind's own; the status
+/// it answered with.
 pub async fn error_with_message(
     session: &mut Session,
     ctx: &mut RequestCtx,
     kind: ErrorKind,
     message: Option<&str>,
-) -> Result<()> {
+) -> Result<u16> {
     ctx.error = Some(kind);
     let rendered = render_error(ctx, kind, message);
+    let status = rendered.status;
     write(
         session,
         ctx,
@@ -76,4 +80,5 @@ pub async fn error_with_message(
         rendered.body,
     )
     .await
+    .map(|()| status)
 }

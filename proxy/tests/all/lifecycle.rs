@@ -1,12 +1,13 @@
 //! The process's life: `check` with several mistakes, graceful SIGTERM, the admin endpoints,
 //! metrics and the access log.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{client, Backend, Gateway};
+use crate::support::{check, client, Backend, Gateway};
 
 #[test]
 fn check_reports_three_mistakes_with_their_lines() {
@@ -31,13 +32,8 @@ integration = { type = "mock" }
 "#,
     )
     .unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_wasmgate"))
-        .arg("check")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let (passed, stderr) = check(&path);
+    assert!(!passed);
     let file = path.display().to_string();
     for (line, key, words) in [
         (6, "apis.shop", "unknown field `colour`"),
@@ -59,18 +55,9 @@ integration = { type = "mock" }
     }
     assert!(stderr.contains("3 error(s)"), "{stderr}");
 
-    let ok = Command::new(env!("CARGO_BIN_EXE_wasmgate"))
-        .args([
-            "check",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/quickstart.toml"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    let quickstart = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart.toml");
+    let (passed, stderr) = check(&quickstart);
+    assert!(passed, "{stderr}");
 }
 
 #[tokio::test]

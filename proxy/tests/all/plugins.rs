@@ -294,13 +294,8 @@ integration = {{ type = "mock" }}
         ),
     )
     .unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wasmgate"))
-        .arg("check")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    let (passed, stderr) = crate::support::check(&path);
+    assert!(!passed);
     for (line, words) in [
         (
             1,

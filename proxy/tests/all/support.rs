@@ -28,6 +28,19 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Run `wasmgate check` on the config at `path`: whether it passed, and what it printed to stderr.
+pub fn check(path: &std::path::Path) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_wasmgate"))
+        .arg("check")
+        .arg(path)
+        .output()
+        .expect("run wasmgate check");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// A running gateway process, killed when dropped.
 pub struct Gateway {
     child: Child,
