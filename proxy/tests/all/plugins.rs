@@ -97,18 +97,14 @@ integration = {{ type = "mock", headers = {{ "x-backend" = "mock" }}, body = "hi
     assert!(!mock.headers().contains_key("x-backend"));
     assert_eq!(mock.text().await.unwrap(), "hi");
 
-    let metrics = gateway.metrics().await;
-    assert!(
-        metrics.contains(
-            r#"wasmgate_plugin_calls_total{outcome="ok",phase="authorizer",plugin="auth"} 4"#
-        ),
-        "{metrics}"
-    );
-    let log = gateway.access_log();
-    assert!(
-        log.iter().any(|line| line["principalId"] == "ada"),
-        "{log:?}"
-    );
+    gateway
+        .metrics_containing(
+            r#"wasmgate_plugin_calls_total{outcome="ok",phase="authorizer",plugin="auth"} 4"#,
+        )
+        .await;
+    gateway
+        .access_log_line(|line| line["principalId"] == "ada")
+        .await;
 }
 
 #[tokio::test]

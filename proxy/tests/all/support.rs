@@ -138,14 +138,25 @@ impl Gateway {
             .expect("rewrite config");
     }
 
-    /// The Prometheus text of the admin `/metrics`.
-    pub async fn metrics(&self) -> String {
-        let response = client()
-            .get(format!("{}/metrics", self.admin))
-            .send()
-            .await
-            .expect("metrics");
-        response.text().await.expect("metrics text")
+    /// The Prometheus text of the admin `/metrics` once it contains `needle`. Request metrics are
+    /// recorded after the response is sent, so a client can see its answer a moment before them.
+    pub async fn metrics_containing(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let metrics = client()
+                .get(format!("{}/metrics", self.admin))
+                .send()
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("metrics text");
+            if metrics.contains(needle) {
+                return metrics;
+            }
+            assert!(Instant::now() < deadline, "no `{needle}` in:\n{metrics}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// `POST /admin/reload`: its status and JSON answer.
@@ -161,14 +172,22 @@ impl Gateway {
         )
     }
 
-    /// The access log lines written so far.
-    pub fn access_log(&self) -> Vec<Value> {
+    /// The first access log line that `matches`, waiting for the writer thread to flush it.
+    pub async fn access_log_line(&self, matches: impl Fn(&Value) -> bool) -> Value {
         let path = self.config_path.with_file_name("access.log");
-        std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("access log line is JSON"))
-            .collect()
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<Value> = text
+                .lines()
+                .map(|line| serde_json::from_str(line).expect("access log line is JSON"))
+                .collect();
+            if let Some(line) = lines.iter().find(|line| matches(line)) {
+                return line.clone();
+            }
+            assert!(Instant::now() < deadline, "no matching line in {lines:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
