@@ -3,7 +3,7 @@
 //! plus a no-op-sized call for scale. Prints median, p90 and p99 per case.
 //!
 //! Run with `benches/run.sh plugins` (builds the plugins first) or
-//! `cargo bench -p wasmgate --bench plugin_calls` after `scripts/build-plugins.sh`.
+//! `cargo bench -p wasmgate --bench plugin_calls [-- warm|fresh]` after `scripts/build-plugins.sh`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -93,11 +93,20 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // `cargo bench` passes `--bench`; any other argument selects the cases whose name contains it.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    let selected = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f));
     runtime.block_on(async {
-        report("authorizer, warm instance", measure(&load("reuse")).await);
-        report(
-            "authorizer, fresh instance + call",
-            measure(&load("request")).await,
-        );
+        for (name, isolation) in [
+            ("authorizer, warm instance", "reuse"),
+            ("authorizer, fresh instance + call", "request"),
+        ] {
+            if selected(name) {
+                report(name, measure(&load(isolation)).await);
+            }
+        }
     });
 }

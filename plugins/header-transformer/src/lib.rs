@@ -4,7 +4,8 @@
 //! config = { request = { set = { "x-env" = "prod" }, remove = ["cookie"], rename = { "x-user" = "x-principal" } },
 //!            response = { set = { "x-powered-by" = "wasmgate" }, remove = ["server"] } }
 //! ```
-//! In `set`, the value `$principal` stands for the authorizer's principal.
+//! In `set`, the value `$principal` stands for the authorizer's principal and
+//! `$context.<key>` for a value of the authorizer's context (empty when absent).
 
 use std::collections::BTreeMap;
 
@@ -52,7 +53,15 @@ impl Rules {
         for (name, value) in &self.set {
             let value = match value.as_str() {
                 "$principal" => ctx.principal.clone().unwrap_or_default(),
-                _ => value.clone(),
+                other => match other.strip_prefix("$context.") {
+                    Some(key) => ctx
+                        .authorizer_context
+                        .iter()
+                        .find(|entry| entry.key == key)
+                        .map(|entry| entry.value.clone())
+                        .unwrap_or_default(),
+                    None => value.clone(),
+                },
             };
             set.push(Header {
                 name: name.clone(),

@@ -1,6 +1,8 @@
-//! Token authorizer: allows requests whose `Authorization: Bearer <token>` is in the configured
-//! token list, with that token's principal and context; 401 without a token, 403 for an unknown
-//! one.
+//! Token authorizer: allows requests whose `Authorization: Bearer <token>` is either in the
+//! configured token list (with that token's principal and context) or an unexpired token signed
+//! with the configured HMAC secret; 401 without a token, 403 for any other token.
+
+mod signed;
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -8,11 +10,14 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 use wasmgate_plugin_sdk::prelude::*;
 
-/// `config = { tokens = { "<token>" = { principal = "...", context = { ... } } } }`.
+/// `config = { tokens = { "<token>" = { principal = "...", context = { ... } } },
+/// hmac = { secret = "...", context = { ... } } }`: a token list, signed tokens, or both.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Config {
+    #[serde(default)]
     tokens: BTreeMap<String, Identity>,
+    hmac: Option<signed::Signer>,
 }
 
 #[derive(Deserialize)]
@@ -36,8 +41,12 @@ struct TokenAuthorizer;
 impl Plugin for TokenAuthorizer {
     fn manifest() -> Result<Manifest, String> {
         let config: Config = wasmgate_plugin_sdk::config()?;
-        if config.tokens.is_empty() {
-            return Err("`tokens` must list at least one token".into());
+        match &config.hmac {
+            Some(signer) => signer.check()?,
+            None if config.tokens.is_empty() => {
+                return Err("`tokens` must list at least one token, or `hmac` be set".into())
+            }
+            None => {}
         }
         Ok(Manifest::new(Phases::AUTHORIZER))
     }
@@ -49,8 +58,18 @@ impl Plugin for TokenAuthorizer {
         let Some(config) = config() else {
             return Decision::Forbidden;
         };
-        match config.tokens.get(token) {
-            Some(identity) => Decision::allow(identity.principal.clone(), identity.context.clone()),
+        if let Some(identity) = config.tokens.get(token) {
+            return Decision::allow(identity.principal.clone(), identity.context.clone());
+        }
+        let Some(signer) = &config.hmac else {
+            return Decision::Forbidden;
+        };
+        match signer.verify(token) {
+            Some(claims) => {
+                let mut context = signer.context.clone();
+                context.insert("expires".into(), claims.expires.to_string());
+                Decision::allow(claims.principal, context)
+            }
             None => Decision::Forbidden,
         }
     }

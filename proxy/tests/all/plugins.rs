@@ -278,6 +278,10 @@ config = {{ tokens = {{}} }}
 path = "{}"
 sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
 
+[plugins.weak]
+path = "{}"
+config = {{ hmac = {{ secret = "too-short" }} }}
+
 [apis.a]
 type = "http"
 plugins = ["nobody"]
@@ -286,7 +290,8 @@ plugins = ["nobody"]
 integration = {{ type = "mock" }}
 "#,
             plugin_path("token_authorizer").display(),
-            plugin_path("header_transformer").display()
+            plugin_path("header_transformer").display(),
+            plugin_path("token_authorizer").display()
         ),
     )
     .unwrap();
@@ -295,10 +300,11 @@ integration = {{ type = "mock" }}
     for (line, words) in [
         (
             1,
-            "rejected its config: `tokens` must list at least one token",
+            "rejected its config: `tokens` must list at least one token, or `hmac` be set",
         ),
         (5, "sha256 mismatch"),
-        (11, "no plugin named `nobody`"),
+        (9, "`hmac.secret` must be at least 32 bytes (it has 9)"),
+        (15, "no plugin named `nobody`"),
     ] {
         let found = stderr
             .lines()
@@ -381,6 +387,86 @@ integration = {{ type = "mock", body = "in" }}
         }
         assert_eq!(request.send().await.unwrap().status(), status, "{user:?}");
     }
+}
+
+const HMAC_SECRET: &str = "a-secret-of-at-least-thirty-two-bytes";
+
+/// A token signed the way the token authorizer's README says, expiring at `expires`.
+fn signed_token(secret: &str, principal: &str, expires: u64) -> String {
+    use base64::Engine;
+    use hmac::Mac;
+    let signed = format!("{principal}.{expires}");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(signed.as_bytes());
+    let signature =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{signed}.{signature}")
+}
+
+#[tokio::test]
+async fn token_authorizer_accepts_signed_tokens_until_they_expire() {
+    let backend = Backend::start("b").await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[plugins.auth]
+path = "{}"
+config = {{ tokens = {{ "ada-token" = {{ principal = "ada" }} }}, hmac = {{ secret = "{HMAC_SECRET}", context = {{ plan = "signed" }} }} }}
+[plugins.headers]
+path = "{}"
+config = {{ request = {{ set = {{ "x-principal" = "$principal", "x-plan" = "$context.plan", "x-expires" = "$context.expires" }} }} }}
+[apis.a]
+type = "rest"
+plugins = ["auth", "headers"]
+[apis.a.stages.prod]
+[apis.a.routes."GET /me"]
+integration = {{ type = "http_proxy", uri = "http://{}/me" }}
+"#,
+        plugin_path("token_authorizer").display(),
+        plugin_path("header_transformer").display(),
+        backend.addr
+    ))
+    .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let valid = signed_token(HMAC_SECRET, "svc.billing", now + 600);
+    let response = client()
+        .get(format!("{}/prod/me", gateway.url))
+        .bearer_auth(&valid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let echoed: Value = response.json().await.unwrap();
+    assert_eq!(echoed["headers"]["x-principal"], "svc.billing");
+    assert_eq!(echoed["headers"]["x-plan"], "signed");
+    assert_eq!(echoed["headers"]["x-expires"], (now + 600).to_string());
+
+    let tampered = valid.replacen("svc.billing", "svc.admin", 1);
+    let refused = [
+        signed_token(HMAC_SECRET, "ada", now - 1),
+        signed_token("another-secret-of-thirty-two-bytes!!", "ada", now + 600),
+        tampered,
+        format!("{valid}x"),
+        "ada.notatime.c2ln".to_string(),
+    ];
+    for token in refused {
+        let response = client()
+            .get(format!("{}/prod/me", gateway.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403, "{token}");
+    }
+    let listed = client()
+        .get(format!("{}/prod/me", gateway.url))
+        .bearer_auth("ada-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
 }
 
 #[tokio::test]
