@@ -1,5 +1,5 @@
-//! The admin listener (loopback by default): `GET /healthz`, `GET /readyz`, `GET /metrics` and
-//! `POST /admin/reload`. Answers are JSON except the Prometheus text of `/metrics`.
+//! The admin listener (loopback by default): `GET /healthz`, `GET /readyz`, `GET /metrics`,
+//! `POST /admin/reload` and `DELETE /admin/cache` (flush the response cache). Answers are JSON except the Prometheus text of `/metrics`.
 
 use std::sync::Arc;
 
@@ -85,10 +85,16 @@ impl ServeHttp for AdminApp {
                     .expect("static response parts are valid")
             }
             (Method::POST, "/admin/reload") => self.reload().await,
-            (_, "/healthz" | "/readyz" | "/metrics" | "/admin/reload") => json_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                json!({ "message": "Method Not Allowed" }),
-            ),
+            (Method::DELETE, "/admin/cache") => {
+                self.state.cache.flush();
+                json_response(StatusCode::OK, json!({ "message": "cache flushed" }))
+            }
+            (_, "/healthz" | "/readyz" | "/metrics" | "/admin/reload" | "/admin/cache") => {
+                json_response(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    json!({ "message": "Method Not Allowed" }),
+                )
+            }
             _ => json_response(StatusCode::NOT_FOUND, json!({ "message": "Not Found" })),
         }
     }

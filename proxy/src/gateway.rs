@@ -3,17 +3,21 @@
 //! ```text
 //! request_filter ─► resolve stage (host, path prefix) ─► match route ─► body limit
 //!                   ─► plugins: authorizers ─► validators ─► request transformers
+//!                   ─► cache policy (http integrations): a hit is answered from the cache
 //!                   ├─ mock integration: response transformers, write the response, done
 //!                   └─ http / http_proxy: plan the upstream URI
 //! upstream_peer ─► next healthy backend of the pool (connect failure: mark it down, retry another)
 //! upstream_request_filter ─► URI, Host, x-request-id, traceparent, X-Forwarded-*, request mappings
 //! request_body_filter ─► count bytes, 413 past the limit
-//! upstream_response_filter ─► integration latency, response mappings, response transformers
+//! upstream_response_filter ─► integration latency, response mappings, cache recording,
+//!                            response transformers
+//! response_body_filter ─► cache recording (stored at the end of a complete response)
 //! response_filter ─► x-request-id
 //! fail_to_proxy ─► timeout 504, refused 502, no healthy backend 503, JSON body
 //! logging ─► metrics, access log
 //! ```
 
+mod caching;
 mod context;
 mod errors;
 mod forward;
@@ -129,6 +133,7 @@ impl ProxyHttp for Gateway {
             error: None,
             integration_started: None,
             integration_latency: None,
+            cache_fill: None,
             _in_flight: self.state.drain.enter(),
         }
     }
@@ -173,21 +178,13 @@ impl ProxyHttp for Gateway {
                 for (name, value) in &mock.headers {
                     head.append_header(name.clone(), value.clone())?;
                 }
-                let mut body = mock.body.clone();
-                if let Err(kind) = plugins::whole_response_phases(&mut head, &mut body, ctx).await {
-                    respond::error(session, ctx, kind).await?;
-                    return Ok(true);
-                }
-                let headers: Vec<_> = head
-                    .headers
-                    .iter()
-                    .filter(|(name, _)| *name != http::header::CONTENT_LENGTH)
-                    .map(|(name, value)| (name.clone(), value.clone()))
-                    .collect();
-                respond::write(session, ctx, head.status.as_u16(), &headers, None, body).await?;
+                plugins::write_whole_response(session, ctx, head, mock.body.clone()).await?;
                 Ok(true)
             }
             Integration::Http(http) => {
+                if caching::consult(session, ctx, &self.state.cache).await? {
+                    return Ok(true);
+                }
                 let request = session.req_header();
                 let values = RequestValues { request, ctx };
                 let stage_path = ctx.edits.path.as_deref().unwrap_or(&stage_path);
@@ -203,7 +200,8 @@ impl ProxyHttp for Gateway {
                 });
                 match body {
                     Some(body) => {
-                        forward::buffered_exchange(session, ctx, http, body).await?;
+                        forward::buffered_exchange(session, ctx, http, body, &self.state.cache)
+                            .await?;
                         Ok(true)
                     }
                     None => Ok(false),
@@ -309,7 +307,19 @@ impl ProxyHttp for Gateway {
             };
             http.response_mapping.apply(upstream_response, &values)?;
         }
+        caching::record_head(ctx, upstream_response)?;
         plugins::response_phases(upstream_response, ctx).await
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<Duration>> {
+        caching::record_body(ctx, body.as_deref(), end_of_stream, &self.state.cache);
+        Ok(None)
     }
 
     async fn response_filter(

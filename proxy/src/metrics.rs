@@ -37,6 +37,8 @@ pub struct Metrics {
     pub plugin_counters: IntCounterVec,
     /// `wasmgate_plugin_observations{plugin,name}`: histograms plugins define.
     pub plugin_histograms: HistogramVec,
+    /// `wasmgate_cache_lookups_total{api,stage,result}` (result: hit, miss, refresh, bypass).
+    pub cache_lookups: IntCounterVec,
 }
 
 /// The process-wide metrics.
@@ -123,6 +125,14 @@ impl Metrics {
             &["plugin", "name"],
         )
         .expect("valid metric");
+        let cache_lookups = IntCounterVec::new(
+            Opts::new(
+                "wasmgate_cache_lookups_total",
+                "Response cache decisions, by API, stage and result.",
+            ),
+            &["api", "stage", "result"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -134,6 +144,7 @@ impl Metrics {
             Box::new(plugin_latency.clone()),
             Box::new(plugin_counters.clone()),
             Box::new(plugin_histograms.clone()),
+            Box::new(cache_lookups.clone()),
         ] {
             registry
                 .register(collector)
@@ -151,6 +162,7 @@ impl Metrics {
             plugin_latency,
             plugin_counters,
             plugin_histograms,
+            cache_lookups,
         }
     }
 

@@ -21,6 +21,7 @@ use wasmtime::component::InstancePre;
 
 pub use crate::config::{FailureMode, Isolation};
 pub use bindings::authorizer::Decision;
+pub use bindings::cache_policy::{CacheDecision, CacheRule};
 pub use bindings::manifest::Phases;
 pub use bindings::request_transformer::{RequestAction, RequestChanges};
 pub use bindings::response_transformer::ResponseChanges;

@@ -87,6 +87,8 @@ pub struct Chain {
     pub request_transformers: Vec<Arc<Plugin>>,
     /// Response transformers, run on the integration's response.
     pub response_transformers: Vec<Arc<Plugin>>,
+    /// The cache policy: the last one in the chain (the most specific level) decides.
+    pub cache_policy: Option<Arc<Plugin>>,
 }
 
 impl Chain {
@@ -105,6 +107,9 @@ impl Chain {
             if plugin.phases.contains(phase) {
                 list.push(plugin.clone());
             }
+        }
+        if plugin.phases.contains(Phases::CACHE_POLICY) {
+            self.cache_policy = Some(plugin.clone());
         }
     }
 

@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 
 use crate::access_log::AccessLog;
+use crate::cache::ResponseCache;
 use crate::config::{load_file, parse_source, ConfigErrors, SourceMap};
 use crate::drain::Drain;
 use crate::metrics::METRICS;
@@ -26,6 +27,8 @@ pub struct State {
     pub drain: Arc<Drain>,
     /// The access log.
     pub access_log: AccessLog,
+    /// Responses stored by cache-policy plugins.
+    pub cache: ResponseCache,
 }
 
 /// The config file's text and the size and modification time of each plugin file.
@@ -75,6 +78,7 @@ impl State {
         let seen = std::fs::read_to_string(path)
             .ok()
             .map(|text| Seen::now(text, &snapshot));
+        let cache = ResponseCache::new(snapshot.server.cache_capacity_mb << 20);
         Ok(Self {
             config_path: path.to_path_buf(),
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -82,6 +86,7 @@ impl State {
             last_seen: Mutex::new(seen),
             drain: Arc::new(Drain::default()),
             access_log,
+            cache,
         })
     }
 

@@ -70,6 +70,9 @@ pub struct ServerFile {
     /// Poll the config file and reload when it changes. Default true.
     #[serde(default = "default_true")]
     pub watch_config: bool,
+    /// Size of the response cache that cache-policy plugins fill, in MiB. Default 64.
+    #[serde(default = "default_cache_capacity")]
+    pub cache_capacity_mb: u64,
 }
 
 impl Default for ServerFile {
@@ -81,6 +84,7 @@ impl Default for ServerFile {
             access_log: default_access_log(),
             max_request_body_bytes: default_max_request_body(),
             watch_config: true,
+            cache_capacity_mb: default_cache_capacity(),
         }
     }
 }
@@ -328,6 +332,10 @@ fn default_grace_period() -> u64 {
 
 fn default_access_log() -> String {
     "stdout".to_string()
+}
+
+fn default_cache_capacity() -> u64 {
+    64
 }
 
 fn default_max_request_body() -> u64 {

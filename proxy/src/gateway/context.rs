@@ -7,6 +7,7 @@ use std::time::{Instant, SystemTime};
 use pingora::http::RequestHeader;
 
 use super::plugins::RequestEdits;
+use crate::cache::Fill;
 use crate::drain::InFlight;
 use crate::gateway_response::ErrorKind;
 use crate::integration::{HttpIntegration, Integration};
@@ -47,6 +48,8 @@ pub struct RequestCtx {
     pub integration_started: Option<Instant>,
     /// Time until the backend's response header.
     pub integration_latency: Option<std::time::Duration>,
+    /// The response being recorded for the cache (a cache miss or refresh).
+    pub cache_fill: Option<Fill>,
     /// Keeps the request counted for graceful shutdown.
     pub _in_flight: InFlight,
 }

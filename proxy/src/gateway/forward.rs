@@ -17,7 +17,8 @@ use pingora::{Error, ErrorType, Result};
 
 use super::context::{RequestCtx, RequestValues};
 use super::respond::REQUEST_ID_HEADER;
-use super::{errors, plugins, respond, trace};
+use super::{caching, errors, plugins, respond, trace};
+use crate::cache::ResponseCache;
 use crate::gateway_response::ErrorKind;
 use crate::integration::HttpIntegration;
 use crate::metrics::METRICS;
@@ -118,6 +119,7 @@ pub async fn buffered_exchange(
     ctx: &mut RequestCtx,
     http: &HttpIntegration,
     body: Bytes,
+    cache: &ResponseCache,
 ) -> Result<()> {
     let mut upstream_request = session.req_header().clone();
     for name in HOP_BY_HOP {
@@ -158,6 +160,7 @@ pub async fn buffered_exchange(
         ctx,
     };
     http.response_mapping.apply(&mut head, &values)?;
+    caching::record_head(ctx, &mut head)?;
     head.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
     let needs_body = ctx
         .route
@@ -172,6 +175,7 @@ pub async fn buffered_exchange(
             body.extend_from_slice(&chunk);
         }
         let mut body = body.freeze();
+        caching::record_body(ctx, Some(&body), true, cache);
         if let Err(kind) = plugins::whole_response_phases(&mut head, &mut body, ctx).await {
             return respond::error(session, ctx, kind).await;
         }
@@ -183,8 +187,10 @@ pub async fn buffered_exchange(
         plugins::response_phases(&mut head, ctx).await?;
         session.write_response_header(Box::new(head), false).await?;
         while let Some(chunk) = upstream.read_response_body().await? {
+            caching::record_body(ctx, Some(&chunk), false, cache);
             session.write_response_body(Some(chunk), false).await?;
         }
+        caching::record_body(ctx, None, true, cache);
         session.write_response_body(None, true).await?;
     }
     CONNECTOR

@@ -100,7 +100,7 @@ impl RequestEdits {
 }
 
 /// The request as plugins see it.
-fn request_head(request: &RequestHeader) -> RequestHead {
+pub fn request_head(request: &RequestHeader) -> RequestHead {
     RequestHead {
         method: request.method.to_string(),
         path: request.uri.path().to_string(),
@@ -366,8 +366,28 @@ pub async fn response_phases(response: &mut ResponseHeader, ctx: &RequestCtx) ->
     Ok(())
 }
 
-/// Run the response transformers on a response the gateway holds whole (mock integrations):
-/// status, headers and body may change. `Err(kind)` when a closed plugin failed.
+/// Run the response transformers on a response the gateway holds whole (mock integrations,
+/// cache hits) and write it.
+pub async fn write_whole_response(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    mut head: ResponseHeader,
+    mut body: Bytes,
+) -> Result<()> {
+    if let Err(kind) = whole_response_phases(&mut head, &mut body, ctx).await {
+        return respond::error(session, ctx, kind).await;
+    }
+    let headers: Vec<_> = head
+        .headers
+        .iter()
+        .filter(|(name, _)| *name != http::header::CONTENT_LENGTH)
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    respond::write(session, ctx, head.status.as_u16(), &headers, None, body).await
+}
+
+/// Run the response transformers on a response the gateway holds whole: status, headers and
+/// body may change. `Err(kind)` when a closed plugin failed.
 pub async fn whole_response_phases(
     response: &mut ResponseHeader,
     body: &mut bytes::Bytes,

@@ -14,6 +14,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::exports::wasmgate::plugin::{
-    authorizer, plugin as manifest, request_transformer, response_transformer, validator,
+    authorizer, cache_policy, plugin as manifest, request_transformer, response_transformer,
+    validator,
 };
 pub use self::wasmgate::plugin::types;

@@ -7,6 +7,7 @@ use wasmtime::component::Instance;
 use wasmtime::Store;
 
 use super::bindings::authorizer::Decision;
+use super::bindings::cache_policy::{CacheDecision, CacheRule};
 use super::bindings::request_transformer::RequestAction;
 use super::bindings::response_transformer::ResponseChanges;
 use super::bindings::types::{RequestContext, RequestHead, Response, ResponseHead};
@@ -17,6 +18,8 @@ use crate::metrics::METRICS;
 
 /// Largest body a plugin may hand back (a response or a replacement body).
 pub const MAX_PLUGIN_BODY: usize = 10 << 20;
+/// Longest cache key a cache policy may choose.
+const MAX_CACHE_KEY: usize = 1024;
 /// Most warm instances kept per plugin with `isolation = "reuse"`.
 const MAX_WARM: usize = 64;
 
@@ -145,6 +148,26 @@ fn check_response(response: &Response) -> Result<(), Fault> {
     check_body(Some(&response.body))
 }
 
+fn check_cache_decision(decision: &CacheDecision) -> Result<(), Fault> {
+    let (CacheDecision::Cache(rule) | CacheDecision::Refresh(rule)) = decision else {
+        return Ok(());
+    };
+    let CacheRule { key, ttl_seconds } = rule;
+    if key.len() > MAX_CACHE_KEY {
+        return Err(Fault::Invalid(format!(
+            "a cache key of {} bytes (at most {MAX_CACHE_KEY})",
+            key.len()
+        )));
+    }
+    if u64::from(*ttl_seconds) > crate::cache::MAX_TTL.as_secs() {
+        return Err(Fault::Invalid(format!(
+            "a TTL of {ttl_seconds} s (at most {})",
+            crate::cache::MAX_TTL.as_secs()
+        )));
+    }
+    Ok(())
+}
+
 fn check_body(body: Option<&Vec<u8>>) -> Result<(), Fault> {
     match body {
         Some(body) if body.len() > MAX_PLUGIN_BODY => Err(Fault::Invalid(format!(
@@ -244,6 +267,23 @@ impl Plugin {
             |changes: &ResponseChanges| check_body(changes.body.as_ref()),
             response,
             body,
+            ctx
+        )
+    }
+
+    /// Cache-policy phase.
+    pub async fn decide_cache(
+        &self,
+        request: &RequestHead,
+        ctx: &RequestContext,
+    ) -> Result<CacheDecision, Fault> {
+        call_phase!(
+            self,
+            "cache-policy",
+            cache_policy,
+            call_decide,
+            check_cache_decision,
+            request,
             ctx
         )
     }

@@ -13,7 +13,9 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, InstancePre};
 use wasmtime::Store;
 
-use super::bindings::{authorizer, manifest, request_transformer, response_transformer, validator};
+use super::bindings::{
+    authorizer, cache_policy, manifest, request_transformer, response_transformer, validator,
+};
 use super::engine::runtime;
 use super::host::{HostState, PluginShared};
 use super::kv::KvStore;
@@ -34,6 +36,7 @@ pub struct PhaseIndices {
     pub(super) request_transformer: Option<request_transformer::GuestIndices>,
     pub(super) response_transformer: Option<response_transformer::GuestIndices>,
     pub(super) validator: Option<validator::GuestIndices>,
+    pub(super) cache_policy: Option<cache_policy::GuestIndices>,
 }
 
 /// Load the plugin `name` declared by `file`; relative paths are taken from `base`.
@@ -75,6 +78,7 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String
         request_transformer: request_transformer::GuestIndices::new(&pre).ok(),
         response_transformer: response_transformer::GuestIndices::new(&pre).ok(),
         validator: validator::GuestIndices::new(&pre).ok(),
+        cache_policy: cache_policy::GuestIndices::new(&pre).ok(),
     };
     let shared = Arc::new(PluginShared {
         name: name.to_string(),
@@ -109,6 +113,11 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String
             indices.validator.is_some(),
             "validator",
         ),
+        (
+            manifest.phases.contains(manifest::Phases::CACHE_POLICY),
+            indices.cache_policy.is_some(),
+            "cache-policy",
+        ),
     ];
     if let Some((_, _, phase)) = exported
         .iter()
@@ -117,11 +126,6 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String
         return Err(format!(
             "the manifest lists `{phase}` but the component does not export it"
         ));
-    }
-    if manifest.phases.contains(manifest::Phases::CACHE_POLICY) {
-        return Err(
-            "cache-policy plugins need the response cache, which wasmgate does not have yet".into(),
-        );
     }
     Ok(Plugin {
         name: name.to_string(),

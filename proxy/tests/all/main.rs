@@ -2,6 +2,7 @@
 //! backends and asserts on what a client sees.
 
 mod body_plugins;
+mod caching;
 mod errors;
 mod integrations;
 mod lifecycle;

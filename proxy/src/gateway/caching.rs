@@ -1,0 +1,126 @@
+//! The cache-policy phase on `http` and `http_proxy` routes: ask the route's cache policy how to
+//! cache the request, answer hits from the response cache (through the response transformers,
+//! like fresh responses), and record misses on their way to the client. Responses carry
+//! `x-wasmgate-cache: hit | miss | refresh` whenever the policy chose to cache.
+
+use std::time::Duration;
+
+use pingora::http::ResponseHeader;
+use pingora::proxy::Session;
+use pingora::Result;
+
+use super::context::RequestCtx;
+use super::plugins::{plugin_context, request_head, write_whole_response};
+use super::respond;
+use crate::cache::{CacheKey, CachedResponse, Fill, ResponseCache};
+use crate::gateway_response::ErrorKind;
+use crate::metrics::METRICS;
+use crate::plugin::CacheDecision;
+
+/// The response header telling how the cache answered.
+pub const CACHE_HEADER: &str = "x-wasmgate-cache";
+
+/// Run the route's cache policy; `Ok(true)` when the response was written (a hit, or the
+/// policy failed closed).
+pub async fn consult(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    cache: &ResponseCache,
+) -> Result<bool> {
+    let Some(policy) = ctx
+        .route
+        .as_ref()
+        .and_then(|r| r.plugins.cache_policy.clone())
+    else {
+        return Ok(false);
+    };
+    let decision = policy
+        .decide_cache(&request_head(session.req_header()), &plugin_context(ctx))
+        .await;
+    let (rule, read) = match decision {
+        Ok(CacheDecision::Cache(rule)) => (rule, true),
+        Ok(CacheDecision::Refresh(rule)) => (rule, false),
+        Ok(CacheDecision::Bypass) => {
+            count(ctx, "bypass");
+            return Ok(false);
+        }
+        Err(_) if policy.settings.failure_mode.is_open() => return Ok(false),
+        Err(_) => {
+            respond::error(session, ctx, ErrorKind::InternalError).await?;
+            return Ok(true);
+        }
+    };
+    if rule.ttl_seconds == 0 {
+        count(ctx, "bypass");
+        return Ok(false);
+    }
+    let key = match &ctx.stage {
+        Some(stage) => CacheKey::new(&stage.api.name, &stage.name, rule.key),
+        None => return Ok(false),
+    };
+    if read {
+        if let Some(hit) = cache.get(&key) {
+            count(ctx, "hit");
+            write_whole_response(session, ctx, cached_head(&hit)?, hit.body.clone()).await?;
+            return Ok(true);
+        }
+    }
+    count(ctx, if read { "miss" } else { "refresh" });
+    // A HEAD response has no body to store (and must not stand in for a GET's).
+    if session.req_header().method != http::Method::HEAD {
+        ctx.cache_fill = Some(Fill::new(
+            key,
+            Duration::from_secs(rule.ttl_seconds.into()),
+            if read { "miss" } else { "refresh" },
+        ));
+    }
+    Ok(false)
+}
+
+fn cached_head(hit: &CachedResponse) -> Result<ResponseHeader> {
+    let mut head = ResponseHeader::build(hit.status, Some(hit.headers.len() + 1))?;
+    for (name, value) in &hit.headers {
+        head.append_header(name.clone(), value.clone())?;
+    }
+    head.insert_header(CACHE_HEADER, "hit")?;
+    Ok(head)
+}
+
+fn count(ctx: &RequestCtx, result: &str) {
+    if let Some(stage) = &ctx.stage {
+        METRICS
+            .cache_lookups
+            .with_label_values(&[stage.api.name.as_str(), stage.name.as_str(), result])
+            .inc();
+    }
+}
+
+/// The integration's response head arrived (after the response mappings, before the response
+/// transformers): record it and mark the response.
+pub fn record_head(ctx: &mut RequestCtx, head: &mut ResponseHeader) -> Result<()> {
+    if let Some(fill) = ctx.cache_fill.as_mut() {
+        fill.head(head);
+        head.insert_header(CACHE_HEADER, fill.outcome())?;
+    }
+    Ok(())
+}
+
+/// A chunk of the integration's body went to the client; the last one stores the response.
+pub fn record_body(
+    ctx: &mut RequestCtx,
+    chunk: Option<&[u8]>,
+    end_of_stream: bool,
+    cache: &ResponseCache,
+) {
+    let Some(fill) = ctx.cache_fill.as_mut() else {
+        return;
+    };
+    if let Some(chunk) = chunk {
+        fill.chunk(chunk);
+    }
+    if end_of_stream {
+        if let Some(fill) = ctx.cache_fill.take() {
+            fill.finish(cache);
+        }
+    }
+}
