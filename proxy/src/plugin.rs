@@ -46,6 +46,7 @@ pub struct Plugin {
     /// Deadline, failure mode and isolation.
     pub settings: PluginSettings,
     warm: Mutex<Vec<invoke::Live>>,
+    metrics: invoke::CallMetrics,
 }
 
 /// How a plugin is run.

@@ -3,9 +3,10 @@
 //! that import WASI.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::wasmgate::plugin::{config, http, kv, log as plugin_log, metrics, types};
@@ -38,13 +39,17 @@ pub struct HostState {
     shared: Arc<PluginShared>,
     /// The store's resource limits (memory cap).
     pub limits: StoreLimits,
+    /// When the current call must end: wasm code traps at the first epoch tick past it, and the
+    /// `http` import never waits beyond it.
+    pub deadline: Instant,
     wasi: WasiCtx,
     table: ResourceTable,
 }
 
 impl HostState {
-    /// A fresh state for an instance of the plugin behind `shared`.
-    pub fn new(shared: Arc<PluginShared>) -> Self {
+    /// A fresh state for an instance of the plugin behind `shared`, for a call ending at
+    /// `deadline`.
+    fn new(shared: Arc<PluginShared>, deadline: Instant) -> Self {
         let limits = StoreLimitsBuilder::new()
             .memory_size(shared.memory_bytes)
             .trap_on_grow_failure(true)
@@ -58,10 +63,32 @@ impl HostState {
         Self {
             shared,
             limits,
+            deadline,
             wasi,
             table: ResourceTable::new(),
         }
     }
+}
+
+/// A store for one instance of the plugin behind `shared`: its memory cap, and an epoch check
+/// each tick that yields to the runtime (a busy plugin never holds a worker thread) until
+/// `deadline`, then traps with [`wasmtime::Trap::Interrupt`].
+pub fn new_store(
+    engine: &Engine,
+    shared: Arc<PluginShared>,
+    deadline: Instant,
+) -> Store<HostState> {
+    let mut store = Store::new(engine, HostState::new(shared, deadline));
+    store.limiter(|state| &mut state.limits);
+    store.epoch_deadline_callback(|store| {
+        Ok(if Instant::now() >= store.data().deadline {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::Yield(1)
+        })
+    });
+    store.set_epoch_deadline(1);
+    store
 }
 
 impl WasiView for HostState {
@@ -158,6 +185,6 @@ impl http::Host for HostState {
         &mut self,
         request: http::OutgoingRequest,
     ) -> Result<http::IncomingResponse, http::HttpError> {
-        outbound::send(&self.shared.allowed_hosts, request).await
+        outbound::send(&self.shared.allowed_hosts, request, self.deadline).await
     }
 }

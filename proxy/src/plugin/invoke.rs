@@ -1,10 +1,13 @@
 //! Calling a plugin's phase: get an instance (warm or fresh), arm the deadline, call, check the
-//! output, count the outcome, and keep the instance only if nothing went wrong.
+//! output, count the outcome, and keep the instance only if nothing went wrong. Warm instances
+//! keep their typed exports and each plugin its metric series, so a warm call looks nothing up.
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
+use prometheus::{Histogram, IntCounter};
 use wasmtime::component::Instance;
-use wasmtime::Store;
+use wasmtime::{Store, Trap};
 
 use super::bindings::authorizer::Decision;
 use super::bindings::cache_policy::{CacheDecision, CacheRule};
@@ -12,7 +15,10 @@ use super::bindings::request_transformer::RequestAction;
 use super::bindings::response_transformer::ResponseChanges;
 use super::bindings::types::{RequestContext, RequestHead, Response, ResponseHead};
 use super::bindings::validator::Verdict;
-use super::host::HostState;
+use super::bindings::{
+    authorizer, cache_policy, request_transformer, response_transformer, validator,
+};
+use super::host::{new_store, HostState};
 use super::Plugin;
 use crate::metrics::METRICS;
 
@@ -37,107 +43,185 @@ pub enum Fault {
     Invalid(String),
 }
 
-impl Fault {
-    fn label(&self) -> &'static str {
+/// A plugin phase, as a metric label and an index into per-phase tables.
+#[derive(Debug, Clone, Copy)]
+pub enum Phase {
+    /// `authorizer`.
+    Authorizer,
+    /// `validator`.
+    Validator,
+    /// `request-transformer`.
+    RequestTransformer,
+    /// `response-transformer`.
+    ResponseTransformer,
+    /// `cache-policy`.
+    CachePolicy,
+}
+
+impl Phase {
+    fn label(self) -> &'static str {
         match self {
-            Fault::Timeout(_) => "timeout",
-            Fault::Trap(_) => "trap",
-            Fault::Invalid(_) => "invalid",
+            Phase::Authorizer => "authorizer",
+            Phase::Validator => "validator",
+            Phase::RequestTransformer => "request-transformer",
+            Phase::ResponseTransformer => "response-transformer",
+            Phase::CachePolicy => "cache-policy",
         }
     }
 }
 
-/// A live instance and its store.
+/// The metric series of one plugin in one phase, resolved at its first call instead of looking
+/// labels up on every call.
+struct PhaseMetrics {
+    ok: IntCounter,
+    timeout: IntCounter,
+    trap: IntCounter,
+    invalid: IntCounter,
+    latency: Histogram,
+}
+
+impl PhaseMetrics {
+    fn new(plugin: &str, phase: Phase) -> Self {
+        let calls = |outcome| {
+            METRICS
+                .plugin_calls
+                .with_label_values(&[plugin, phase.label(), outcome])
+        };
+        Self {
+            ok: calls("ok"),
+            timeout: calls("timeout"),
+            trap: calls("trap"),
+            invalid: calls("invalid"),
+            latency: METRICS
+                .plugin_latency
+                .with_label_values(&[plugin, phase.label()]),
+        }
+    }
+
+    fn outcome(&self, result: Result<(), &Fault>) -> &IntCounter {
+        match result {
+            Ok(()) => &self.ok,
+            Err(Fault::Timeout(_)) => &self.timeout,
+            Err(Fault::Trap(_)) => &self.trap,
+            Err(Fault::Invalid(_)) => &self.invalid,
+        }
+    }
+}
+
+/// Per-phase metric series of one plugin.
+#[derive(Default)]
+pub struct CallMetrics([OnceLock<PhaseMetrics>; 5]);
+
+/// The typed exports of one instance, looked up at its first call of each phase.
+#[derive(Default)]
+struct Guests {
+    authorizer: Option<authorizer::Guest>,
+    validator: Option<validator::Guest>,
+    request_transformer: Option<request_transformer::Guest>,
+    response_transformer: Option<response_transformer::Guest>,
+    cache_policy: Option<cache_policy::Guest>,
+}
+
+/// A live instance, its store, and the exports looked up so far.
 pub struct Live {
     store: Store<HostState>,
     instance: Instance,
+    guests: Guests,
 }
 
 impl Plugin {
-    async fn instance(&self) -> Result<Live, Fault> {
+    /// A warm instance or a fresh one, armed to trap at `started` plus the plugin's timeout.
+    async fn instance(&self, started: Instant) -> Result<Live, Fault> {
+        let deadline = started + self.settings.timeout;
         if self.settings.isolation.reuses() {
             let warm = self.warm.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            if let Some(live) = warm {
+            if let Some(mut live) = warm {
+                live.store.data_mut().deadline = deadline;
+                live.store.set_epoch_deadline(1);
                 return Ok(live);
             }
         }
-        let mut store = Store::new(self.pre.engine(), HostState::new(self.shared.clone()));
-        store.limiter(|state| &mut state.limits);
-        // Yield to the runtime every tick so a busy plugin never holds a worker thread; the
-        // deadline is enforced by dropping the call.
-        store.epoch_deadline_async_yield_and_update(1);
+        let mut store = new_store(self.pre.engine(), self.shared.clone(), deadline);
         let instance = self
             .pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| Fault::Trap(format!("{e:#}")))?;
-        Ok(Live { store, instance })
+            .map_err(|e| self.fault_of(e))?;
+        Ok(Live {
+            store,
+            instance,
+            guests: Guests::default(),
+        })
     }
 
+    /// The fault a wasmtime error stands for: the deadline trap is a timeout.
+    fn fault_of(&self, error: wasmtime::Error) -> Fault {
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => Fault::Timeout(self.settings.timeout),
+            _ => Fault::Trap(format!("{error:#}")),
+        }
+    }
+
+    /// Count and time the call, log a fault, and keep a healthy warm instance.
     fn finish<R>(
         &self,
-        phase: &str,
+        phase: Phase,
         started: Instant,
-        live: Option<Live>,
-        result: Result<R, Fault>,
+        result: Result<(R, Live), Fault>,
     ) -> Result<R, Fault> {
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(fault) => fault.label(),
-        };
-        METRICS
-            .plugin_calls
-            .with_label_values(&[self.name.as_str(), phase, outcome])
-            .inc();
-        METRICS
-            .plugin_latency
-            .with_label_values(&[self.name.as_str(), phase])
-            .observe(started.elapsed().as_secs_f64());
-        match (&result, live) {
-            (Ok(_), Some(live)) if self.settings.isolation.reuses() => {
-                let mut warm = self.warm.lock().unwrap_or_else(|e| e.into_inner());
-                if warm.len() < MAX_WARM {
-                    warm.push(live);
+        let metrics =
+            self.metrics.0[phase as usize].get_or_init(|| PhaseMetrics::new(&self.name, phase));
+        metrics.outcome(result.as_ref().map(|_| ())).inc();
+        metrics.latency.observe(started.elapsed().as_secs_f64());
+        match result {
+            Ok((value, live)) => {
+                if self.settings.isolation.reuses() {
+                    let mut warm = self.warm.lock().unwrap_or_else(|e| e.into_inner());
+                    if warm.len() < MAX_WARM {
+                        warm.push(live);
+                    }
                 }
+                Ok(value)
             }
-            (Err(fault), _) => log::warn!("plugin `{}` {phase}: {fault}", self.name),
-            _ => {}
+            Err(fault) => {
+                log::warn!("plugin `{}` {}: {fault}", self.name, phase.label());
+                Err(fault)
+            }
         }
-        result
     }
 }
 
-/// Call one phase export: `$indices` is the phase's optional `GuestIndices` field, `$call` the
-/// generated `call_*` method, `$args` its arguments after the store; `$check` vets the answer
-/// before the outcome is recorded (an answer that fails it counts as `invalid`).
+/// Call one phase export: `$guest` names the phase's field in [`PhaseIndices`] and [`Guests`],
+/// `$call` the generated `call_*` method, `$args` its arguments after the store; `$check` vets
+/// the answer before the outcome is recorded (an answer that fails it counts as `invalid`).
 macro_rules! call_phase {
-    ($plugin:expr, $phase:literal, $indices:ident, $call:ident, $check:expr, $($args:expr),*) => {{
+    ($plugin:expr, $phase:expr, $guest:ident, $call:ident, $check:expr, $($args:expr),*) => {{
         let plugin: &Plugin = $plugin;
         let started = Instant::now();
-        let result = match plugin.indices.$indices.as_ref() {
-            None => Err((Fault::Trap(concat!("does not export ", $phase).into()), None)),
-            Some(indices) => match plugin.instance().await {
-                Err(fault) => Err((fault, None)),
+        let result = match plugin.indices.$guest.as_ref() {
+            None => Err(Fault::Trap(format!("does not export {}", $phase.label()))),
+            Some(indices) => match plugin.instance(started).await {
+                Err(fault) => Err(fault),
                 Ok(mut live) => {
-                    let call = async {
-                        let guest = indices.load(&mut live.store, &live.instance)?;
+                    let answer = async {
+                        let guest = match &live.guests.$guest {
+                            Some(guest) => guest,
+                            None => live
+                                .guests
+                                .$guest
+                                .insert(indices.load(&mut live.store, &live.instance)?),
+                        };
                         guest.$call(&mut live.store, $($args),*).await
-                    };
-                    match tokio::time::timeout(plugin.settings.timeout, call).await {
-                        Ok(Ok(value)) => match $check(&value) {
-                            Ok(()) => Ok((value, live)),
-                            Err(fault) => Err((fault, None)),
-                        },
-                        Ok(Err(trap)) => Err((Fault::Trap(format!("{trap:#}")), None)),
-                        Err(_) => Err((Fault::Timeout(plugin.settings.timeout), None)),
+                    }
+                    .await;
+                    match answer {
+                        Ok(value) => $check(&value).map(|()| (value, live)),
+                        Err(error) => Err(plugin.fault_of(error)),
                     }
                 }
             },
         };
-        match result {
-            Ok((value, live)) => plugin.finish($phase, started, Some(live), Ok(value)),
-            Err((fault, live)) => plugin.finish($phase, started, live, Err(fault)),
-        }
+        plugin.finish($phase, started, result)
     }};
 }
 
@@ -194,7 +278,7 @@ impl Plugin {
         let body = self.request_body(body);
         call_phase!(
             self,
-            "authorizer",
+            Phase::Authorizer,
             authorizer,
             call_authorize,
             |decision: &Decision| match decision {
@@ -217,7 +301,7 @@ impl Plugin {
         let body = self.request_body(body);
         call_phase!(
             self,
-            "validator",
+            Phase::Validator,
             validator,
             call_validate,
             |_: &Verdict| Ok(()),
@@ -237,7 +321,7 @@ impl Plugin {
         let body = self.request_body(body);
         call_phase!(
             self,
-            "request-transformer",
+            Phase::RequestTransformer,
             request_transformer,
             call_transform_request,
             |action: &RequestAction| match action {
@@ -261,7 +345,7 @@ impl Plugin {
         let body = body.filter(|_| self.needs_response_body);
         call_phase!(
             self,
-            "response-transformer",
+            Phase::ResponseTransformer,
             response_transformer,
             call_transform_response,
             |changes: &ResponseChanges| check_body(changes.body.as_ref()),
@@ -279,7 +363,7 @@ impl Plugin {
     ) -> Result<CacheDecision, Fault> {
         call_phase!(
             self,
-            "cache-policy",
+            Phase::CachePolicy,
             cache_policy,
             call_decide,
             check_cache_decision,

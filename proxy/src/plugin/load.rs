@@ -6,18 +6,17 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, InstancePre};
-use wasmtime::Store;
 
 use super::bindings::{
     authorizer, cache_policy, manifest, request_transformer, response_transformer, validator,
 };
 use super::engine::runtime;
-use super::host::{HostState, PluginShared};
+use super::host::{new_store, HostState, PluginShared};
 use super::kv::KvStore;
 use super::{FailureMode, Isolation, Plugin, PluginSettings};
 use crate::config::PluginFile;
@@ -141,6 +140,7 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String
             isolation: file.isolation,
         },
         warm: Mutex::new(Vec::new()),
+        metrics: Default::default(),
     })
 }
 
@@ -152,9 +152,7 @@ fn probe(
     shared: &Arc<PluginShared>,
 ) -> Result<manifest::Manifest, String> {
     let run = async {
-        let mut store = Store::new(pre.engine(), HostState::new(shared.clone()));
-        store.limiter(|state| &mut state.limits);
-        store.epoch_deadline_async_yield_and_update(1);
+        let mut store = new_store(pre.engine(), shared.clone(), Instant::now() + INIT_DEADLINE);
         let instance = pre
             .instantiate_async(&mut store)
             .await

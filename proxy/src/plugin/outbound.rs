@@ -3,7 +3,7 @@
 
 use std::net::ToSocketAddrs;
 use std::sync::LazyLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pingora::connectors::http::Connector;
@@ -20,14 +20,20 @@ const MAX_RESPONSE_BYTES: usize = 4 << 20;
 
 static CONNECTOR: LazyLock<Connector> = LazyLock::new(|| Connector::new(None));
 
-/// Send `request` if its host is in `allowed`.
+/// Send `request` if its host is in `allowed`, giving up at its own timeout or at the calling
+/// plugin's `deadline`, whichever comes first.
 pub async fn send(
     allowed: &[String],
     request: OutgoingRequest,
+    deadline: Instant,
 ) -> Result<IncomingResponse, HttpError> {
     let timeout = request
         .timeout_ms
-        .map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(ms.into()));
+        .map_or(DEFAULT_TIMEOUT, |ms| Duration::from_millis(ms.into()))
+        .min(deadline.saturating_duration_since(Instant::now()));
+    if timeout.is_zero() {
+        return Err(HttpError::Timeout);
+    }
     match tokio::time::timeout(timeout, exchange(allowed, request, timeout)).await {
         Ok(result) => result,
         Err(_) => Err(HttpError::Timeout),
