@@ -43,6 +43,8 @@ pub struct Plugin {
     pub needs_request_body: bool,
     /// Whether its response phase gets the whole response body.
     pub needs_response_body: bool,
+    /// The request headers its manifest asks for (lower case); `None` for all.
+    request_headers: Option<Vec<String>>,
     /// Deadline, failure mode and isolation.
     pub settings: PluginSettings,
     warm: Mutex<Vec<invoke::Live>>,

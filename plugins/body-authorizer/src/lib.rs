@@ -24,7 +24,9 @@ impl Plugin for BodyAuthorizer {
         if config.allow.is_empty() {
             return Err("`allow` must list at least one value".into());
         }
-        Ok(Manifest::new(Phases::AUTHORIZER).with_request_body())
+        Ok(Manifest::new(Phases::AUTHORIZER)
+            .with_request_body()
+            .with_request_headers::<&str>([]))
     }
 
     fn authorize(_request: &RequestHead, body: Option<&[u8]>, _ctx: &RequestContext) -> Decision {

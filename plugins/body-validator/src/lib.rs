@@ -46,7 +46,9 @@ impl Plugin for BodyValidator {
                 "field `{field}`: unknown type `{kind}`, expected one of {TYPES:?}"
             ));
         }
-        Ok(Manifest::new(Phases::VALIDATOR).with_request_body())
+        Ok(Manifest::new(Phases::VALIDATOR)
+            .with_request_body()
+            .with_request_headers::<&str>([]))
     }
 
     fn validate(_request: &RequestHead, body: Option<&[u8]>, _ctx: &RequestContext) -> Verdict {

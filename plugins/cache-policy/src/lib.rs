@@ -100,7 +100,9 @@ impl Plugin for CachePolicy {
         if config.methods.is_empty() {
             return Err("`methods` must list at least one method".into());
         }
-        Ok(Manifest::new(Phases::CACHE_POLICY))
+        let mut headers = config.key_headers.clone();
+        headers.push("cache-control".into());
+        Ok(Manifest::new(Phases::CACHE_POLICY).with_request_headers(headers))
     }
 
     fn cache_decision(request: &RequestHead, ctx: &RequestContext) -> CacheDecision {

@@ -87,7 +87,9 @@ impl Plugin for HeaderTransformer {
         if phases.is_empty() {
             return Err("configure `request` and/or `response` rules".into());
         }
-        Ok(Manifest::new(phases))
+        // Only renamed request headers are read.
+        let read = config.request.rename.keys().cloned();
+        Ok(Manifest::new(phases).with_request_headers(read))
     }
 
     fn transform_request(

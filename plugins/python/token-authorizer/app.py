@@ -33,6 +33,7 @@ class Plugin(exports.Plugin):
             phases=plugin.Phases.AUTHORIZER,
             needs_request_body=False,
             needs_response_body=False,
+            request_headers=["authorization"],
         )
 
 

@@ -48,7 +48,7 @@ impl Plugin for TokenAuthorizer {
             }
             None => {}
         }
-        Ok(Manifest::new(Phases::AUTHORIZER))
+        Ok(Manifest::new(Phases::AUTHORIZER).with_request_headers(["authorization"]))
     }
 
     fn authorize(request: &RequestHead, _body: Option<&[u8]>, _ctx: &RequestContext) -> Decision {

@@ -2,6 +2,7 @@
 //! output, count the outcome, and keep the instance only if nothing went wrong. Warm instances
 //! keep their typed exports and each plugin its metric series, so a warm call looks nothing up.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -268,6 +269,24 @@ impl Plugin {
         body.filter(|_| self.needs_request_body)
     }
 
+    /// The request as this plugin may see it: only the headers its manifest lists, if it does.
+    fn visible<'r>(&self, request: &'r RequestHead) -> Cow<'r, RequestHead> {
+        match &self.request_headers {
+            None => Cow::Borrowed(request),
+            Some(names) => Cow::Owned(RequestHead {
+                method: request.method.clone(),
+                path: request.path.clone(),
+                query: request.query.clone(),
+                headers: request
+                    .headers
+                    .iter()
+                    .filter(|h| names.iter().any(|n| h.name.eq_ignore_ascii_case(n)))
+                    .cloned()
+                    .collect(),
+            }),
+        }
+    }
+
     /// Authorizer phase.
     pub async fn authorize(
         &self,
@@ -276,6 +295,7 @@ impl Plugin {
         ctx: &RequestContext,
     ) -> Result<Decision, Fault> {
         let body = self.request_body(body);
+        let request = self.visible(request);
         call_phase!(
             self,
             Phase::Authorizer,
@@ -285,7 +305,7 @@ impl Plugin {
                 Decision::Respond(response) => check_response(response),
                 _ => Ok(()),
             },
-            request,
+            &*request,
             body,
             ctx
         )
@@ -299,13 +319,14 @@ impl Plugin {
         ctx: &RequestContext,
     ) -> Result<Verdict, Fault> {
         let body = self.request_body(body);
+        let request = self.visible(request);
         call_phase!(
             self,
             Phase::Validator,
             validator,
             call_validate,
             |_: &Verdict| Ok(()),
-            request,
+            &*request,
             body,
             ctx
         )
@@ -319,6 +340,7 @@ impl Plugin {
         ctx: &RequestContext,
     ) -> Result<RequestAction, Fault> {
         let body = self.request_body(body);
+        let request = self.visible(request);
         call_phase!(
             self,
             Phase::RequestTransformer,
@@ -328,7 +350,7 @@ impl Plugin {
                 RequestAction::Respond(response) => check_response(response),
                 RequestAction::Continue(changes) => check_body(changes.body.as_ref()),
             },
-            request,
+            &*request,
             body,
             ctx
         )
@@ -361,13 +383,14 @@ impl Plugin {
         request: &RequestHead,
         ctx: &RequestContext,
     ) -> Result<CacheDecision, Fault> {
+        let request = self.visible(request);
         call_phase!(
             self,
             Phase::CachePolicy,
             cache_policy,
             call_decide,
             check_cache_decision,
-            request,
+            &*request,
             ctx
         )
     }

@@ -134,6 +134,9 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String
         phases: manifest.phases,
         needs_request_body: manifest.needs_request_body,
         needs_response_body: manifest.needs_response_body,
+        request_headers: manifest
+            .request_headers
+            .map(|names| names.iter().map(|n| n.to_ascii_lowercase()).collect()),
         settings: PluginSettings {
             timeout: Duration::from_millis(file.timeout_ms),
             failure_mode: file.failure_mode,

@@ -231,6 +231,18 @@ config = {{ request = {{ set = {{ "x-principal" = "$principal" }} }} }}
             "{attack}: the plugin got through"
         );
     }
+    // A plugin sees only the request headers its manifest declares.
+    let snooped = client()
+        .get(format!("{}/prod/guarded", gateway.url))
+        .header("x-attack", "snoop")
+        .header("authorization", "Bearer secret")
+        .header("cookie", "session=1")
+        .send()
+        .await
+        .unwrap();
+    let echo: Value = snooped.json().await.unwrap();
+    assert_eq!(echo["headers"]["x-principal"], "sees-x-attack");
+    assert_eq!(echo["headers"]["cookie"], "session=1", "the backend still gets them");
     // Outbound HTTP only reaches allow-listed hosts.
     let elsewhere = crate::support::free_port();
     for (target, principal) in [

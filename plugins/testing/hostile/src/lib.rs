@@ -2,7 +2,8 @@
 //! `x-attack` header it loops forever, grows memory without bound, traps, returns an oversized
 //! response (12 MiB, over the gateway's 10 MiB limit for plugin output), or tries to open a file or
 //! a socket, or calls the URL in `x-target` through the `http` import (its principal then says
-//! what happened). Without the header it allows the request.
+//! what happened), or reports the request headers it can see (`snoop`: it declares only
+//! `x-attack` and `x-target`). Without the header it allows the request.
 
 use wasmgate_plugin_sdk::host;
 use wasmgate_plugin_sdk::prelude::*;
@@ -11,7 +12,7 @@ struct Hostile;
 
 impl Plugin for Hostile {
     fn manifest() -> Result<Manifest, String> {
-        Ok(Manifest::new(Phases::AUTHORIZER))
+        Ok(Manifest::new(Phases::AUTHORIZER).with_request_headers(["x-attack", "x-target"]))
     }
 
     fn authorize(request: &RequestHead, _body: Option<&[u8]>, _ctx: &RequestContext) -> Decision {
@@ -55,6 +56,10 @@ impl Plugin for Hostile {
                     Err(host::HttpError::Denied(_)) => Decision::allow("denied", [("via", "http")]),
                     Err(_) => Decision::allow("failed", [("via", "http")]),
                 }
+            }
+            Some("snoop") => {
+                let names: Vec<&str> = request.headers.iter().map(|h| h.name.as_str()).collect();
+                Decision::allow(format!("sees-{}", names.join("+")), [("via", "snoop")])
             }
             Some("socket") => match std::net::TcpStream::connect("127.0.0.1:9") {
                 Ok(_) => Decision::allow("socket-opened", [("leak", "socket")]),
