@@ -1,6 +1,8 @@
 //! Conveniences over the generated types: header lookup, bearer tokens, JSON bodies, responses,
 //! config parsing and logging.
 
+use std::sync::OnceLock;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -153,6 +155,34 @@ impl ResponseChanges {
 /// The plugin's `config` table, parsed into `T`.
 pub fn config<T: DeserializeOwned>() -> Result<T, String> {
     serde_json::from_str(&host_config::get()).map_err(|e| format!("invalid plugin config: {e}"))
+}
+
+/// The plugin's config parsed once per instance, for the phase methods: a warm instance then
+/// skips the host call and the parse on every request.
+///
+/// ```ignore
+/// static CONFIG: ConfigCell<Config> = ConfigCell::new();
+/// let Some(config) = CONFIG.get() else { return Decision::Forbidden };
+/// ```
+pub struct ConfigCell<T>(OnceLock<Option<T>>);
+
+impl<T: DeserializeOwned> ConfigCell<T> {
+    /// An empty cell.
+    pub const fn new() -> Self {
+        Self(OnceLock::new())
+    }
+
+    /// The parsed config; `None` if it does not parse (`manifest` reports that at load, so a
+    /// loaded plugin never sees it).
+    pub fn get(&self) -> Option<&T> {
+        self.0.get_or_init(|| config().ok()).as_ref()
+    }
+}
+
+impl<T: DeserializeOwned> Default for ConfigCell<T> {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Log `message` at `level` into the gateway's log.

@@ -50,7 +50,7 @@ pub use bindings::exports::wasmgate::plugin::validator::Verdict;
 pub use bindings::wasmgate::plugin::types::{
     Entry, Header, RequestContext, RequestHead, Response, ResponseHead,
 };
-pub use helpers::{config, log};
+pub use helpers::{config, log, ConfigCell};
 
 /// Host services: logging, the key/value store, metrics and outbound HTTP.
 pub mod host {
@@ -65,9 +65,9 @@ pub mod host {
 /// Everything a plugin usually needs.
 pub mod prelude {
     pub use crate::{
-        Allow, CacheDecision, CacheRule, Decision, Entry, Header, Manifest, Phases, Plugin,
-        RequestAction, RequestChanges, RequestContext, RequestHead, Response, ResponseChanges,
-        ResponseHead, Verdict,
+        Allow, CacheDecision, CacheRule, ConfigCell, Decision, Entry, Header, Manifest, Phases,
+        Plugin, RequestAction, RequestChanges, RequestContext, RequestHead, Response,
+        ResponseChanges, ResponseHead, Verdict,
     };
 }
 

@@ -16,6 +16,8 @@ struct Config {
     allow: Vec<String>,
 }
 
+static CONFIG: ConfigCell<Config> = ConfigCell::new();
+
 struct BodyAuthorizer;
 
 impl Plugin for BodyAuthorizer {
@@ -30,7 +32,7 @@ impl Plugin for BodyAuthorizer {
     }
 
     fn authorize(_request: &RequestHead, body: Option<&[u8]>, _ctx: &RequestContext) -> Decision {
-        let Ok(config) = wasmgate_plugin_sdk::config::<Config>() else {
+        let Some(config) = CONFIG.get() else {
             return Decision::Forbidden;
         };
         let Some(Ok(json)) = body.map(serde_json::from_slice::<Value>) else {

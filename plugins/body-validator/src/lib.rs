@@ -32,6 +32,8 @@ fn has_type(value: &Value, expected: &str) -> bool {
     }
 }
 
+static CONFIG: ConfigCell<Config> = ConfigCell::new();
+
 struct BodyValidator;
 
 impl Plugin for BodyValidator {
@@ -52,7 +54,7 @@ impl Plugin for BodyValidator {
     }
 
     fn validate(_request: &RequestHead, body: Option<&[u8]>, _ctx: &RequestContext) -> Verdict {
-        let Ok(config) = wasmgate_plugin_sdk::config::<Config>() else {
+        let Some(config) = CONFIG.get() else {
             return Verdict::Reject("Invalid request body".into());
         };
         let Some(Ok(Value::Object(object))) = body.map(serde_json::from_slice::<Value>) else {

@@ -3,8 +3,6 @@
 //! that one caller's answer never reaches another. A client's `Cache-Control: max-age=0` or
 //! `no-cache` refreshes the entry when `client_refresh` allows it.
 
-use std::sync::OnceLock;
-
 use serde::Deserialize;
 use wasmgate_plugin_sdk::prelude::*;
 
@@ -36,12 +34,7 @@ fn default_methods() -> Vec<String> {
     vec!["GET".into()]
 }
 
-fn config() -> Option<&'static Config> {
-    static CONFIG: OnceLock<Option<Config>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| wasmgate_plugin_sdk::config().ok())
-        .as_ref()
-}
+static CONFIG: ConfigCell<Config> = ConfigCell::new();
 
 impl Config {
     fn key(&self, request: &RequestHead, ctx: &RequestContext) -> String {
@@ -106,7 +99,7 @@ impl Plugin for CachePolicy {
     }
 
     fn cache_decision(request: &RequestHead, ctx: &RequestContext) -> CacheDecision {
-        let Some(config) = config() else {
+        let Some(config) = CONFIG.get() else {
             return CacheDecision::Bypass;
         };
         if !config

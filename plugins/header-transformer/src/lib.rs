@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use wasmgate_plugin_sdk::prelude::*;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Config {
     #[serde(default)]
@@ -72,6 +72,8 @@ impl Rules {
     }
 }
 
+static CONFIG: ConfigCell<Config> = ConfigCell::new();
+
 struct HeaderTransformer;
 
 impl Plugin for HeaderTransformer {
@@ -97,7 +99,9 @@ impl Plugin for HeaderTransformer {
         _body: Option<&[u8]>,
         ctx: &RequestContext,
     ) -> RequestAction {
-        let config: Config = wasmgate_plugin_sdk::config().unwrap_or_default();
+        let Some(config) = CONFIG.get() else {
+            return RequestAction::Continue(RequestChanges::none());
+        };
         let (set_headers, remove_headers) = config.request.apply(&request.headers, ctx);
         RequestAction::Continue(RequestChanges {
             set_headers,
@@ -111,7 +115,9 @@ impl Plugin for HeaderTransformer {
         _body: Option<&[u8]>,
         ctx: &RequestContext,
     ) -> ResponseChanges {
-        let config: Config = wasmgate_plugin_sdk::config().unwrap_or_default();
+        let Some(config) = CONFIG.get() else {
+            return ResponseChanges::none();
+        };
         let (set_headers, remove_headers) = config.response.apply(&response.headers, ctx);
         ResponseChanges {
             set_headers,

@@ -33,6 +33,8 @@ fn redact(value: &mut Value, fields: &[String]) -> bool {
     changed
 }
 
+static CONFIG: ConfigCell<Config> = ConfigCell::new();
+
 struct JsonRedactor;
 
 impl Plugin for JsonRedactor {
@@ -52,9 +54,7 @@ impl Plugin for JsonRedactor {
         let is_json = response
             .header("content-type")
             .is_some_and(|t| t.contains("json"));
-        let (Ok(config), true, Some(body)) =
-            (wasmgate_plugin_sdk::config::<Config>(), is_json, body)
-        else {
+        let (Some(config), true, Some(body)) = (CONFIG.get(), is_json, body) else {
             return ResponseChanges::none();
         };
         let Ok(mut json) = serde_json::from_slice::<Value>(body) else {

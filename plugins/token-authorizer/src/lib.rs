@@ -5,7 +5,6 @@
 mod signed;
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use serde::Deserialize;
 use wasmgate_plugin_sdk::prelude::*;
@@ -28,13 +27,7 @@ struct Identity {
     context: BTreeMap<String, String>,
 }
 
-/// The config, parsed once per instance (warm instances then skip the host call and the parse).
-fn config() -> Option<&'static Config> {
-    static CONFIG: OnceLock<Option<Config>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| wasmgate_plugin_sdk::config().ok())
-        .as_ref()
-}
+static CONFIG: ConfigCell<Config> = ConfigCell::new();
 
 struct TokenAuthorizer;
 
@@ -55,7 +48,7 @@ impl Plugin for TokenAuthorizer {
         let Some(token) = request.bearer_token() else {
             return Decision::Unauthorized;
         };
-        let Some(config) = config() else {
+        let Some(config) = CONFIG.get() else {
             return Decision::Forbidden;
         };
         if let Some(identity) = config.tokens.get(token) {

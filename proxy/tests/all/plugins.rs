@@ -242,7 +242,10 @@ config = {{ request = {{ set = {{ "x-principal" = "$principal" }} }} }}
         .unwrap();
     let echo: Value = snooped.json().await.unwrap();
     assert_eq!(echo["headers"]["x-principal"], "sees-x-attack");
-    assert_eq!(echo["headers"]["cookie"], "session=1", "the backend still gets them");
+    assert_eq!(
+        echo["headers"]["cookie"], "session=1",
+        "the backend still gets them"
+    );
     // Outbound HTTP only reaches allow-listed hosts.
     let elsewhere = crate::support::free_port();
     for (target, principal) in [
