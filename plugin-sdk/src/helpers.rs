@@ -67,6 +67,7 @@ impl Manifest {
             needs_request_body: false,
             needs_response_body: false,
             request_headers: None,
+            response_headers: None,
         }
     }
 
@@ -77,6 +78,15 @@ impl Manifest {
         names: impl IntoIterator<Item = S>,
     ) -> Self {
         self.request_headers = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Read only these response headers (any case) in the response phase.
+    pub fn with_response_headers<S: Into<String>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.response_headers = Some(names.into_iter().map(Into::into).collect());
         self
     }
 

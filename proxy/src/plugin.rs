@@ -45,6 +45,8 @@ pub struct Plugin {
     pub needs_response_body: bool,
     /// The request headers its manifest asks for (lower case); `None` for all.
     request_headers: Option<Vec<String>>,
+    /// The response headers its manifest asks for (lower case); `None` for all.
+    response_headers: Option<Vec<String>>,
     /// Deadline, failure mode and isolation.
     pub settings: PluginSettings,
     warm: Mutex<Vec<invoke::Live>>,

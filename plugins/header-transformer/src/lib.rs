@@ -89,9 +89,10 @@ impl Plugin for HeaderTransformer {
         if phases.is_empty() {
             return Err("configure `request` and/or `response` rules".into());
         }
-        // Only renamed request headers are read.
-        let read = config.request.rename.keys().cloned();
-        Ok(Manifest::new(phases).with_request_headers(read))
+        // Only renamed headers are read.
+        Ok(Manifest::new(phases)
+            .with_request_headers(config.request.rename.keys().cloned())
+            .with_response_headers(config.response.rename.keys().cloned()))
     }
 
     fn transform_request(

@@ -43,7 +43,9 @@ impl Plugin for JsonRedactor {
         if config.fields.is_empty() {
             return Err("`fields` must list at least one field".into());
         }
-        Ok(Manifest::new(Phases::RESPONSE_TRANSFORMER).with_response_body())
+        Ok(Manifest::new(Phases::RESPONSE_TRANSFORMER)
+            .with_response_body()
+            .with_response_headers(["content-type"]))
     }
 
     fn transform_response(

@@ -34,6 +34,7 @@ class Plugin(exports.Plugin):
             needs_request_body=False,
             needs_response_body=False,
             request_headers=["authorization"],
+            response_headers=None,
         )
 
 

@@ -14,7 +14,7 @@ use super::bindings::authorizer::Decision;
 use super::bindings::cache_policy::{CacheDecision, CacheRule};
 use super::bindings::request_transformer::RequestAction;
 use super::bindings::response_transformer::ResponseChanges;
-use super::bindings::types::{RequestContext, RequestHead, Response, ResponseHead};
+use super::bindings::types::{Header, RequestContext, RequestHead, Response, ResponseHead};
 use super::bindings::validator::Verdict;
 use super::bindings::{
     authorizer, cache_policy, request_transformer, response_transformer, validator,
@@ -226,6 +226,15 @@ macro_rules! call_phase {
     }};
 }
 
+/// The headers among `headers` that `names` lists.
+fn listed(headers: &[Header], names: &[String]) -> Vec<Header> {
+    headers
+        .iter()
+        .filter(|h| names.iter().any(|n| h.name.eq_ignore_ascii_case(n)))
+        .cloned()
+        .collect()
+}
+
 fn check_response(response: &Response) -> Result<(), Fault> {
     if !(100..=599).contains(&response.status) {
         return Err(Fault::Invalid(format!("status {}", response.status)));
@@ -277,12 +286,18 @@ impl Plugin {
                 method: request.method.clone(),
                 path: request.path.clone(),
                 query: request.query.clone(),
-                headers: request
-                    .headers
-                    .iter()
-                    .filter(|h| names.iter().any(|n| h.name.eq_ignore_ascii_case(n)))
-                    .cloned()
-                    .collect(),
+                headers: listed(&request.headers, names),
+            }),
+        }
+    }
+
+    /// The response as this plugin may see it: only the headers its manifest lists, if it does.
+    fn visible_response<'r>(&self, response: &'r ResponseHead) -> Cow<'r, ResponseHead> {
+        match &self.response_headers {
+            None => Cow::Borrowed(response),
+            Some(names) => Cow::Owned(ResponseHead {
+                status: response.status,
+                headers: listed(&response.headers, names),
             }),
         }
     }
@@ -365,13 +380,14 @@ impl Plugin {
         ctx: &RequestContext,
     ) -> Result<ResponseChanges, Fault> {
         let body = body.filter(|_| self.needs_response_body);
+        let response = self.visible_response(response);
         call_phase!(
             self,
             Phase::ResponseTransformer,
             response_transformer,
             call_transform_response,
             |changes: &ResponseChanges| check_body(changes.body.as_ref()),
-            response,
+            &*response,
             body,
             ctx
         )

@@ -134,9 +134,8 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String
         phases: manifest.phases,
         needs_request_body: manifest.needs_request_body,
         needs_response_body: manifest.needs_response_body,
-        request_headers: manifest
-            .request_headers
-            .map(|names| names.iter().map(|n| n.to_ascii_lowercase()).collect()),
+        request_headers: lower_case(manifest.request_headers),
+        response_headers: lower_case(manifest.response_headers),
         settings: PluginSettings {
             timeout: Duration::from_millis(file.timeout_ms),
             failure_mode: file.failure_mode,
@@ -145,6 +144,10 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String
         warm: Mutex::new(Vec::new()),
         metrics: Default::default(),
     })
+}
+
+fn lower_case(names: Option<Vec<String>>) -> Option<Vec<String>> {
+    names.map(|names| names.iter().map(|n| n.to_ascii_lowercase()).collect())
 }
 
 /// Run `init` in a fresh instance on a thread of its own (loading happens outside the proxy's
