@@ -184,7 +184,7 @@ integration = {{ type = "http_proxy", uri = "http://{addr}/short" }}
 plugins = ["redact"]
 integration = {{ type = "http_proxy", uri = "http://{addr}/redacted" }}
 "#,
-        plugins("{ ttl_seconds = 1 }"),
+        plugins("{ ttl_seconds = 2 }"),
         addr = backend.addr
     ))
     .await;
@@ -198,7 +198,7 @@ integration = {{ type = "http_proxy", uri = "http://{addr}/redacted" }}
         cache_header(&get("/short").await.unwrap()).as_deref(),
         Some("hit")
     );
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    tokio::time::sleep(Duration::from_millis(2300)).await;
     assert_eq!(
         cache_header(&get("/short").await.unwrap()).as_deref(),
         Some("miss")
