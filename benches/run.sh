@@ -79,6 +79,9 @@ listen = ["127.0.0.1:$GATE_PORT"]
 threads = $WORKERS
 access_log = "off"
 watch_config = false
+# Above any rate reached here (the default account limit is AWS's 10,000/s): every request still
+# passes the account bucket.
+throttle = { rate = 1000000, burst = 100000 }
 
 [admin]
 listen = "127.0.0.1:$ADMIN_PORT"

@@ -38,7 +38,9 @@ use pingora::{Error, ErrorType, Result};
 use crate::access_log::AccessRecord;
 use crate::gateway_response::ErrorKind;
 use crate::integration::Integration;
+use crate::snapshot::Route;
 use crate::state::State;
+use crate::throttle;
 
 use context::{RequestCtx, RequestValues, UpstreamPlan};
 use respond::REQUEST_ID_HEADER;
@@ -83,6 +85,24 @@ impl Gateway {
         }
         Ok(stage_path)
     }
+}
+
+/// Take a token from each of the route's buckets, most specific first; the wait until the first
+/// refusing bucket admits again.
+fn throttle_wait(route: &Route, ctx: &RequestCtx) -> Option<Duration> {
+    let (bucket, wait) = route
+        .throttles
+        .iter()
+        .find_map(|bucket| bucket.admit().err().map(|wait| (bucket, wait)))?;
+    let (api, stage) = ctx
+        .stage
+        .as_ref()
+        .map_or(("", ""), |s| (s.api.name.as_str(), s.name.as_str()));
+    crate::metrics::METRICS
+        .throttled
+        .with_label_values(&[api, stage, route.key.as_str(), bucket.level.label()])
+        .inc();
+    Some(wait)
 }
 
 /// The request's host name without port: the URI authority (HTTP/2) or the `Host` header.
@@ -154,6 +174,10 @@ impl ProxyHttp for Gateway {
             }
         };
         let route = ctx.route.clone().ok_or_else(|| internal("route matched"))?;
+        if let Some(wait) = throttle_wait(&route, ctx) {
+            respond::throttled(session, ctx, throttle::retry_after_seconds(wait)).await?;
+            return Ok(true);
+        }
         let mut body = None;
         if route.plugins.needs_buffering() {
             let limit = ctx

@@ -32,11 +32,13 @@ pub enum ErrorKind {
     ServiceUnavailable,
     /// A fault inside the gateway: 500.
     InternalError,
+    /// A throttle refused the request: 429.
+    Throttled,
 }
 
 impl ErrorKind {
     /// Every kind, for parsing config keys.
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         Self::MissingAuthenticationToken,
         Self::ResourceNotFound,
         Self::Unauthorized,
@@ -47,6 +49,7 @@ impl ErrorKind {
         Self::IntegrationFailure,
         Self::ServiceUnavailable,
         Self::InternalError,
+        Self::Throttled,
     ];
 
     /// The AWS gateway response type name, used as the config key.
@@ -62,6 +65,7 @@ impl ErrorKind {
             Self::IntegrationFailure => "INTEGRATION_FAILURE",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::InternalError => "INTERNAL_ERROR",
+            Self::Throttled => "THROTTLED",
         }
     }
 
@@ -78,6 +82,7 @@ impl ErrorKind {
             Self::IntegrationFailure => 502,
             Self::ServiceUnavailable => 503,
             Self::InternalError => 500,
+            Self::Throttled => 429,
         }
     }
 
@@ -94,6 +99,7 @@ impl ErrorKind {
             Self::IntegrationFailure => "Bad Gateway",
             Self::ServiceUnavailable => "Service Unavailable",
             Self::InternalError => "Internal server error",
+            Self::Throttled => "Too Many Requests",
         }
     }
 }

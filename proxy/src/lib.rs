@@ -21,5 +21,6 @@ pub mod server;
 pub mod snapshot;
 pub mod state;
 pub mod template;
+pub mod throttle;
 pub mod upstream;
 pub mod watcher;

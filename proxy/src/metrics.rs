@@ -39,6 +39,8 @@ pub struct Metrics {
     pub plugin_histograms: HistogramVec,
     /// `wasmgate_cache_lookups_total{api,stage,result}` (result: hit, miss, refresh, bypass).
     pub cache_lookups: IntCounterVec,
+    /// `wasmgate_throttled_requests_total{api,stage,route,level}`: 429s by refusing bucket.
+    pub throttled: IntCounterVec,
 }
 
 /// The process-wide metrics.
@@ -133,6 +135,14 @@ impl Metrics {
             &["api", "stage", "result"],
         )
         .expect("valid metric");
+        let throttled = IntCounterVec::new(
+            Opts::new(
+                "wasmgate_throttled_requests_total",
+                "Requests refused with 429 by a throttle, by route and the level that refused.",
+            ),
+            &["api", "stage", "route", "level"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -145,6 +155,7 @@ impl Metrics {
             Box::new(plugin_counters.clone()),
             Box::new(plugin_histograms.clone()),
             Box::new(cache_lookups.clone()),
+            Box::new(throttled.clone()),
         ] {
             registry
                 .register(collector)
@@ -163,6 +174,7 @@ impl Metrics {
             plugin_counters,
             plugin_histograms,
             cache_lookups,
+            throttled,
         }
     }
 

@@ -12,6 +12,7 @@ use crate::integration::Integration;
 use crate::metrics::RouteMetrics;
 use crate::plugin::{Phases, Plugin};
 use crate::routing::Router;
+use crate::throttle::Bucket;
 
 pub use compile::compile;
 
@@ -74,6 +75,8 @@ pub struct Route {
     pub plugins: Chain,
     /// The route's histograms.
     pub metrics: RouteMetrics,
+    /// The token buckets a request must pass: route, stage, then account.
+    pub throttles: Vec<Arc<Bucket>>,
 }
 
 /// A route's plugin chain (API, then stage, then route plugins) split by phase.

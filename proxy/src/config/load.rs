@@ -134,6 +134,7 @@ fn read_route(value: Value<'_>, path: &str, diags: &mut Diagnostics) -> Option<R
     Some(RouteFile {
         integration: integration?,
         plugins: settings.plugins,
+        throttle: settings.throttle,
     })
 }
 
@@ -143,6 +144,7 @@ fn read_route(value: Value<'_>, path: &str, diags: &mut Diagnostics) -> Option<R
 struct RouteSettings {
     #[serde(default)]
     plugins: Vec<Spanned<String>>,
+    throttle: Option<crate::config::Throttle>,
 }
 
 fn read_integration(

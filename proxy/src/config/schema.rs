@@ -73,6 +73,54 @@ pub struct ServerFile {
     /// Size of the response cache that cache-policy plugins fill, in MiB. Default 64.
     #[serde(default = "default_cache_capacity")]
     pub cache_capacity_mb: u64,
+    /// The account-level limit on every request the gateway serves. Default 10,000 requests/s
+    /// with a burst of 5,000, as AWS.
+    #[serde(default = "default_account_throttle")]
+    pub throttle: Throttle,
+}
+
+/// A token bucket: `rate` requests per second on average, up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(try_from = "ThrottleFile")]
+pub struct Throttle {
+    /// Tokens added per second (may be fractional, e.g. 0.5).
+    pub rate: f64,
+    /// The bucket's size.
+    pub burst: std::num::NonZeroU32,
+}
+
+/// `throttle = { rate = 100, burst = 50 }` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThrottleFile {
+    rate: f64,
+    burst: u32,
+}
+
+impl TryFrom<ThrottleFile> for Throttle {
+    type Error = String;
+
+    fn try_from(file: ThrottleFile) -> Result<Self, String> {
+        if !(file.rate.is_finite() && file.rate > 0.0 && file.rate <= 1e9) {
+            return Err(format!(
+                "`rate` must be a number of requests per second above 0 (got {})",
+                file.rate
+            ));
+        }
+        let burst = std::num::NonZeroU32::new(file.burst)
+            .ok_or("`burst` must be at least 1 (the bucket's size)")?;
+        Ok(Throttle {
+            rate: file.rate,
+            burst,
+        })
+    }
+}
+
+fn default_account_throttle() -> Throttle {
+    Throttle {
+        rate: 10_000.0,
+        burst: std::num::NonZeroU32::new(5_000).expect("non-zero"),
+    }
 }
 
 impl Default for ServerFile {
@@ -85,6 +133,7 @@ impl Default for ServerFile {
             max_request_body_bytes: default_max_request_body(),
             watch_config: true,
             cache_capacity_mb: default_cache_capacity(),
+            throttle: default_account_throttle(),
         }
     }
 }
@@ -233,6 +282,8 @@ pub struct StageFile {
     /// Plugins run on every route of the stage, after the API's.
     #[serde(default)]
     pub plugins: Vec<Spanned<String>>,
+    /// One limit for all the stage's routes together.
+    pub throttle: Option<Throttle>,
 }
 
 /// `[apis.<name>.routes."<METHOD> <path>"]`; the key is the route key (`ANY` matches every method,
@@ -243,6 +294,8 @@ pub struct RouteFile {
     pub integration: IntegrationFile,
     /// Plugins run on this route, after the API's and the stage's.
     pub plugins: Vec<Spanned<String>>,
+    /// A limit for this route in each stage.
+    pub throttle: Option<Throttle>,
 }
 
 /// The integration of a route, chosen by its `type` key.

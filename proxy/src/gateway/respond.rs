@@ -68,8 +68,34 @@ pub async fn error_with_message(
     kind: ErrorKind,
     message: Option<&str>,
 ) -> Result<u16> {
+    error_with_headers(session, ctx, kind, message, Vec::new()).await
+}
+
+/// Answer 429 `Too Many Requests` with `Retry-After` (seconds).
+pub async fn throttled(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    retry_after_seconds: u64,
+) -> Result<()> {
+    let retry_after = (
+        http::header::RETRY_AFTER,
+        HeaderValue::from(retry_after_seconds),
+    );
+    error_with_headers(session, ctx, ErrorKind::Throttled, None, vec![retry_after])
+        .await
+        .map(|_| ())
+}
+
+async fn error_with_headers(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    kind: ErrorKind,
+    message: Option<&str>,
+    extra_headers: Vec<(HeaderName, HeaderValue)>,
+) -> Result<u16> {
     ctx.error = Some(kind);
-    let rendered = render_error(ctx, kind, message);
+    let mut rendered = render_error(ctx, kind, message);
+    rendered.headers.extend(extra_headers);
     let status = rendered.status;
     write(
         session,

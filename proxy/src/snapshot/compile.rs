@@ -21,6 +21,7 @@ use crate::metrics::METRICS;
 use crate::plugin::Plugin;
 use crate::routing::{RouteKey, Router};
 use crate::template::{substitute_stage_variables, Scope, Template};
+use crate::throttle::{self, Bucket, Level};
 use crate::upstream::Pool;
 
 /// The HTTP API catch-all route key.
@@ -391,6 +392,7 @@ fn compile_stage(
             integration,
             plugins,
             metrics: METRICS.route(&api.name, stage.name.get_ref(), route.name.get_ref()),
+            throttles: route_throttles(&api.name, stage, route, &cx.server.throttle),
         });
         match parsed {
             ParsedRoute::Key(key, _) => {
@@ -411,6 +413,26 @@ fn compile_stage(
         router,
         default_route,
     }
+}
+
+/// The buckets of a route in a stage, most specific first.
+fn route_throttles(
+    api: &str,
+    stage: &Named<StageFile>,
+    route: &Named<RouteFile>,
+    account: &Throttle,
+) -> Vec<Arc<Bucket>> {
+    let stage_name = format!("{api}/{}", stage.name.get_ref());
+    let route_name = format!("{stage_name}/{}", route.name.get_ref());
+    let mut buckets = Vec::new();
+    if let Some(limit) = &route.value.throttle {
+        buckets.push(throttle::bucket(Level::Route, &route_name, limit));
+    }
+    if let Some(limit) = &stage.value.throttle {
+        buckets.push(throttle::bucket(Level::Stage, &stage_name, limit));
+    }
+    buckets.push(throttle::bucket(Level::Account, "", account));
+    buckets
 }
 
 struct IntegrationContext<'a> {

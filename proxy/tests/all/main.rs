@@ -10,3 +10,4 @@ mod plugins;
 mod reload;
 mod routing;
 mod support;
+mod throttling;
