@@ -55,8 +55,20 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Start a gateway on `config`, whose `[server]` and `[admin]` sections are added here.
+    /// Start a gateway on `config`, whose `[server]` and `[admin]` sections are added here. Ports
+    /// are picked free, but another test may take one before the gateway binds it: a gateway that
+    /// exits at start is started again on other ports.
     pub async fn start(config: &str) -> Gateway {
+        for _ in 0..5 {
+            let mut gateway = Self::spawn(config);
+            if gateway.wait_ready().await {
+                return gateway;
+            }
+        }
+        panic!("wasmgate did not start in 5 attempts");
+    }
+
+    fn spawn(config: &str) -> Gateway {
         let port = free_port();
         let admin_port = free_port();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -74,22 +86,25 @@ impl Gateway {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start wasmgate");
-        let gateway = Gateway {
+        Gateway {
             child,
             url: format!("http://127.0.0.1:{port}"),
             admin: format!("http://127.0.0.1:{admin_port}"),
             config_path,
             header,
             _dir: dir,
-        };
-        gateway.wait_ready().await;
-        gateway
+        }
     }
 
-    async fn wait_ready(&self) {
+    /// Wait until both listeners answer; false if the process exited instead (a port was taken),
+    /// also checked a moment after the listeners answered, in case another process answered.
+    async fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(20);
         let client = client();
         loop {
+            if self.child.try_wait().expect("poll child").is_some() {
+                return false;
+            }
             let admin_up = client
                 .get(format!("{}/healthz", self.admin))
                 .send()
@@ -99,7 +114,8 @@ impl Gateway {
                 .await
                 .is_ok();
             if admin_up && proxy_up {
-                return;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return self.child.try_wait().expect("poll child").is_none();
             }
             assert!(Instant::now() < deadline, "gateway did not become ready");
             tokio::time::sleep(Duration::from_millis(50)).await;
