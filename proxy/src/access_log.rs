@@ -41,6 +41,8 @@ pub struct AccessRecord<'a> {
     pub error_type: Option<&'a str>,
     /// `$context.authorizer.principalId`, when an authorizer allowed the request.
     pub principal_id: Option<&'a str>,
+    /// `$context.error.validationErrorString`, when request validation refused the request.
+    pub validation_error: Option<&'a str>,
 }
 
 /// Where access-log lines go.

@@ -154,6 +154,7 @@ impl ProxyHttp for Gateway {
             integration_started: None,
             integration_latency: None,
             cache_fill: None,
+            validation_error: None,
             _in_flight: self.state.drain.enter(),
         }
     }
@@ -179,7 +180,7 @@ impl ProxyHttp for Gateway {
             return Ok(true);
         }
         let mut body = None;
-        if route.plugins.needs_buffering() {
+        if route.reads_whole_body() {
             let limit = ctx
                 .stage
                 .as_ref()
@@ -438,6 +439,7 @@ impl ProxyHttp for Gateway {
             integration_latency: ctx.integration_latency.map(millis),
             error_type: ctx.error.map(|kind| kind.response_type()),
             principal_id: ctx.principal.as_deref(),
+            validation_error: ctx.validation_error.as_deref(),
         });
     }
 }

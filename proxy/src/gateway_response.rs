@@ -22,8 +22,10 @@ pub enum ErrorKind {
     AccessDenied,
     /// Request body over the limit: 413.
     RequestTooLarge,
-    /// The request could not be read or is malformed: 400.
+    /// The request body could not be read, is malformed, or does not match its model: 400.
     BadRequestBody,
+    /// A required request parameter is missing: 400.
+    BadRequestParameters,
     /// The backend did not answer within the integration timeout: 504.
     IntegrationTimeout,
     /// The backend refused the connection or broke the exchange: 502.
@@ -38,13 +40,14 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for parsing config keys.
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         Self::MissingAuthenticationToken,
         Self::ResourceNotFound,
         Self::Unauthorized,
         Self::AccessDenied,
         Self::RequestTooLarge,
         Self::BadRequestBody,
+        Self::BadRequestParameters,
         Self::IntegrationTimeout,
         Self::IntegrationFailure,
         Self::ServiceUnavailable,
@@ -61,6 +64,7 @@ impl ErrorKind {
             Self::AccessDenied => "ACCESS_DENIED",
             Self::RequestTooLarge => "REQUEST_TOO_LARGE",
             Self::BadRequestBody => "BAD_REQUEST_BODY",
+            Self::BadRequestParameters => "BAD_REQUEST_PARAMETERS",
             Self::IntegrationTimeout => "INTEGRATION_TIMEOUT",
             Self::IntegrationFailure => "INTEGRATION_FAILURE",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
@@ -77,7 +81,7 @@ impl ErrorKind {
             Self::Unauthorized => 401,
             Self::AccessDenied => 403,
             Self::RequestTooLarge => 413,
-            Self::BadRequestBody => 400,
+            Self::BadRequestBody | Self::BadRequestParameters => 400,
             Self::IntegrationTimeout => 504,
             Self::IntegrationFailure => 502,
             Self::ServiceUnavailable => 503,
@@ -94,7 +98,7 @@ impl ErrorKind {
             Self::Unauthorized => "Unauthorized",
             Self::AccessDenied => "Forbidden",
             Self::RequestTooLarge => "Request Too Long",
-            Self::BadRequestBody => "Bad Request",
+            Self::BadRequestBody | Self::BadRequestParameters => "Bad Request",
             Self::IntegrationTimeout => "Endpoint request timed out",
             Self::IntegrationFailure => "Bad Gateway",
             Self::ServiceUnavailable => "Service Unavailable",

@@ -23,4 +23,5 @@ pub mod state;
 pub mod template;
 pub mod throttle;
 pub mod upstream;
+pub mod validation;
 pub mod watcher;

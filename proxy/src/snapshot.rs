@@ -13,6 +13,7 @@ use crate::metrics::RouteMetrics;
 use crate::plugin::{Phases, Plugin};
 use crate::routing::Router;
 use crate::throttle::Bucket;
+use crate::validation::RequestValidation;
 
 pub use compile::compile;
 
@@ -47,6 +48,8 @@ pub struct Api {
     pub responses: GatewayResponses,
     /// Largest request body accepted.
     pub max_request_body_bytes: u64,
+    /// Whether validation errors carry their detail in the response.
+    pub validation_details: bool,
 }
 
 /// One stage of an API, with its routes compiled for its stage variables.
@@ -77,6 +80,16 @@ pub struct Route {
     pub metrics: RouteMetrics,
     /// The token buckets a request must pass: route, stage, then account.
     pub throttles: Vec<Arc<Bucket>>,
+    /// Required parameters and body models.
+    pub validation: Arc<RequestValidation>,
+}
+
+impl Route {
+    /// Whether the route reads the whole request body before its integration (for its plugins
+    /// or its body models).
+    pub fn reads_whole_body(&self) -> bool {
+        self.plugins.needs_buffering() || self.validation.needs_body()
+    }
 }
 
 /// A route's plugin chain (API, then stage, then route plugins) split by phase.

@@ -109,6 +109,8 @@ fn read_api(value: Value<'_>, path: &str, diags: &mut Diagnostics) -> Option<Api
         base_path: None,
         max_request_body_bytes: None,
         plugins: Vec::new(),
+        models: Default::default(),
+        validation_details: false,
     });
 
     let stages = named(stages.unwrap_or_default(), deserialize, diags);
@@ -135,6 +137,8 @@ fn read_route(value: Value<'_>, path: &str, diags: &mut Diagnostics) -> Option<R
         integration: integration?,
         plugins: settings.plugins,
         throttle: settings.throttle,
+        request_models: settings.request_models,
+        required_parameters: settings.required_parameters,
     })
 }
 
@@ -145,6 +149,10 @@ struct RouteSettings {
     #[serde(default)]
     plugins: Vec<Spanned<String>>,
     throttle: Option<crate::config::Throttle>,
+    #[serde(default)]
+    request_models: std::collections::BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    required_parameters: Vec<Spanned<String>>,
 }
 
 fn read_integration(

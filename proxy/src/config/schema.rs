@@ -244,6 +244,21 @@ pub struct ApiSettings {
     /// Plugins run on every route of the API, first in the chain.
     #[serde(default)]
     pub plugins: Vec<Spanned<String>>,
+    /// Request models: JSON Schemas (draft-04 unless the schema names another `$schema`) that
+    /// routes validate request bodies against.
+    #[serde(default)]
+    pub models: std::collections::BTreeMap<String, Spanned<ModelFile>>,
+    /// Put the schema error's detail into 400 answers too (it always goes to the access log).
+    #[serde(default)]
+    pub validation_details: bool,
+}
+
+/// `[apis.<name>.models.<Model>]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    /// The JSON Schema, written as a TOML table.
+    pub schema: toml::Table,
 }
 
 /// The AWS API kind, which decides unknown-route errors and the `$default` route.
@@ -296,6 +311,10 @@ pub struct RouteFile {
     pub plugins: Vec<Spanned<String>>,
     /// A limit for this route in each stage.
     pub throttle: Option<Throttle>,
+    /// Models the request body must match, by content type (`$default` for any other type).
+    pub request_models: std::collections::BTreeMap<String, Spanned<String>>,
+    /// Request parameters that must be present: `querystring.<name>` or `header.<name>`.
+    pub required_parameters: Vec<Spanned<String>>,
 }
 
 /// The integration of a route, chosen by its `type` key.

@@ -50,6 +50,8 @@ pub struct RequestCtx {
     pub integration_latency: Option<std::time::Duration>,
     /// The response being recorded for the cache (a cache miss or refresh).
     pub cache_fill: Option<Fill>,
+    /// Why request validation refused the request, for the access log.
+    pub validation_error: Option<String>,
     /// Keeps the request counted for graceful shutdown.
     pub _in_flight: InFlight,
 }

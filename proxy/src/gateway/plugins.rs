@@ -16,6 +16,8 @@ use crate::plugin::{
     Decision, Entry, Fault, Header, Plugin, RequestAction, RequestChanges, RequestContext,
     RequestHead, Response, ResponseChanges, ResponseHead, Verdict,
 };
+use crate::snapshot::Route;
+use crate::validation::Invalid;
 
 /// Request changes collected from request transformers, applied when the request goes upstream.
 #[derive(Debug, Default)]
@@ -182,10 +184,10 @@ pub async fn request_phases(
     let Some(route) = ctx.route.clone() else {
         return Ok(false);
     };
-    if !route.plugins.has_request_phases() {
+    if !route.plugins.has_request_phases() && route.validation.is_empty() {
         return Ok(false);
     }
-    let stop = run_request_phases(&route.plugins, session.req_header(), ctx, body).await;
+    let stop = run_request_phases(&route, session.req_header(), ctx, body).await;
     match stop {
         None => Ok(false),
         Some(Stop::Error(kind, message)) => {
@@ -202,11 +204,12 @@ pub async fn request_phases(
 }
 
 async fn run_request_phases(
-    chain: &crate::snapshot::Chain,
+    route: &Route,
     request: &RequestHeader,
     ctx: &mut RequestCtx,
     body: &mut Option<Bytes>,
 ) -> Option<Stop> {
+    let chain = &route.plugins;
     let mut head = request_head(request);
     let mut plugin_ctx = plugin_context(ctx);
     for plugin in &chain.authorizers {
@@ -230,6 +233,9 @@ async fn run_request_phases(
                 }
             }
         }
+    }
+    if let Err(invalid) = route.validation.check(request, body.as_deref()) {
+        return Some(validation_stop(ctx, invalid));
     }
     for plugin in &chain.validators {
         match plugin.validate(&head, body.as_deref(), &plugin_ctx).await {
@@ -270,6 +276,24 @@ async fn run_request_phases(
         }
     }
     None
+}
+
+/// The 400 for a request that failed the route's validation; the detail goes to the access log,
+/// and into the message when the API asks for it.
+fn validation_stop(ctx: &mut RequestCtx, invalid: Invalid) -> Stop {
+    let details = ctx.stage.as_ref().is_some_and(|s| s.api.validation_details);
+    let (kind, message) = match &invalid {
+        Invalid::Parameters(message) => (ErrorKind::BadRequestParameters, message.clone()),
+        Invalid::Body(detail) if details => (
+            ErrorKind::BadRequestBody,
+            format!("Invalid request body: {detail}"),
+        ),
+        Invalid::Body(_) => (ErrorKind::BadRequestBody, "Invalid request body".into()),
+    };
+    ctx.validation_error = Some(match invalid {
+        Invalid::Parameters(message) | Invalid::Body(message) => message,
+    });
+    Stop::Error(kind, Some(message))
 }
 
 /// Log a request transformer's fault; the stop to answer with when it fails closed.

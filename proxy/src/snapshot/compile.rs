@@ -23,6 +23,7 @@ use crate::routing::{RouteKey, Router};
 use crate::template::{substitute_stage_variables, Scope, Template};
 use crate::throttle::{self, Bucket, Level};
 use crate::upstream::Pool;
+use crate::validation::{Model, RequestValidation, Required};
 
 /// The HTTP API catch-all route key.
 const DEFAULT_ROUTE: &str = "$default";
@@ -252,8 +253,10 @@ fn compile_api(api: &Named<ApiFile>, cx: &mut ApiContext<'_>, diags: &mut Diagno
         max_request_body_bytes: settings
             .max_request_body_bytes
             .unwrap_or(cx.server.max_request_body_bytes),
+        validation_details: settings.validation_details,
     });
     let routes = parse_routes(api, settings.kind, diags);
+    let validations = compile_validations(api, diags);
     if api.value.stages.is_empty() {
         diags.error(
             Some(api.name.span()),
@@ -276,7 +279,15 @@ fn compile_api(api: &Named<ApiFile>, cx: &mut ApiContext<'_>, diags: &mut Diagno
             );
             continue;
         }
-        let compiled = Arc::new(compile_stage(&shared, api, stage, &routes, cx, diags));
+        let compiled = Arc::new(compile_stage(
+            &shared,
+            api,
+            stage,
+            &routes,
+            &validations,
+            cx,
+            diags,
+        ));
         let prefix = if name == DEFAULT_STAGE {
             base_path.clone()
         } else {
@@ -355,6 +366,7 @@ fn compile_stage(
     api_file: &Named<ApiFile>,
     stage: &Named<StageFile>,
     routes: &[ParsedRoute<'_>],
+    validations: &HashMap<String, Arc<RequestValidation>>,
     cx: &mut ApiContext<'_>,
     diags: &mut Diagnostics,
 ) -> Stage {
@@ -392,6 +404,10 @@ fn compile_stage(
             integration,
             plugins,
             metrics: METRICS.route(&api.name, stage.name.get_ref(), route.name.get_ref()),
+            validation: validations
+                .get(route.name.get_ref())
+                .cloned()
+                .unwrap_or_default(),
             throttles: route_throttles(&api.name, stage, route, &cx.server.throttle),
         });
         match parsed {
@@ -413,6 +429,55 @@ fn compile_stage(
         router,
         default_route,
     }
+}
+
+/// Each route's request validation (the same in every stage), from the API's models.
+fn compile_validations(
+    api: &Named<ApiFile>,
+    diags: &mut Diagnostics,
+) -> HashMap<String, Arc<RequestValidation>> {
+    let mut models = HashMap::new();
+    for (name, model) in &api.value.settings.models {
+        match Model::compile(&model.get_ref().schema) {
+            Ok(compiled) => {
+                models.insert(name.clone(), Arc::new(compiled));
+            }
+            Err(e) => diags.error(
+                Some(model.span()),
+                &format!("{}.models.{name}.schema", api.path),
+                e,
+            ),
+        }
+    }
+    let mut validations = HashMap::new();
+    for route in &api.value.routes {
+        let mut validation = RequestValidation::default();
+        for (content_type, model) in &route.value.request_models {
+            match models.get(model.get_ref()) {
+                Some(compiled) => validation
+                    .models
+                    .push((content_type.to_ascii_lowercase(), Arc::clone(compiled))),
+                None if api.value.settings.models.contains_key(model.get_ref()) => {}
+                None => diags.error(
+                    Some(model.span()),
+                    &format!("{}.request_models", route.path),
+                    format!("no model named `{}` in this API", model.get_ref()),
+                ),
+            }
+        }
+        for parameter in &route.value.required_parameters {
+            match Required::parse(parameter.get_ref()) {
+                Ok(required) => validation.required.push(required),
+                Err(e) => diags.error(
+                    Some(parameter.span()),
+                    &format!("{}.required_parameters", route.path),
+                    e,
+                ),
+            }
+        }
+        validations.insert(route.name.get_ref().clone(), Arc::new(validation));
+    }
+    validations
 }
 
 /// The buckets of a route in a stage, most specific first.

@@ -1,0 +1,166 @@
+//! Request validation, as AWS's request validators: required query string and header parameters,
+//! and the body against the JSON Schema model its content type selects. Models are compiled once
+//! per config load; a schema names its draft with `$schema`, and is draft-04 (AWS's) otherwise.
+
+use std::sync::Arc;
+
+use http::HeaderName;
+use pingora::http::RequestHeader;
+use serde_json::Value;
+
+/// The content-type key of the model for any type without its own.
+pub const DEFAULT_MODEL: &str = "$default";
+
+/// A compiled model.
+pub struct Model {
+    validator: jsonschema::Validator,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model").finish_non_exhaustive()
+    }
+}
+
+impl Model {
+    /// Compile a schema written as a TOML table.
+    pub fn compile(schema: &toml::Table) -> Result<Model, String> {
+        let schema = serde_json::to_value(schema).map_err(|e| e.to_string())?;
+        let options = jsonschema::options();
+        let options = if schema.get("$schema").is_some() {
+            options
+        } else {
+            options.with_draft(jsonschema::Draft::Draft4)
+        };
+        let validator = options
+            .build(&schema)
+            .map_err(|e| format!("not a valid JSON Schema: {e}"))?;
+        Ok(Model { validator })
+    }
+
+    /// The first error of `instance`, as `<path>: <message>`.
+    pub fn check(&self, instance: &Value) -> Result<(), String> {
+        self.validator.validate(instance).map_err(|e| {
+            let path = e.instance_path().to_string();
+            if path.is_empty() {
+                e.to_string()
+            } else {
+                format!("{path}: {e}")
+            }
+        })
+    }
+}
+
+/// A parameter that must be present.
+#[derive(Debug)]
+pub enum Required {
+    /// `querystring.<name>`.
+    Query(String),
+    /// `header.<name>`.
+    Header(HeaderName),
+}
+
+impl Required {
+    /// Parse `querystring.<name>` or `header.<name>`.
+    pub fn parse(text: &str) -> Result<Required, String> {
+        match text.split_once('.') {
+            Some(("querystring", name)) if !name.is_empty() => Ok(Required::Query(name.into())),
+            Some(("header", name)) => HeaderName::from_bytes(name.as_bytes())
+                .map(Required::Header)
+                .map_err(|_| format!("`{name}` is not a header name")),
+            _ => Err(format!(
+                "`{text}`: a required parameter is `querystring.<name>` or `header.<name>`"
+            )),
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Required::Query(name) => name,
+            Required::Header(name) => name.as_str(),
+        }
+    }
+
+    fn present(&self, request: &RequestHeader) -> bool {
+        match self {
+            Required::Header(name) => request.headers.contains_key(name),
+            Required::Query(name) => request.uri.query().is_some_and(|query| {
+                form_urlencoded::parse(query.as_bytes()).any(|(key, _)| key == name.as_str())
+            }),
+        }
+    }
+}
+
+/// Why a request is invalid.
+#[derive(Debug, PartialEq)]
+pub enum Invalid {
+    /// `Missing required request parameters: [a, b]`, in declared order.
+    Parameters(String),
+    /// The body is not JSON or does not match its model: the detail.
+    Body(String),
+}
+
+/// What one route checks.
+#[derive(Debug, Default)]
+pub struct RequestValidation {
+    /// Models by lower-case media type, or [`DEFAULT_MODEL`].
+    pub models: Vec<(String, Arc<Model>)>,
+    /// Parameters that must be present.
+    pub required: Vec<Required>,
+}
+
+impl RequestValidation {
+    /// Whether the route checks anything.
+    pub fn is_empty(&self) -> bool {
+        self.models.is_empty() && self.required.is_empty()
+    }
+
+    /// Whether the route must read the whole body before its integration.
+    pub fn needs_body(&self) -> bool {
+        !self.models.is_empty()
+    }
+
+    /// Check the parameters, then the body (when the route reads it).
+    pub fn check(&self, request: &RequestHeader, body: Option<&[u8]>) -> Result<(), Invalid> {
+        let missing: Vec<&str> = self
+            .required
+            .iter()
+            .filter(|required| !required.present(request))
+            .map(Required::name)
+            .collect();
+        if !missing.is_empty() {
+            return Err(Invalid::Parameters(format!(
+                "Missing required request parameters: [{}]",
+                missing.join(", ")
+            )));
+        }
+        let Some(model) = self.model_for(request) else {
+            return Ok(());
+        };
+        let instance: Value = serde_json::from_slice(body.unwrap_or_default())
+            .map_err(|e| Invalid::Body(format!("the body is not JSON: {e}")))?;
+        model.check(&instance).map_err(Invalid::Body)
+    }
+
+    fn model_for(&self, request: &RequestHeader) -> Option<&Model> {
+        let media_type = request
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        let find = |key: &str| {
+            self.models
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, m)| m.as_ref())
+        };
+        find(&media_type).or_else(|| find(DEFAULT_MODEL))
+    }
+}
