@@ -23,9 +23,8 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
-    /// Compile a schema written as a TOML table.
-    pub fn compile(schema: &toml::Table) -> Result<Model, String> {
-        let schema = serde_json::to_value(schema).map_err(|e| e.to_string())?;
+    /// Compile a schema.
+    pub fn compile(schema: &Value) -> Result<Model, String> {
         let options = jsonschema::options();
         let options = if schema.get("$schema").is_some() {
             options
@@ -33,7 +32,7 @@ impl Model {
             options.with_draft(jsonschema::Draft::Draft4)
         };
         let validator = options
-            .build(&schema)
+            .build(schema)
             .map_err(|e| format!("not a valid JSON Schema: {e}"))?;
         Ok(Model { validator })
     }

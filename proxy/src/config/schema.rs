@@ -257,8 +257,11 @@ pub struct ApiSettings {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ModelFile {
-    /// The JSON Schema, written as a TOML table.
-    pub schema: toml::Table,
+    /// The JSON Schema, written as a TOML table (TOML has no `null`: use `file` for schemas that
+    /// need it).
+    pub schema: Option<toml::Table>,
+    /// A JSON file holding the schema, relative to the config file.
+    pub file: Option<String>,
 }
 
 /// The AWS API kind, which decides unknown-route errors and the `$default` route.

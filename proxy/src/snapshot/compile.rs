@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,6 +45,7 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
     for api in &file.apis {
         let mut cx = ApiContext {
             server: &file.server,
+            base_dir: loaded.source.file().parent().unwrap_or(Path::new(".")),
             plugins: &plugins,
             declared: &file.plugins,
             pools: &mut pools,
@@ -134,6 +136,7 @@ fn compile_plugins(
 /// What compiling an API needs from the rest of the config.
 struct ApiContext<'a> {
     server: &'a ServerFile,
+    base_dir: &'a Path,
     plugins: &'a HashMap<String, Arc<Plugin>>,
     declared: &'a [Named<PluginFile>],
     pools: &'a mut Pools,
@@ -256,7 +259,7 @@ fn compile_api(api: &Named<ApiFile>, cx: &mut ApiContext<'_>, diags: &mut Diagno
         validation_details: settings.validation_details,
     });
     let routes = parse_routes(api, settings.kind, diags);
-    let validations = compile_validations(api, diags);
+    let validations = compile_validations(api, cx.base_dir, diags);
     if api.value.stages.is_empty() {
         diags.error(
             Some(api.name.span()),
@@ -434,11 +437,12 @@ fn compile_stage(
 /// Each route's request validation (the same in every stage), from the API's models.
 fn compile_validations(
     api: &Named<ApiFile>,
+    base_dir: &Path,
     diags: &mut Diagnostics,
 ) -> HashMap<String, Arc<RequestValidation>> {
     let mut models = HashMap::new();
     for (name, model) in &api.value.settings.models {
-        match Model::compile(&model.get_ref().schema) {
+        match model_schema(model.get_ref(), base_dir).and_then(|schema| Model::compile(&schema)) {
             Ok(compiled) => {
                 models.insert(name.clone(), Arc::new(compiled));
             }
@@ -478,6 +482,21 @@ fn compile_validations(
         validations.insert(route.name.get_ref().clone(), Arc::new(validation));
     }
     validations
+}
+
+/// A model's schema, from the config or its JSON file.
+fn model_schema(model: &ModelFile, base_dir: &Path) -> Result<serde_json::Value, String> {
+    match (&model.schema, &model.file) {
+        (Some(schema), None) => serde_json::to_value(schema).map_err(|e| e.to_string()),
+        (None, Some(file)) => {
+            let path = base_dir.join(file);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+            serde_json::from_str(&text)
+                .map_err(|e| format!("`{}` is not JSON: {e}", path.display()))
+        }
+        _ => Err("give the schema either inline (`schema`) or as a JSON `file`".into()),
+    }
 }
 
 /// The buckets of a route in a stage, most specific first.

@@ -172,3 +172,81 @@ integration = { type = "mock" }
         assert!(found, "no error for line {line} ({words}) in:\n{stderr}");
     }
 }
+
+/// Every draft-04 case of the JSON-Schema-Test-Suite (from the `jsonschema` sdist on PyPI)
+/// through a route's body model: valid data passes, invalid data gets 400. Remote references
+/// (`refRemote.json`, which needs a server on port 1234) and the `optional` cases are left out.
+#[tokio::test]
+async fn the_draft4_test_suite_passes_through_route_models() {
+    let output = std::process::Command::new("bash")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/json-schema-suite.sh"
+        ))
+        .output()
+        .expect("run scripts/json-schema-suite.sh");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let suite = std::path::PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
+    let models = tempfile::tempdir().unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(&suite)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .filter(|path| !path.ends_with("refRemote.json"))
+        .collect();
+    files.sort();
+    let mut config = String::from("[apis.s]\ntype = \"http\"\n[apis.s.stages.prod]\n");
+    let mut cases = Vec::new();
+    for file in &files {
+        let groups: Vec<Value> =
+            serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        for group in groups {
+            let i = cases.len();
+            let model = models.path().join(format!("m{i}.json"));
+            std::fs::write(&model, group["schema"].to_string()).unwrap();
+            config.push_str(&format!(
+                "[apis.s.models.M{i}]\nfile = {:?}\n[apis.s.routes.\"POST /s{i}\"]\nrequest_models = {{ \"application/json\" = \"M{i}\" }}\nintegration = {{ type = \"mock\" }}\n",
+                model.display().to_string()
+            ));
+            let name = format!(
+                "{}: {}",
+                file.file_name().unwrap().to_string_lossy(),
+                group["description"].as_str().unwrap()
+            );
+            cases.push((name, group["tests"].as_array().unwrap().clone()));
+        }
+    }
+    let gateway = Gateway::start(&config).await;
+    let client = client();
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for (i, (name, tests)) in cases.iter().enumerate() {
+        for test in tests {
+            let status = client
+                .post(format!("{}/prod/s{i}", gateway.url))
+                .header("content-type", "application/json")
+                .body(test["data"].to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            let expected = if test["valid"] == true { 200 } else { 400 };
+            if status != expected {
+                wrong.push(format!("{name} / {}: {status}", test["description"]));
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 500, "only {checked} cases ran");
+    assert!(
+        wrong.is_empty(),
+        "{} of {checked} cases disagree:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
