@@ -25,8 +25,9 @@ pub struct Snapshot {
     pub server: ServerFile,
     /// `[admin]` as loaded (changes need a restart).
     pub admin: AdminFile,
-    /// The plugin component files the snapshot loaded, watched for replacement.
-    pub plugin_files: Vec<std::path::PathBuf>,
+    /// The files besides the config that the snapshot read (plugin components, model files),
+    /// watched for changes.
+    pub watched_files: Vec<std::path::PathBuf>,
 }
 
 /// Where a stage is reachable: an optional host name and a path prefix.

@@ -31,24 +31,24 @@ pub struct State {
     pub cache: ResponseCache,
 }
 
-/// The config file's text and the size and modification time of each plugin file.
+/// The config file's text and the size and modification time of each watched file.
 #[derive(Debug, PartialEq, Eq)]
 struct Seen {
     config: String,
-    plugins: Vec<Option<(u64, SystemTime)>>,
+    files: Vec<Option<(u64, SystemTime)>>,
 }
 
 impl Seen {
     fn now(config: String, snapshot: &Snapshot) -> Self {
-        let plugins = snapshot
-            .plugin_files
+        let files = snapshot
+            .watched_files
             .iter()
             .map(|path| {
                 let meta = std::fs::metadata(path).ok()?;
                 Some((meta.len(), meta.modified().ok()?))
             })
             .collect();
-        Self { config, plugins }
+        Self { config, files }
     }
 }
 
@@ -116,8 +116,8 @@ impl State {
         result
     }
 
-    /// Reload if the config file's contents or a plugin file changed since the last attempt
-    /// (the config watcher).
+    /// Reload if the config file's contents or a watched file (plugin component, model file)
+    /// changed since the last attempt (the config watcher).
     pub fn reload_if_changed(&self) -> Option<Result<Reloaded, ConfigErrors>> {
         let mut last_seen = self.last_seen.lock().unwrap_or_else(|e| e.into_inner());
         let text = std::fs::read_to_string(&self.config_path).ok()?;

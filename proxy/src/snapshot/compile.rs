@@ -79,10 +79,18 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
         entrypoints,
         server: file.server.clone(),
         admin: file.admin.clone(),
-        plugin_files: file
+        watched_files: file
             .plugins
             .iter()
             .map(|p| base.join(p.value.path.get_ref()))
+            .chain(file.apis.iter().flat_map(|api| {
+                api.value
+                    .settings
+                    .models
+                    .values()
+                    .filter_map(|m| m.get_ref().file.as_ref())
+                    .map(|f| base.join(f))
+            }))
             .collect(),
     })
 }

@@ -250,3 +250,40 @@ async fn the_draft4_test_suite_passes_through_route_models() {
         wrong.join("\n")
     );
 }
+
+#[tokio::test]
+async fn changing_a_model_file_reloads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("name.json");
+    std::fs::write(&model, r#"{"type": "object", "required": ["name"]}"#).unwrap();
+    let gateway = Gateway::start(&format!(
+        r#"
+[apis.v]
+type = "http"
+[apis.v.models.Named]
+file = {:?}
+[apis.v.stages.prod]
+[apis.v.routes."POST /x"]
+request_models = {{ "$default" = "Named" }}
+integration = {{ type = "mock", body = "in" }}
+"#,
+        model.display().to_string()
+    ))
+    .await;
+    let post = || {
+        client()
+            .post(format!("{}/prod/x", gateway.url))
+            .body("{}")
+            .send()
+    };
+    assert_eq!(post().await.unwrap().status(), 400);
+    std::fs::write(&model, r#"{"type": "object"}"#).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while post().await.unwrap().status() != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new model was not picked up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
