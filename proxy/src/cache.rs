@@ -11,6 +11,8 @@ use moka::sync::Cache;
 use moka::Expiry;
 use pingora::http::ResponseHeader;
 
+use crate::integration::HOP_BY_HOP;
+
 /// Largest response body stored (AWS's limit for a cached response).
 pub const MAX_ENTRY_BYTES: usize = 1 << 20;
 /// Longest TTL a policy may choose.
@@ -209,15 +211,8 @@ fn is_storable(response: &ResponseHeader) -> bool {
 
 /// Headers that belong to one response or one connection, never replayed from the cache.
 fn is_per_response(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "transfer-encoding"
-            | "content-length"
-            | "x-request-id"
-            | "date"
-    )
+    let name = name.as_str();
+    HOP_BY_HOP.contains(&name) || matches!(name, "content-length" | "x-request-id" | "date")
 }
 
 #[cfg(test)]

@@ -65,13 +65,14 @@ pub async fn consult(
             return Ok(true);
         }
     }
-    count(ctx, if read { "miss" } else { "refresh" });
+    let outcome = if read { "miss" } else { "refresh" };
+    count(ctx, outcome);
     // A HEAD response has no body to store (and must not stand in for a GET's).
     if session.req_header().method != http::Method::HEAD {
         ctx.cache_fill = Some(Fill::new(
             key,
             Duration::from_secs(rule.ttl_seconds.into()),
-            if read { "miss" } else { "refresh" },
+            outcome,
         ));
     }
     Ok(false)

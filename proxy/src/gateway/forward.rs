@@ -20,7 +20,7 @@ use super::respond::REQUEST_ID_HEADER;
 use super::{caching, errors, plugins, respond, trace};
 use crate::cache::ResponseCache;
 use crate::gateway_response::ErrorKind;
-use crate::integration::HttpIntegration;
+use crate::integration::{HttpIntegration, HOP_BY_HOP};
 use crate::metrics::METRICS;
 use crate::plugin::MAX_PLUGIN_BODY;
 
@@ -28,17 +28,6 @@ use crate::plugin::MAX_PLUGIN_BODY;
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long an idle backend connection is kept for reuse.
 const UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Hop-by-hop headers, never forwarded by the buffered exchange.
-const HOP_BY_HOP: [&str; 7] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
 static CONNECTOR: LazyLock<Connector> = LazyLock::new(|| Connector::new(None));
 
 /// The peer for backend `addr` of `http`, with the integration's timeouts.
