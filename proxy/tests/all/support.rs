@@ -41,6 +41,22 @@ pub fn check(path: &std::path::Path) -> (bool, String) {
     )
 }
 
+/// Write `config` as `name` in a temporary directory and run `wasmgate check` on it: it must fail
+/// with an error on each `(line, words)` of `expected`.
+pub fn assert_config_errors(name: &str, config: &str, expected: &[(usize, &str)]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, config).expect("write config");
+    let (passed, stderr) = check(&path);
+    assert!(!passed);
+    for (line, words) in expected {
+        let found = stderr
+            .lines()
+            .any(|l| l.contains(&format!("{name}:{line}:")) && l.contains(words));
+        assert!(found, "no error for line {line} ({words}) in:\n{stderr}");
+    }
+}
+
 /// A running gateway process, killed when dropped.
 pub struct Gateway {
     child: Child,

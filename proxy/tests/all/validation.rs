@@ -143,10 +143,8 @@ async fn details_go_into_the_answer_when_the_api_asks() {
 
 #[test]
 fn model_mistakes_are_config_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("models.toml");
-    std::fs::write(
-        &path,
+    crate::support::assert_config_errors(
+        "models.toml",
         r#"[apis.v]
 type = "http"
 [apis.v.models.Broken]
@@ -157,20 +155,12 @@ request_models = { "application/json" = "Nobody" }
 required_parameters = ["cookie.session"]
 integration = { type = "mock" }
 "#,
-    )
-    .unwrap();
-    let (passed, stderr) = crate::support::check(&path);
-    assert!(!passed);
-    for (line, words) in [
-        (3, "not a valid JSON Schema"),
-        (7, "no model named `Nobody`"),
-        (8, "`querystring.<name>` or `header.<name>`"),
-    ] {
-        let found = stderr
-            .lines()
-            .any(|l| l.contains(&format!("models.toml:{line}:")) && l.contains(words));
-        assert!(found, "no error for line {line} ({words}) in:\n{stderr}");
-    }
+        &[
+            (3, "not a valid JSON Schema"),
+            (7, "no model named `Nobody`"),
+            (8, "`querystring.<name>` or `header.<name>`"),
+        ],
+    );
 }
 
 /// Every draft-04 case of the JSON-Schema-Test-Suite (from the `jsonschema` sdist on PyPI)
