@@ -43,6 +43,8 @@ pub struct AccessRecord<'a> {
     pub principal_id: Option<&'a str>,
     /// `$context.error.validationErrorString`, when request validation refused the request.
     pub validation_error: Option<&'a str>,
+    /// `$context.identity.apiKeyId`, when an API key admitted the request.
+    pub api_key_id: Option<&'a str>,
 }
 
 /// Where access-log lines go.

@@ -1,9 +1,13 @@
 //! The admin listener (loopback by default): `GET /healthz`, `GET /readyz`, `GET /metrics`,
-//! `POST /admin/reload` and `DELETE /admin/cache` (flush the response cache). Answers are JSON except the Prometheus text of `/metrics`.
+//! `POST /admin/reload`, `DELETE /admin/cache` (flush the response cache), and the API keys and
+//! usage plans of [`keys`]. Answers are JSON except the Prometheus text of `/metrics`.
+
+mod keys;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
 use http::{Method, Response, StatusCode};
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
@@ -16,6 +20,59 @@ use crate::state::State;
 pub struct AdminApp {
     /// The gateway's state.
     pub state: Arc<State>,
+}
+
+/// Largest admin request body (a key import of 100,000 keys fits).
+const MAX_BODY: usize = 64 << 20;
+
+/// An admin request, its body read.
+pub struct Request {
+    method: Method,
+    path: String,
+    query: Option<String>,
+    body: Bytes,
+}
+
+impl Request {
+    /// A query parameter's value.
+    fn query(&self, name: &str) -> Option<String> {
+        form_urlencoded::parse(self.query.as_deref()?.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+
+    async fn read(session: &mut ServerSession) -> Result<Self, Response<Vec<u8>>> {
+        let header = session.req_header();
+        let (method, path) = (header.method.clone(), header.uri.path().to_string());
+        let query = header.uri.query().map(str::to_string);
+        let mut body = BytesMut::new();
+        loop {
+            match session.read_request_body().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_BODY {
+                        return Err(json_response(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            json!({ "message": "Request Too Long" }),
+                        ));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(json_response(
+                        StatusCode::BAD_REQUEST,
+                        json!({ "message": format!("cannot read the request body: {e}") }),
+                    ))
+                }
+            }
+        }
+        Ok(Self {
+            method,
+            path,
+            query,
+            body: body.freeze(),
+        })
+    }
 }
 
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Vec<u8>> {
@@ -58,9 +115,14 @@ impl AdminApp {
 #[async_trait]
 impl ServeHttp for AdminApp {
     async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        let method = session.req_header().method.clone();
-        let path = session.req_header().uri.path().to_string();
-        match (method, path.as_str()) {
+        let request = match Request::read(session).await {
+            Ok(request) => request,
+            Err(response) => return response,
+        };
+        if let Some(response) = keys::route(&self.state, &request).await {
+            return response;
+        }
+        match (request.method.clone(), request.path.as_str()) {
             (Method::GET, "/healthz") => json_response(StatusCode::OK, json!({ "status": "ok" })),
             (Method::GET, "/readyz") => {
                 if self.state.drain.is_draining() {

@@ -1,4 +1,8 @@
-//! The `wasmgate` command line: `serve` runs the gateway, `check` validates a config.
+//! The `wasmgate` command line: `serve` runs the gateway, `check` validates a config, `keys` and
+//! `usage` manage API keys and report usage through a running gateway's admin API.
+
+mod admin_client;
+mod keys;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,6 +18,17 @@ use crate::snapshot::compile;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The admin API of the gateway that `keys` and `usage` talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "WASMGATE_ADMIN",
+        default_value = "http://127.0.0.1:9901"
+    )]
+    admin: String,
+    /// Print JSON instead of tables (`keys`, `usage`).
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,6 +43,25 @@ enum Command {
         /// The TOML config file.
         config: PathBuf,
     },
+    /// Create, list, enable, disable, rotate and delete API keys of a running gateway.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+    /// A usage plan's requests per key and day (UTC), with the quota left.
+    Usage {
+        /// The usage plan.
+        plan: String,
+        /// Only this key (its id).
+        #[arg(long)]
+        key: Option<String>,
+        /// First day, e.g. 2026-11-01. Default: six days before `end`.
+        #[arg(long)]
+        start: Option<String>,
+        /// Last day. Default: today.
+        #[arg(long)]
+        end: Option<String>,
+    },
 }
 
 /// Parse the command line and run the command.
@@ -35,14 +69,32 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     match cli.command {
-        Command::Serve { config } => match crate::server::serve(&config) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Serve { config } => report(crate::server::serve(&config)),
         Command::Check { config } => check(&config),
+        Command::Keys { command } => report(keys::run(command, &cli.admin, cli.json)),
+        Command::Usage {
+            plan,
+            key,
+            start,
+            end,
+        } => report(keys::usage(
+            &cli.admin,
+            &plan,
+            key.as_deref(),
+            start.as_deref(),
+            end.as_deref(),
+            cli.json,
+        )),
+    }
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! ```text
 //! request_filter ─► resolve stage (host, path prefix) ─► match route ─► body limit
-//!                   ─► plugins: authorizers ─► validators ─► request transformers
+//!                   ─► throttles ─► API key (x-api-key) and usage plan
+//!                   ─► plugins: authorizers (─► API key from an authorizer) ─► validators
+//!                   ─► request transformers
 //!                   ─► cache policy (http integrations): a hit is answered from the cache
 //!                   ├─ mock integration: response transformers, write the response, done
 //!                   └─ http / http_proxy: plan the upstream URI
@@ -21,6 +23,7 @@ mod caching;
 mod context;
 mod errors;
 mod forward;
+mod keys;
 mod plugins;
 mod respond;
 mod trace;
@@ -155,6 +158,7 @@ impl ProxyHttp for Gateway {
             integration_latency: None,
             cache_fill: None,
             validation_error: None,
+            api_key_id: None,
             _in_flight: self.state.drain.enter(),
         }
     }
@@ -179,6 +183,17 @@ impl ProxyHttp for Gateway {
             respond::throttled(session, ctx, throttle::retry_after_seconds(wait)).await?;
             return Ok(true);
         }
+        if keys::checked_from_header(&route, ctx) {
+            let presented = session
+                .req_header()
+                .headers
+                .get(keys::API_KEY_HEADER)
+                .and_then(|value| value.to_str().ok());
+            if let Err(refusal) = keys::admit(&self.state.keys, ctx, presented) {
+                keys::refuse(session, ctx, refusal).await?;
+                return Ok(true);
+            }
+        }
         let mut body = None;
         if route.reads_whole_body() {
             let limit = ctx
@@ -194,7 +209,7 @@ impl ProxyHttp for Gateway {
                 }
             }
         }
-        if plugins::request_phases(session, ctx, &mut body).await? {
+        if plugins::request_phases(session, ctx, &mut body, &self.state.keys).await? {
             return Ok(true);
         }
         match &route.integration {
@@ -440,6 +455,7 @@ impl ProxyHttp for Gateway {
             error_type: ctx.error.map(|kind| kind.response_type()),
             principal_id: ctx.principal.as_deref(),
             validation_error: ctx.validation_error.as_deref(),
+            api_key_id: ctx.api_key_id.as_deref(),
         });
     }
 }

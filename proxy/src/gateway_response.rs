@@ -36,11 +36,15 @@ pub enum ErrorKind {
     InternalError,
     /// A throttle refused the request: 429.
     Throttled,
+    /// No API key, or one that is unknown, disabled or without a plan for the stage: 403.
+    InvalidApiKey,
+    /// The API key's usage-plan quota is used up: 429.
+    QuotaExceeded,
 }
 
 impl ErrorKind {
     /// Every kind, for parsing config keys.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 14] = [
         Self::MissingAuthenticationToken,
         Self::ResourceNotFound,
         Self::Unauthorized,
@@ -53,6 +57,8 @@ impl ErrorKind {
         Self::ServiceUnavailable,
         Self::InternalError,
         Self::Throttled,
+        Self::InvalidApiKey,
+        Self::QuotaExceeded,
     ];
 
     /// The AWS gateway response type name, used as the config key.
@@ -70,6 +76,8 @@ impl ErrorKind {
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::InternalError => "INTERNAL_ERROR",
             Self::Throttled => "THROTTLED",
+            Self::InvalidApiKey => "INVALID_API_KEY",
+            Self::QuotaExceeded => "QUOTA_EXCEEDED",
         }
     }
 
@@ -86,7 +94,8 @@ impl ErrorKind {
             Self::IntegrationFailure => 502,
             Self::ServiceUnavailable => 503,
             Self::InternalError => 500,
-            Self::Throttled => 429,
+            Self::Throttled | Self::QuotaExceeded => 429,
+            Self::InvalidApiKey => 403,
         }
     }
 
@@ -104,6 +113,8 @@ impl ErrorKind {
             Self::ServiceUnavailable => "Service Unavailable",
             Self::InternalError => "Internal server error",
             Self::Throttled => "Too Many Requests",
+            Self::InvalidApiKey => "Forbidden",
+            Self::QuotaExceeded => "Limit Exceeded",
         }
     }
 }

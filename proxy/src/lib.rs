@@ -7,6 +7,7 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod apikeys;
 pub mod cache;
 pub mod cli;
 pub mod config;

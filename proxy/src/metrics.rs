@@ -41,6 +41,9 @@ pub struct Metrics {
     pub cache_lookups: IntCounterVec,
     /// `wasmgate_throttled_requests_total{api,stage,route,level}`: 429s by refusing bucket.
     pub throttled: IntCounterVec,
+    /// `wasmgate_api_key_refusals_total{api,stage,route,reason}` (reason: missing, unknown,
+    /// disabled, not_in_plan, throttled, limit_exceeded).
+    pub api_key_refusals: IntCounterVec,
 }
 
 /// The process-wide metrics.
@@ -143,6 +146,14 @@ impl Metrics {
             &["api", "stage", "route", "level"],
         )
         .expect("valid metric");
+        let api_key_refusals = IntCounterVec::new(
+            Opts::new(
+                "wasmgate_api_key_refusals_total",
+                "Requests refused by API key checks, by route and reason.",
+            ),
+            &["api", "stage", "route", "reason"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -156,6 +167,7 @@ impl Metrics {
             Box::new(plugin_histograms.clone()),
             Box::new(cache_lookups.clone()),
             Box::new(throttled.clone()),
+            Box::new(api_key_refusals.clone()),
         ] {
             registry
                 .register(collector)
@@ -175,6 +187,7 @@ impl Metrics {
             plugin_histograms,
             cache_lookups,
             throttled,
+            api_key_refusals,
         }
     }
 

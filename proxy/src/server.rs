@@ -1,5 +1,6 @@
 //! Assembling and running the gateway process: the pingora server with the proxy service, the
-//! admin listener, the config watcher, and the draining shutdown.
+//! admin listener, the config watcher, the usage flusher, and the draining shutdown (which
+//! writes the last usage counts).
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -21,6 +22,7 @@ use crate::watcher::ConfigWatcher;
 /// Load the config at `path` and serve until SIGTERM (drain) or SIGINT (stop now).
 pub fn serve(path: &Path) -> anyhow::Result<()> {
     let state = Arc::new(State::load(path)?);
+    state.keys.start_flusher();
     let snapshot = state.snapshot();
     let server_file = &snapshot.server;
     let admin_listen = snapshot.admin.listen.get_ref().clone();
@@ -83,6 +85,11 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
             grace,
         }),
     });
+    let written = state
+        .keys
+        .flush()
+        .map_err(|e| anyhow::anyhow!("usage counts at shutdown: {e}"))?;
+    log::info!("stopped; {written} usage count(s) written at shutdown");
     Ok(())
 }
 

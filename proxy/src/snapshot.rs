@@ -3,10 +3,13 @@
 //! serving one and swaps the pointer; requests hold an `Arc` to the snapshot they started on.
 
 mod compile;
+mod plans;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::config::{AdminFile, ApiKind, ServerFile};
+use crate::apikeys::{KeyDigest, KeyEntry, UsagePlan};
+use crate::config::{AdminFile, ApiKeySource, ApiKind, ServerFile, Throttle};
 use crate::gateway_response::GatewayResponses;
 use crate::integration::Integration;
 use crate::metrics::RouteMetrics;
@@ -28,6 +31,10 @@ pub struct Snapshot {
     /// The files besides the config that the snapshot read (plugin components, model files),
     /// watched for changes.
     pub watched_files: Vec<std::path::PathBuf>,
+    /// `[usage_plans]` by name.
+    pub usage_plans: HashMap<String, Arc<UsagePlan>>,
+    /// `[api_keys]` by their value's digest.
+    pub config_keys: HashMap<KeyDigest, Arc<KeyEntry>>,
 }
 
 /// Where a stage is reachable: an optional host name and a path prefix.
@@ -51,6 +58,8 @@ pub struct Api {
     pub max_request_body_bytes: u64,
     /// Whether validation errors carry their detail in the response.
     pub validation_details: bool,
+    /// Where API keys come from.
+    pub api_key_source: ApiKeySource,
 }
 
 /// One stage of an API, with its routes compiled for its stage variables.
@@ -66,6 +75,8 @@ pub struct Stage {
     pub router: Router<Arc<Route>>,
     /// The `$default` route of an HTTP API.
     pub default_route: Option<Arc<Route>>,
+    /// The usage plans covering the stage, in config order.
+    pub usage_plans: Vec<Arc<UsagePlan>>,
 }
 
 /// A route compiled for one stage.
@@ -83,6 +94,10 @@ pub struct Route {
     pub throttles: Vec<Arc<Bucket>>,
     /// Required parameters and body models.
     pub validation: Arc<RequestValidation>,
+    /// Whether requests need an API key.
+    pub api_key_required: bool,
+    /// Usage plans' limits for this route, replacing the plan's own: plan name and limit.
+    pub plan_method_throttles: Vec<(Arc<str>, Throttle)>,
 }
 
 impl Route {

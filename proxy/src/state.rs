@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use arc_swap::ArcSwap;
 
 use crate::access_log::AccessLog;
+use crate::apikeys::KeyService;
 use crate::cache::ResponseCache;
 use crate::config::{load_file, parse_source, ConfigErrors, SourceMap};
 use crate::drain::Drain;
@@ -29,6 +30,8 @@ pub struct State {
     pub access_log: AccessLog,
     /// Responses stored by cache-policy plugins.
     pub cache: ResponseCache,
+    /// API keys and usage counts, kept in the state database.
+    pub keys: Arc<KeyService>,
 }
 
 /// The config file's text and the size and modification time of each watched file.
@@ -79,6 +82,16 @@ impl State {
             .ok()
             .map(|text| Seen::now(text, &snapshot));
         let cache = ResponseCache::new(snapshot.server.cache_capacity_mb << 20);
+        let state_dir = path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&snapshot.server.state_dir);
+        let keys = KeyService::open(&state_dir)
+            .and_then(|keys| keys.register_plans(&snapshot).map(|()| keys))
+            .map_err(|e| {
+                let source = SourceMap::new(path, "");
+                ConfigErrors::single(&source, None, format!("server.state_dir: {e}"))
+            })?;
         Ok(Self {
             config_path: path.to_path_buf(),
             snapshot: ArcSwap::from_pointee(snapshot),
@@ -87,6 +100,7 @@ impl State {
             drain: Arc::new(Drain::default()),
             access_log,
             cache,
+            keys: Arc::new(keys),
         })
     }
 
@@ -137,6 +151,9 @@ impl State {
         let current = self.snapshot.load();
         if snapshot.server != current.server || snapshot.admin != current.admin {
             log::warn!("changes to [server] or [admin] take effect at the next restart");
+        }
+        if let Err(e) = self.keys.register_plans(&snapshot) {
+            log::error!("usage plans: {e}; a new plan's first period counts as a later one");
         }
         self.snapshot.store(Arc::new(snapshot));
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;

@@ -2,7 +2,8 @@
 //! per bucket, no lock on the request path). A request must be admitted by every bucket that
 //! applies, most specific first, so the strictest limit answers 429 with `Retry-After`. Buckets
 //! live in a process-wide registry keyed by what they limit and their limits, so a reload keeps
-//! their state and only a changed limit starts a fresh bucket.
+//! their state and only a changed limit starts a fresh bucket. Per-key buckets of usage plans
+//! live in a cache that forgets a bucket once it would be full again.
 
 use std::num::NonZeroU32;
 use std::sync::{Arc, LazyLock};
@@ -23,6 +24,8 @@ pub enum Level {
     Stage,
     /// One route in one stage.
     Route,
+    /// One API key in one usage plan.
+    Key,
 }
 
 impl Level {
@@ -32,6 +35,7 @@ impl Level {
             Level::Account => "account",
             Level::Stage => "stage",
             Level::Route => "route",
+            Level::Key => "key",
         }
     }
 }
@@ -41,6 +45,8 @@ pub struct Bucket {
     /// What it limits.
     pub level: Level,
     limiter: DefaultDirectRateLimiter,
+    /// How long an untouched bucket takes to fill up again.
+    refill: Duration,
 }
 
 impl std::fmt::Debug for Bucket {
@@ -81,17 +87,103 @@ pub fn bucket(level: Level, name: &str, limit: &Throttle) -> Arc<Bucket> {
     };
     BUCKETS
         .entry(key)
-        .or_insert_with(|| {
-            let period = Duration::from_secs_f64(1.0 / limit.rate);
-            let quota = Quota::with_period(period)
-                .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
-                .allow_burst(limit.burst);
-            Arc::new(Bucket {
-                level,
-                limiter: RateLimiter::direct(quota),
-            })
-        })
+        .or_insert_with(|| Arc::new(Bucket::new(level, limit)))
         .clone()
+}
+
+impl Bucket {
+    fn new(level: Level, limit: &Throttle) -> Self {
+        let period = Duration::from_secs_f64(1.0 / limit.rate);
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
+            .allow_burst(limit.burst);
+        Self {
+            level,
+            limiter: RateLimiter::direct(quota),
+            refill: period.saturating_mul(limit.burst.get()),
+        }
+    }
+}
+
+/// What a per-key bucket limits: a key in a plan, optionally on one route, at a limit.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct KeyBucketId {
+    key: Arc<str>,
+    plan: Arc<str>,
+    route: Option<Box<str>>,
+    rate_bits: u64,
+    burst: u32,
+}
+
+/// Forgets a bucket once it has been untouched long enough to be full again, when it is the
+/// same as a new one: memory follows the keys in use, not every key ever seen.
+struct UntilFull;
+
+impl moka::Expiry<KeyBucketId, Arc<Bucket>> for UntilFull {
+    fn expire_after_create(
+        &self,
+        _key: &KeyBucketId,
+        bucket: &Arc<Bucket>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(bucket.refill + Duration::from_secs(1))
+    }
+
+    fn expire_after_read(
+        &self,
+        _key: &KeyBucketId,
+        bucket: &Arc<Bucket>,
+        _read_at: std::time::Instant,
+        _duration_until_expiry: Option<Duration>,
+        _last_modified_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(bucket.refill + Duration::from_secs(1))
+    }
+}
+
+/// Most per-key buckets kept at once; past it the least recently used are dropped early.
+const MAX_KEY_BUCKETS: u64 = 1_000_000;
+
+/// The per-key buckets of usage plans.
+pub struct KeyBuckets {
+    buckets: moka::sync::Cache<KeyBucketId, Arc<Bucket>>,
+}
+
+impl KeyBuckets {
+    /// No buckets yet.
+    pub fn new() -> Self {
+        Self {
+            buckets: moka::sync::Cache::builder()
+                .max_capacity(MAX_KEY_BUCKETS)
+                .expire_after(UntilFull)
+                .build(),
+        }
+    }
+
+    /// The bucket of `key` in `plan` (on `route` when the plan overrides the limit there).
+    pub fn bucket(
+        &self,
+        key: &Arc<str>,
+        plan: &Arc<str>,
+        route: Option<&str>,
+        limit: &Throttle,
+    ) -> Arc<Bucket> {
+        let id = KeyBucketId {
+            key: key.clone(),
+            plan: plan.clone(),
+            route: route.map(Box::from),
+            rate_bits: limit.rate.to_bits(),
+            burst: limit.burst.get(),
+        };
+        self.buckets
+            .get_with(id, || Arc::new(Bucket::new(Level::Key, limit)))
+    }
+}
+
+impl Default for KeyBuckets {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Seconds for `Retry-After`: the wait rounded up, at least 1.

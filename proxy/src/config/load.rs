@@ -61,6 +61,8 @@ fn read_root(root: DeTable<'_>, diags: &mut Diagnostics) -> ConfigFile {
         upstreams: Vec::new(),
         plugins: Vec::new(),
         apis: Vec::new(),
+        usage_plans: Vec::new(),
+        api_keys: Vec::new(),
     };
     for (key, value) in root {
         match key.get_ref().as_ref() {
@@ -85,10 +87,19 @@ fn read_root(root: DeTable<'_>, diags: &mut Diagnostics) -> ConfigFile {
             "apis" => {
                 file.apis = named(entries(value, "apis", diags), read_api, diags);
             }
+            "usage_plans" => {
+                let plans = entries(value, "usage_plans", diags);
+                file.usage_plans = named(plans, deserialize, diags);
+            }
+            "api_keys" => {
+                let keys = entries(value, "api_keys", diags);
+                file.api_keys = named(keys, deserialize, diags);
+            }
             other => diags.error(
                 Some(key.span()),
                 other,
-                "unknown section, expected one of `server`, `admin`, `upstreams`, `plugins`, `apis`",
+                "unknown section, expected one of `server`, `admin`, `upstreams`, `plugins`, \
+                 `apis`, `usage_plans`, `api_keys`",
             ),
         }
     }
@@ -111,6 +122,7 @@ fn read_api(value: Value<'_>, path: &str, diags: &mut Diagnostics) -> Option<Api
         plugins: Vec::new(),
         models: Default::default(),
         validation_details: false,
+        api_key_source: ApiKeySource::Header,
     });
 
     let stages = named(stages.unwrap_or_default(), deserialize, diags);
@@ -139,6 +151,7 @@ fn read_route(value: Value<'_>, path: &str, diags: &mut Diagnostics) -> Option<R
         throttle: settings.throttle,
         request_models: settings.request_models,
         required_parameters: settings.required_parameters,
+        api_key_required: settings.api_key_required,
     })
 }
 
@@ -153,6 +166,8 @@ struct RouteSettings {
     request_models: std::collections::BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     required_parameters: Vec<Spanned<String>>,
+    #[serde(default)]
+    api_key_required: bool,
 }
 
 fn read_integration(

@@ -47,6 +47,10 @@ pub struct ConfigFile {
     pub plugins: Vec<Named<PluginFile>>,
     /// `[apis.<name>]`.
     pub apis: Vec<Named<ApiFile>>,
+    /// `[usage_plans.<name>]`.
+    pub usage_plans: Vec<Named<UsagePlanFile>>,
+    /// `[api_keys.<name>]`.
+    pub api_keys: Vec<Named<ApiKeyFile>>,
 }
 
 /// `[server]`: listeners and process settings. Changes here take effect on restart, not reload.
@@ -77,10 +81,14 @@ pub struct ServerFile {
     /// with a burst of 5,000, as AWS.
     #[serde(default = "default_account_throttle")]
     pub throttle: Throttle,
+    /// Where the gateway keeps its state (API keys, usage counts) in an SQLite database,
+    /// relative to the config file's directory. Default `.wasmgate`.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: String,
 }
 
 /// A token bucket: `rate` requests per second on average, up to `burst` at once.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize)]
 #[serde(try_from = "ThrottleFile")]
 pub struct Throttle {
     /// Tokens added per second (may be fractional, e.g. 0.5).
@@ -134,6 +142,7 @@ impl Default for ServerFile {
             watch_config: true,
             cache_capacity_mb: default_cache_capacity(),
             throttle: default_account_throttle(),
+            state_dir: default_state_dir(),
         }
     }
 }
@@ -251,6 +260,20 @@ pub struct ApiSettings {
     /// Put the schema error's detail into 400 answers too (it always goes to the access log).
     #[serde(default)]
     pub validation_details: bool,
+    /// Where routes with `api_key_required` find the API key. Default `header` (`x-api-key`).
+    #[serde(default)]
+    pub api_key_source: ApiKeySource,
+}
+
+/// Where the API key of a request comes from, as AWS's `apiKeySource`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ApiKeySource {
+    /// The `x-api-key` request header.
+    #[default]
+    Header,
+    /// The `usageIdentifierKey` entry of the context an authorizer plugin returned.
+    Authorizer,
 }
 
 /// `[apis.<name>.models.<Model>]`.
@@ -318,6 +341,8 @@ pub struct RouteFile {
     pub request_models: std::collections::BTreeMap<String, Spanned<String>>,
     /// Request parameters that must be present: `querystring.<name>` or `header.<name>`.
     pub required_parameters: Vec<Spanned<String>>,
+    /// Requests need an enabled API key of a usage plan that covers the stage (else 403).
+    pub api_key_required: bool,
 }
 
 /// The integration of a route, chosen by its `type` key.
@@ -372,6 +397,80 @@ pub struct MockIntegrationFile {
     pub body: String,
 }
 
+/// `[usage_plans.<name>]`: limits sold to API key holders, as AWS usage plans.
+///
+/// ```toml
+/// [usage_plans.gold]
+/// stages = ["petstore/prod"]
+/// throttle = { rate = 100, burst = 200 }
+/// quota = { limit = 100000, period = "MONTH" }
+/// method_throttles = { "petstore/prod/POST /pets" = { rate = 5, burst = 10 } }
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsagePlanFile {
+    /// Free text for operators.
+    pub description: Option<String>,
+    /// The API stages the plan covers, as `"<api>/<stage>"`.
+    pub stages: Vec<Spanned<String>>,
+    /// Each key's own token bucket on the plan's stages.
+    pub throttle: Option<Throttle>,
+    /// Each key's request quota per period.
+    pub quota: Option<Quota>,
+    /// Per-route limits replacing `throttle` there: `"<api>/<stage>/<route key>" = { rate, burst }`.
+    #[serde(default)]
+    pub method_throttles: std::collections::BTreeMap<String, Spanned<Throttle>>,
+}
+
+/// A usage plan's quota: `limit` requests per `period`, the first period `offset` fewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    /// Requests each key may make per period.
+    pub limit: u64,
+    /// `DAY`, `WEEK` (from Monday) or `MONTH`, in UTC.
+    pub period: QuotaPeriod,
+    /// Requests subtracted from the limit in the plan's first period. Default 0.
+    #[serde(default)]
+    pub offset: u64,
+}
+
+/// The period a quota counts over, in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum QuotaPeriod {
+    /// A calendar day.
+    Day,
+    /// Monday to Sunday.
+    Week,
+    /// A calendar month.
+    Month,
+}
+
+/// `[api_keys.<name>]`: an API key declared in the config, its value kept out of the file.
+///
+/// ```toml
+/// [api_keys.partner]
+/// value_env = "PARTNER_API_KEY"
+/// plans = ["gold"]
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyFile {
+    /// The environment variable holding the key's value.
+    pub value_env: Option<Spanned<String>>,
+    /// A file holding the key's value (surrounding whitespace ignored), relative to the config.
+    pub value_file: Option<Spanned<String>>,
+    /// The usage plans the key belongs to.
+    #[serde(default)]
+    pub plans: Vec<Spanned<String>>,
+    /// A disabled key is refused like an unknown one. Default true.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Free text for operators.
+    pub description: Option<String>,
+}
+
 /// `[apis.<name>.gateway_responses.<TYPE>]`: how the gateway answers one kind of error.
 ///
 /// ```toml
@@ -407,6 +506,10 @@ fn default_grace_period() -> u64 {
 
 fn default_access_log() -> String {
     "stdout".to_string()
+}
+
+fn default_state_dir() -> String {
+    ".wasmgate".to_string()
 }
 
 fn default_cache_capacity() -> u64 {

@@ -52,6 +52,8 @@ pub struct RequestCtx {
     pub cache_fill: Option<Fill>,
     /// Why request validation refused the request, for the access log.
     pub validation_error: Option<String>,
+    /// The API key that admitted the request.
+    pub api_key_id: Option<Arc<str>>,
     /// Keeps the request counted for graceful shutdown.
     pub _in_flight: InFlight,
 }

@@ -1,5 +1,5 @@
-//! Running a route's plugin chain: authorizers, then validators, then request transformers
-//! before the integration; response transformers on its response. A plugin fault is answered by
+//! Running a route's plugin chain: authorizers (then the API key they returned, on APIs that take
+//! keys from authorizers), then validators, then request transformers before the integration; response transformers on its response. A plugin fault is answered by
 //! the plugin's failure mode: `closed` refuses (403 for authorizers, 500 otherwise), `open`
 //! skips the plugin.
 
@@ -11,6 +11,7 @@ use pingora::{Error, ErrorType, Result};
 
 use super::context::RequestCtx;
 use super::respond;
+use crate::apikeys::{KeyService, Refusal};
 use crate::gateway_response::ErrorKind;
 use crate::plugin::{
     Decision, Entry, Fault, Header, Plugin, RequestAction, RequestChanges, RequestContext,
@@ -170,6 +171,8 @@ fn on_fault(plugin: &Plugin, closed: ErrorKind) -> Option<ErrorKind> {
 enum Stop {
     /// Answer with a gateway error, optionally with a specific message.
     Error(ErrorKind, Option<String>),
+    /// The API key an authorizer returned was refused.
+    Key(Refusal),
     /// Answer with a plugin's response.
     Respond(Response),
 }
@@ -180,6 +183,7 @@ pub async fn request_phases(
     session: &mut Session,
     ctx: &mut RequestCtx,
     body: &mut Option<Bytes>,
+    keys: &KeyService,
 ) -> Result<bool> {
     let Some(route) = ctx.route.clone() else {
         return Ok(false);
@@ -187,9 +191,13 @@ pub async fn request_phases(
     if !route.plugins.has_request_phases() && route.validation.is_empty() {
         return Ok(false);
     }
-    let stop = run_request_phases(&route, session.req_header(), ctx, body).await;
+    let stop = run_request_phases(&route, session.req_header(), ctx, body, keys).await;
     match stop {
         None => Ok(false),
+        Some(Stop::Key(refusal)) => {
+            super::keys::refuse(session, ctx, refusal).await?;
+            Ok(true)
+        }
         Some(Stop::Error(kind, message)) => {
             respond::error_with_message(session, ctx, kind, message.as_deref()).await?;
             Ok(true)
@@ -208,6 +216,7 @@ async fn run_request_phases(
     request: &RequestHeader,
     ctx: &mut RequestCtx,
     body: &mut Option<Bytes>,
+    keys: &KeyService,
 ) -> Option<Stop> {
     let chain = &route.plugins;
     let mut head = request_head(request);
@@ -232,6 +241,12 @@ async fn run_request_phases(
                     return Some(Stop::Error(kind, None));
                 }
             }
+        }
+    }
+    if super::keys::checked_from_authorizer(route, ctx) {
+        let presented = super::keys::from_authorizer(ctx);
+        if let Err(refusal) = super::keys::admit(keys, ctx, presented.as_deref()) {
+            return Some(Stop::Key(refusal));
         }
     }
     if let Err(invalid) = route.validation.check(request, body.as_deref()) {

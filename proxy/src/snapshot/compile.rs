@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use toml::Spanned;
 
+use super::plans::{compile_keys, compile_plans, Plans};
 use super::{Api, Chain, Entrypoint, Route, Snapshot, Stage};
 use crate::config::*;
 use crate::gateway_response::{CustomResponse, GatewayResponses, ResponseType};
@@ -41,12 +42,16 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
         by_address: HashMap::new(),
     };
     let plugins = compile_plugins(file, loaded.source.file(), &mut diags);
+    let base_dir = loaded.source.file().parent().unwrap_or(Path::new("."));
+    let plans = compile_plans(file, &mut diags);
+    let config_keys = compile_keys(file, &plans, base_dir, &mut diags);
     let mut entrypoints: Vec<(Spanned<String>, String, Entrypoint)> = Vec::new();
     for api in &file.apis {
         let mut cx = ApiContext {
             server: &file.server,
-            base_dir: loaded.source.file().parent().unwrap_or(Path::new(".")),
+            base_dir,
             plugins: &plugins,
+            plans: &plans,
             declared: &file.plugins,
             pools: &mut pools,
             entrypoints: &mut entrypoints,
@@ -70,11 +75,6 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
     }
     let mut entrypoints: Vec<Entrypoint> = entrypoints.into_iter().map(|(_, _, e)| e).collect();
     entrypoints.sort_by_key(|e| (e.host.is_none(), std::cmp::Reverse(e.prefix.len())));
-    let base = loaded
-        .source
-        .file()
-        .parent()
-        .unwrap_or(std::path::Path::new("."));
     diags.finish(Snapshot {
         entrypoints,
         server: file.server.clone(),
@@ -82,16 +82,24 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
         watched_files: file
             .plugins
             .iter()
-            .map(|p| base.join(p.value.path.get_ref()))
+            .map(|p| base_dir.join(p.value.path.get_ref()))
             .chain(file.apis.iter().flat_map(|api| {
                 api.value
                     .settings
                     .models
                     .values()
                     .filter_map(|m| m.get_ref().file.as_ref())
-                    .map(|f| base.join(f))
+                    .map(|f| base_dir.join(f))
             }))
+            .chain(
+                file.api_keys
+                    .iter()
+                    .filter_map(|key| key.value.value_file.as_ref())
+                    .map(|f| base_dir.join(f.get_ref())),
+            )
             .collect(),
+        usage_plans: plans.by_name,
+        config_keys,
     })
 }
 
@@ -146,6 +154,7 @@ struct ApiContext<'a> {
     server: &'a ServerFile,
     base_dir: &'a Path,
     plugins: &'a HashMap<String, Arc<Plugin>>,
+    plans: &'a Plans,
     declared: &'a [Named<PluginFile>],
     pools: &'a mut Pools,
     entrypoints: &'a mut Vec<(Spanned<String>, String, Entrypoint)>,
@@ -265,6 +274,7 @@ fn compile_api(api: &Named<ApiFile>, cx: &mut ApiContext<'_>, diags: &mut Diagno
             .max_request_body_bytes
             .unwrap_or(cx.server.max_request_body_bytes),
         validation_details: settings.validation_details,
+        api_key_source: settings.api_key_source,
     });
     let routes = parse_routes(api, settings.kind, diags);
     let validations = compile_validations(api, cx.base_dir, diags);
@@ -410,6 +420,22 @@ fn compile_stage(
             cx.declared,
             diags,
         );
+        if route.value.api_key_required
+            && api.api_key_source == ApiKeySource::Authorizer
+            && plugins.authorizers.is_empty()
+        {
+            diags.error(
+                Some(route.name.span()),
+                &format!("{}.api_key_required", route.path),
+                "the API takes keys from authorizers (api_key_source = \"authorizer\") but \
+                 this route has no authorizer plugin",
+            );
+        }
+        let route_id = (
+            api.name.clone(),
+            stage.name.get_ref().clone(),
+            route.name.get_ref().clone(),
+        );
         let compiled = Arc::new(Route {
             key: route.name.get_ref().clone(),
             integration,
@@ -420,6 +446,13 @@ fn compile_stage(
                 .cloned()
                 .unwrap_or_default(),
             throttles: route_throttles(&api.name, stage, route, &cx.server.throttle),
+            api_key_required: route.value.api_key_required,
+            plan_method_throttles: cx
+                .plans
+                .method_throttles
+                .get(&route_id)
+                .cloned()
+                .unwrap_or_default(),
         });
         match parsed {
             ParsedRoute::Key(key, _) => {
@@ -439,6 +472,12 @@ fn compile_stage(
             .collect(),
         router,
         default_route,
+        usage_plans: cx
+            .plans
+            .by_stage
+            .get(&(api.name.clone(), stage.name.get_ref().clone()))
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 
