@@ -147,7 +147,9 @@ struct Import {
 async fn import(state: &Arc<State>, request: &Request) -> Answer {
     let import: Import = body(request)?;
     if import.keys.is_empty() {
-        return Err(AdminError::BadRequest("`keys` lists at least one key".into()));
+        return Err(AdminError::BadRequest(
+            "`keys` lists at least one key".into(),
+        ));
     }
     let state = state.clone();
     let created = blocking(move || state.keys.create(&state.snapshot(), import.keys)).await?;

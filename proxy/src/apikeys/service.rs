@@ -94,10 +94,13 @@ pub struct UsageReport {
     pub items: BTreeMap<String, Vec<(u64, Option<u64>)>>,
 }
 
+/// A stored key's digest with the key.
+type Indexed = (KeyDigest, Arc<KeyEntry>);
+
 /// Stored keys by id (for the admin API, in order) and by digest (for requests).
 #[derive(Default)]
 struct Indexes {
-    by_id: RwLock<BTreeMap<Arc<str>, (KeyDigest, Arc<KeyEntry>)>>,
+    by_id: RwLock<BTreeMap<Arc<str>, Indexed>>,
     by_digest: DashMap<KeyDigest, Arc<KeyEntry>>,
 }
 
@@ -107,13 +110,13 @@ impl Indexes {
         write(&self.by_id).insert(entry.id.clone(), (digest, entry));
     }
 
-    fn remove(&self, id: &str) -> Option<(KeyDigest, Arc<KeyEntry>)> {
+    fn remove(&self, id: &str) -> Option<Indexed> {
         let removed = write(&self.by_id).remove(id)?;
         self.by_digest.remove(&removed.0);
         Some(removed)
     }
 
-    fn get(&self, id: &str) -> Option<(KeyDigest, Arc<KeyEntry>)> {
+    fn get(&self, id: &str) -> Option<Indexed> {
         read(&self.by_id).get(id).cloned()
     }
 }

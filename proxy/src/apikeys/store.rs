@@ -313,7 +313,11 @@ impl Store {
     }
 }
 
-fn insert_plans(tx: &rusqlite::Transaction<'_>, id: &str, plans: &[Arc<str>]) -> rusqlite::Result<()> {
+fn insert_plans(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    plans: &[Arc<str>],
+) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached("INSERT INTO key_plans (key_id, plan) VALUES (?1, ?2)")?;
     for plan in plans {
         stmt.execute(params![id, &**plan])?;
@@ -365,7 +369,7 @@ mod tests {
                 day,
                 count: 5,
             };
-            store.write_usage(&[row.clone()]).unwrap();
+            store.write_usage(std::slice::from_ref(&row)).unwrap();
             store.write_usage(&[UsageRow { count: 9, ..row }]).unwrap();
         }
         let store = Store::open(dir.path()).unwrap();

@@ -225,7 +225,10 @@ mod tests {
         let saturday = day("2026-11-21");
         assert_eq!(period_start(QuotaPeriod::Day, saturday), saturday);
         assert_eq!(period_start(QuotaPeriod::Week, saturday), day("2026-11-16"));
-        assert_eq!(period_start(QuotaPeriod::Month, saturday), day("2026-11-01"));
+        assert_eq!(
+            period_start(QuotaPeriod::Month, saturday),
+            day("2026-11-01")
+        );
     }
 
     #[test]
@@ -235,7 +238,10 @@ mod tests {
         let quota = rule(3, QuotaPeriod::Week, 0, "2026-01-01");
         let monday = day("2026-11-16");
         for _ in 0..3 {
-            assert_eq!(book.charge(&key, &plan, Some(&quota), monday), Charge::Counted);
+            assert_eq!(
+                book.charge(&key, &plan, Some(&quota), monday),
+                Charge::Counted
+            );
         }
         let wednesday = day("2026-11-18");
         assert_eq!(

@@ -35,8 +35,14 @@ impl AdminClient {
         let answer = match (method, body) {
             ("GET", _) => self.agent.get(&url).call(),
             ("DELETE", _) => self.agent.delete(&url).call(),
-            ("POST", body) => self.agent.post(&url).send_json(body.unwrap_or(&Value::Null)),
-            ("PATCH", body) => self.agent.patch(&url).send_json(body.unwrap_or(&Value::Null)),
+            ("POST", body) => self
+                .agent
+                .post(&url)
+                .send_json(body.unwrap_or(&Value::Null)),
+            ("PATCH", body) => self
+                .agent
+                .patch(&url)
+                .send_json(body.unwrap_or(&Value::Null)),
             _ => bail!("unsupported method {method}"),
         };
         let mut answer =

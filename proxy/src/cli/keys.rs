@@ -79,7 +79,9 @@ pub enum KeysCommand {
     },
 }
 
-const KEY_COLUMNS: [&str; 7] = ["ID", "NAME", "ENABLED", "PLANS", "SOURCE", "CREATED", "VALUE"];
+const KEY_COLUMNS: [&str; 7] = [
+    "ID", "NAME", "ENABLED", "PLANS", "SOURCE", "CREATED", "VALUE",
+];
 
 fn key_row(key: &Value) -> Vec<String> {
     let created = key["createdAt"]

@@ -44,7 +44,11 @@ pub fn from_authorizer(ctx: &RequestCtx) -> Option<String> {
 }
 
 /// Admit the request by the key it presented, remembering the key for the access log.
-pub fn admit(keys: &KeyService, ctx: &mut RequestCtx, presented: Option<&str>) -> Result<(), Refusal> {
+pub fn admit(
+    keys: &KeyService,
+    ctx: &mut RequestCtx,
+    presented: Option<&str>,
+) -> Result<(), Refusal> {
     let (Some(stage), Some(route)) = (&ctx.stage, &ctx.route) else {
         return Err(Refusal::Forbidden("missing"));
     };

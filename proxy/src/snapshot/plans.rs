@@ -9,6 +9,9 @@ use std::sync::Arc;
 use crate::apikeys::{digest, KeyDigest, KeyEntry, KeySource, UsagePlan};
 use crate::config::{ApiKeyFile, ConfigFile, Diagnostics, Named, Throttle, UsagePlanFile};
 
+/// A route in a stage: `(api, stage, route key)`.
+pub type RouteId = (String, String, String);
+
 /// Compiled plans, and what stages and routes need from them.
 #[derive(Debug, Default)]
 pub struct Plans {
@@ -17,7 +20,7 @@ pub struct Plans {
     /// The plans covering each `(api, stage)`.
     pub by_stage: HashMap<(String, String), Vec<Arc<UsagePlan>>>,
     /// Per-route limits by `(api, stage, route key)`: plan name and limit.
-    pub method_throttles: HashMap<(String, String, String), Vec<(Arc<str>, Throttle)>>,
+    pub method_throttles: HashMap<RouteId, Vec<(Arc<str>, Throttle)>>,
 }
 
 /// Check and compile every usage plan.
@@ -89,9 +92,7 @@ fn compile_plan(
             Err(e) => diags.error(Some(limit.span()), &key, e),
         }
     }
-    plans
-        .by_name
-        .insert(plan.name.get_ref().clone(), compiled);
+    plans.by_name.insert(plan.name.get_ref().clone(), compiled);
 }
 
 fn find_stage(file: &ConfigFile, text: &str) -> Result<(String, String), String> {
@@ -103,13 +104,18 @@ fn find_stage(file: &ConfigFile, text: &str) -> Result<(String, String), String>
         .iter()
         .find(|a| a.name.get_ref() == api)
         .ok_or_else(|| format!("`{text}`: no API named `{api}`"))?;
-    if !api_file.value.stages.iter().any(|s| s.name.get_ref() == stage) {
+    if !api_file
+        .value
+        .stages
+        .iter()
+        .any(|s| s.name.get_ref() == stage)
+    {
         return Err(format!("`{text}`: API `{api}` has no stage `{stage}`"));
     }
     Ok((api.to_string(), stage.to_string()))
 }
 
-fn find_route(file: &ConfigFile, text: &str) -> Result<(String, String, String), String> {
+fn find_route(file: &ConfigFile, text: &str) -> Result<RouteId, String> {
     let mut parts = text.splitn(3, '/');
     let (Some(api), Some(stage), Some(route)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(format!(
@@ -142,9 +148,6 @@ pub fn compile_keys(
 ) -> HashMap<KeyDigest, Arc<KeyEntry>> {
     let mut keys: HashMap<KeyDigest, Arc<KeyEntry>> = HashMap::new();
     for key in &file.api_keys {
-        let Some(value) = key_value(key, base_dir, diags) else {
-            continue;
-        };
         let mut plan_names: Vec<Arc<str>> = Vec::new();
         for plan in &key.value.plans {
             match plans.by_name.get(plan.get_ref()) {
@@ -159,6 +162,9 @@ pub fn compile_keys(
                 ),
             }
         }
+        let Some(value) = key_value(key, base_dir, diags) else {
+            continue;
+        };
         let entry = Arc::new(KeyEntry {
             id: key.name.get_ref().as_str().into(),
             name: key.name.get_ref().clone(),

@@ -84,6 +84,44 @@ impl Gateway {
         panic!("wasmgate did not start in 5 attempts");
     }
 
+    /// Start the gateway again on the same config, ports and state directory, after it exited
+    /// (or was killed).
+    pub async fn restart(&mut self) {
+        self.child = Self::serve(&self.config_path);
+        assert!(self.wait_ready().await, "wasmgate did not restart");
+    }
+
+    /// Run the `wasmgate` command line against this gateway's admin API: (success, stdout,
+    /// stderr).
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let output = Command::new(env!("CARGO_BIN_EXE_wasmgate"))
+            .args(args)
+            .args(["--admin", &self.admin])
+            .output()
+            .expect("run wasmgate");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// The directory holding the config, the access log and the state directory.
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    fn serve(config_path: &std::path::Path) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_wasmgate"))
+            .arg("serve")
+            .arg(config_path)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start wasmgate")
+    }
+
     fn spawn(config: &str) -> Gateway {
         let port = free_port();
         let admin_port = free_port();
@@ -94,14 +132,7 @@ impl Gateway {
             dir.path().join("access.log").display()
         );
         std::fs::write(&config_path, format!("{header}{config}")).expect("write config");
-        let child = Command::new(env!("CARGO_BIN_EXE_wasmgate"))
-            .arg("serve")
-            .arg(&config_path)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start wasmgate");
+        let child = Self::serve(&config_path);
         Gateway {
             child,
             url: format!("http://127.0.0.1:{port}"),
