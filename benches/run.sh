@@ -5,7 +5,9 @@
 #    requests/s and p50/p99 for direct backend, nginx, wasmgate, and the wasmgate/nginx ratios.
 # 2. A 3-plugin chain (token authorizer + request/response header transformer) on another route of
 #    the same wasmgate, against its plain route: the chain/plain ratio.
-# 3. Plugin call latency (warm and fresh instances) and startup-to-ready with 10 cached plugins.
+# 3. A route with API key + usage plan (per-key throttle and quota) + route throttle, against the
+#    plain route: the keyed/plain ratio; then again after importing 100,000 more keys.
+# 4. Plugin call latency (warm and fresh instances) and startup-to-ready with 10 cached plugins.
 #
 #   benches/run.sh                          # 64 connections, 10 s per target, 3 rounds
 #   CONNECTIONS=128 DURATION=20 ROUNDS=5 benches/run.sh
@@ -107,7 +109,22 @@ config = { request = { set = { "x-principal" = "\$principal" } }, response = { s
 [apis.bench.routes."ANY /chain/{proxy+}"]
 plugins = ["auth", "headers"]
 integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT/{proxy}" }
+
+[apis.bench.routes."ANY /keyed/{proxy+}"]
+api_key_required = true
+throttle = { rate = 1000000, burst = 100000 }
+integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT/{proxy}" }
+
+[usage_plans.bench]
+stages = ["bench/\$default"]
+throttle = { rate = 1000000, burst = 100000 }
+quota = { limit = 1000000000000, period = "DAY" }
+
+[api_keys.bench]
+value_env = "BENCH_API_KEY"
+plans = ["bench"]
 CONF
+export BENCH_API_KEY=bench-api-key-0123456789abcdef
 
 nginx -p "$work/backend" -c "$work/backend/nginx.conf" -g 'daemon off;' & pids+=($!)
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
@@ -125,8 +142,9 @@ wait_up "$BACKEND_PORT"; wait_up "$NGINX_PORT"; wait_up "$GATE_PORT"
 # One wrk run against port $1, path $2 (default /): prints "rps p50_ms p99_ms".
 measure() {
   local url="http://127.0.0.1:$1${2:-/}"
-  wrk -t2 -c"$CONNECTIONS" -d2s -H 'authorization: Bearer bench-token' "$url" >/dev/null
-  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -H 'authorization: Bearer bench-token' "$url" | awk '
+  local headers=(-H 'authorization: Bearer bench-token' -H "x-api-key: $BENCH_API_KEY")
+  wrk -t2 -c"$CONNECTIONS" -d2s "${headers[@]}" "$url" >/dev/null
+  wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${headers[@]}" "$url" | awk '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /Requests\/sec/ { rps = $2 }
     $1 == "50.000%" || $1 == "50%" { p50 = ms($2) }
@@ -136,15 +154,22 @@ measure() {
 }
 
 declare -A runs
-for round in $(seq "$ROUNDS"); do
-  for target in backend nginx wasmgate chain; do
-    path=/
-    case $target in backend) port=$BACKEND_PORT;; nginx) port=$NGINX_PORT;; wasmgate) port=$GATE_PORT;; chain) port=$GATE_PORT; path=/chain/x;; esac
-    result=$(measure "$port" "$path")
-    runs[$target]+="$result"$'\n'
-    echo "round $round $target: $result (rps p50_ms p99_ms)" >&2
+# Measure each of the targets given, ROUNDS times, interleaved.
+rounds() {
+  for round in $(seq "$ROUNDS"); do
+    for target in "$@"; do
+      path=/
+      case $target in
+        backend) port=$BACKEND_PORT;; nginx) port=$NGINX_PORT;; wasmgate|plain100k) port=$GATE_PORT;;
+        chain) port=$GATE_PORT; path=/chain/x;; keyed|keyed100k) port=$GATE_PORT; path=/keyed/x;;
+      esac
+      result=$(measure "$port" "$path")
+      runs[$target]+="$result"$'\n'
+      echo "round $round $target: $result (rps p50_ms p99_ms)" >&2
+    done
   done
-done
+}
+rounds backend nginx wasmgate chain keyed
 
 # Median of each column over the rounds.
 median() { printf '%s' "${runs[$1]}" | awk -v col="$2" 'NF { print $col }' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -161,6 +186,20 @@ echo
 printf '%-10s %12s %10s %10s\n' "chain" "$(median chain 1)" "$(median chain 2)" "$(median chain 3)"
 awk -v c="$(median chain 1)" -v g="$(median wasmgate 1)" -v i="$ISOLATION" \
   'BEGIN { printf "3-plugin chain (isolation %s) / plain route of the same wasmgate: %.2f\n", i, c / g }'
+
+printf '%-10s %12s %10s %10s\n' "keyed" "$(median keyed 1)" "$(median keyed 2)" "$(median keyed 3)"
+awk -v k="$(median keyed 1)" -v g="$(median wasmgate 1)" \
+  'BEGIN { printf "API key + usage plan + throttle / plain route of the same wasmgate: %.2f\n", k / g }'
+
+# 100,000 more keys in the database (one import), then the keyed and plain routes again.
+python3 -c 'import json; print(json.dumps({"keys": [{"name": f"k{i}", "plans": ["bench"], "value": f"imported-key-{i:08d}-padding"} for i in range(100000)]}))' > "$work/keys.json"
+curl -sf -o /dev/null -X POST --data-binary @"$work/keys.json" "http://127.0.0.1:$ADMIN_PORT/admin/keys/import"
+echo "imported $(curl -sf "http://127.0.0.1:$ADMIN_PORT/admin/keys?limit=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')+ keys (first page)" >&2
+rounds plain100k keyed100k
+printf '%-10s %12s %10s %10s\n' "keyed100k" "$(median keyed100k 1)" "$(median keyed100k 2)" "$(median keyed100k 3)"
+awk -v k="$(median keyed100k 1)" -v g="$(median plain100k 1)" -v b="$(median keyed 1)" \
+  'BEGIN { printf "with 100,000 keys stored: keyed/plain %.2f, keyed after/before the import %.2f\n", k / g, k / b }'
+echo
 
 # Startup to ready with 10 plugins whose compiled code is cached (the first start fills the cache).
 startup_config="$work/startup.toml"

@@ -475,7 +475,6 @@ async fn after_kill_9_under_load_acknowledged_keys_exist_and_usage_is_within_a_s
 
 #[tokio::test]
 async fn keys_from_an_authorizer_and_from_the_config() {
-    std::env::set_var("WASMGATE_TEST_PARTNER_KEY", "partner-key-from-env-0123");
     let config = format!(
         r#"
 [plugins.tokens]
@@ -513,7 +512,8 @@ plans = ["partners"]
 "#,
         plugin_path("token_authorizer").display()
     );
-    let gateway = Gateway::start(&config).await;
+    let env = [("WASMGATE_TEST_PARTNER_KEY", "partner-key-from-env-0123")];
+    let gateway = Gateway::start_with_env(&config, &env).await;
     let bearer = |token: &str| {
         client()
             .get(format!("{}/partners/prod/data", gateway.url))

@@ -67,6 +67,7 @@ pub struct Gateway {
     /// The config file the gateway serves (rewrite it to test reloads).
     pub config_path: PathBuf,
     header: String,
+    env: Vec<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -75,8 +76,17 @@ impl Gateway {
     /// are picked free, but another test may take one before the gateway binds it: a gateway that
     /// exits at start is started again on other ports.
     pub async fn start(config: &str) -> Gateway {
+        Self::start_with_env(config, &[]).await
+    }
+
+    /// [`Gateway::start`] with extra environment variables for the gateway process.
+    pub async fn start_with_env(config: &str, env: &[(&str, &str)]) -> Gateway {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         for _ in 0..5 {
-            let mut gateway = Self::spawn(config);
+            let mut gateway = Self::spawn(config, &env);
             if gateway.wait_ready().await {
                 return gateway;
             }
@@ -87,7 +97,7 @@ impl Gateway {
     /// Start the gateway again on the same config, ports and state directory, after it exited
     /// (or was killed).
     pub async fn restart(&mut self) {
-        self.child = Self::serve(&self.config_path);
+        self.child = Self::serve(&self.config_path, &self.env);
         assert!(self.wait_ready().await, "wasmgate did not restart");
     }
 
@@ -111,18 +121,19 @@ impl Gateway {
         self._dir.path()
     }
 
-    fn serve(config_path: &std::path::Path) -> Child {
+    fn serve(config_path: &std::path::Path, env: &[(String, String)]) -> Child {
         Command::new(env!("CARGO_BIN_EXE_wasmgate"))
             .arg("serve")
             .arg(config_path)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start wasmgate")
     }
 
-    fn spawn(config: &str) -> Gateway {
+    fn spawn(config: &str, env: &[(String, String)]) -> Gateway {
         let port = free_port();
         let admin_port = free_port();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -132,13 +143,14 @@ impl Gateway {
             dir.path().join("access.log").display()
         );
         std::fs::write(&config_path, format!("{header}{config}")).expect("write config");
-        let child = Self::serve(&config_path);
+        let child = Self::serve(&config_path, env);
         Gateway {
             child,
             url: format!("http://127.0.0.1:{port}"),
             admin: format!("http://127.0.0.1:{admin_port}"),
             config_path,
             header,
+            env: env.to_vec(),
             _dir: dir,
         }
     }
