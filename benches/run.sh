@@ -193,8 +193,9 @@ awk -v k="$(median keyed 1)" -v g="$(median wasmgate 1)" \
 
 # 100,000 more keys in the database (one import), then the keyed and plain routes again.
 python3 -c 'import json; print(json.dumps({"keys": [{"name": f"k{i}", "plans": ["bench"], "value": f"imported-key-{i:08d}-padding"} for i in range(100000)]}))' > "$work/keys.json"
-curl -sf -o /dev/null -X POST --data-binary @"$work/keys.json" "http://127.0.0.1:$ADMIN_PORT/admin/keys/import"
-echo "imported $(curl -sf "http://127.0.0.1:$ADMIN_PORT/admin/keys?limit=1000" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')+ keys (first page)" >&2
+imported=$(curl -sf -X POST --data-binary @"$work/keys.json" "http://127.0.0.1:$ADMIN_PORT/admin/keys/import" \
+  | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
+echo "imported $imported keys" >&2
 rounds plain100k keyed100k
 printf '%-10s %12s %10s %10s\n' "keyed100k" "$(median keyed100k 1)" "$(median keyed100k 2)" "$(median keyed100k 3)"
 awk -v k="$(median keyed100k 1)" -v g="$(median plain100k 1)" -v b="$(median keyed 1)" \
@@ -202,7 +203,8 @@ awk -v k="$(median keyed100k 1)" -v g="$(median plain100k 1)" -v b="$(median key
 echo
 
 # Startup to ready with 10 plugins whose compiled code is cached (the first start fills the cache).
-startup_config="$work/startup.toml"
+mkdir -p "$work/startup"
+startup_config="$work/startup/startup.toml"
 {
   printf '[server]\nlisten = ["127.0.0.1:%s"]\naccess_log = "off"\nwatch_config = false\n[admin]\nlisten = "127.0.0.1:%s"\n' "$(free_port)" "$(free_port)"
   for i in $(seq 10); do

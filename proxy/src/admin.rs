@@ -1,6 +1,8 @@
 //! The admin listener (loopback by default): `GET /healthz`, `GET /readyz`, `GET /metrics`,
 //! `POST /admin/reload`, `DELETE /admin/cache` (flush the response cache), and the API keys and
-//! usage plans of [`keys`]. Answers are JSON except the Prometheus text of `/metrics`.
+//! usage plans of [`keys`]. Answers are JSON except the Prometheus text of `/metrics`. With
+//! `[admin] token_env` or `token_file`, every `/admin/*` call needs `Authorization: Bearer
+//! <token>` (401 otherwise); health and metrics stay open.
 
 mod keys;
 
@@ -30,6 +32,7 @@ pub struct Request {
     method: Method,
     path: String,
     query: Option<String>,
+    authorization: Option<String>,
     body: Bytes,
 }
 
@@ -45,6 +48,11 @@ impl Request {
         let header = session.req_header();
         let (method, path) = (header.method.clone(), header.uri.path().to_string());
         let query = header.uri.query().map(str::to_string);
+        let authorization = header
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string);
         let mut body = BytesMut::new();
         loop {
             match session.read_request_body().await {
@@ -70,9 +78,32 @@ impl Request {
             method,
             path,
             query,
+            authorization,
             body: body.freeze(),
         })
     }
+}
+
+/// Whether the request may call `/admin/*`: always without a configured token, else only with
+/// `Authorization: Bearer <token>` (compared by digest, in constant time).
+fn authorized(state: &State, request: &Request) -> bool {
+    let Some(token) = state.snapshot().admin_token.clone() else {
+        return true;
+    };
+    let presented = request
+        .authorization
+        .as_deref()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let (expected, presented) = (
+        crate::apikeys::digest(&token),
+        crate::apikeys::digest(presented),
+    );
+    expected
+        .iter()
+        .zip(presented.iter())
+        .fold(0u8, |differ, (a, b)| differ | (a ^ b))
+        == 0
 }
 
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Vec<u8>> {
@@ -119,6 +150,17 @@ impl ServeHttp for AdminApp {
             Ok(request) => request,
             Err(response) => return response,
         };
+        if request.path.starts_with("/admin/") && !authorized(&self.state, &request) {
+            let mut response = json_response(
+                StatusCode::UNAUTHORIZED,
+                json!({ "message": "Unauthorized" }),
+            );
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer"),
+            );
+            return response;
+        }
         if let Some(response) = keys::route(&self.state, &request).await {
             return response;
         }

@@ -26,6 +26,14 @@ pub struct Cli {
         default_value = "http://127.0.0.1:9901"
     )]
     admin: String,
+    /// The admin API's bearer token, when it has one.
+    #[arg(
+        long,
+        global = true,
+        env = "WASMGATE_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    admin_token: Option<String>,
     /// Print JSON instead of tables (`keys`, `usage`).
     #[arg(long, global = true)]
     json: bool,
@@ -68,17 +76,18 @@ enum Command {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let admin = admin_client::AdminClient::new(&cli.admin, cli.admin_token.as_deref());
     match cli.command {
         Command::Serve { config } => report(crate::server::serve(&config)),
         Command::Check { config } => check(&config),
-        Command::Keys { command } => report(keys::run(command, &cli.admin, cli.json)),
+        Command::Keys { command } => report(keys::run(command, &admin, cli.json)),
         Command::Usage {
             plan,
             key,
             start,
             end,
         } => report(keys::usage(
-            &cli.admin,
+            &admin,
             &plan,
             key.as_deref(),
             start.as_deref(),

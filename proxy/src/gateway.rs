@@ -1,7 +1,8 @@
 //! The request pipeline on pingora's [`ProxyHttp`] phases.
 //!
 //! ```text
-//! request_filter ─► resolve stage (host, path prefix) ─► match route ─► body limit
+//! request_filter ─► client address (trusted proxies) ─► resolve stage (host, path prefix)
+//!                   ─► the API's resource policy ─► match route ─► body limit
 //!                   ─► throttles ─► API key (x-api-key) and usage plan
 //!                   ─► plugins: authorizers (─► API key from an authorizer) ─► validators
 //!                   ─► request transformers
@@ -59,35 +60,61 @@ impl Gateway {
         Self { state }
     }
 
-    /// Match the request to a stage and route; `Err(kind)` when the gateway must answer itself.
-    fn route(&self, session: &Session, ctx: &mut RequestCtx) -> Result<String, ErrorKind> {
+    /// Match the request to a stage (whose API's resource policy must let the caller in) and a
+    /// route; `Err` when the gateway must answer itself.
+    fn route(&self, session: &Session, ctx: &mut RequestCtx) -> Result<String, Refused> {
         let request = session.req_header();
         let host = host_name(request);
         let path = request.uri.path();
         let stage_match = ctx
             .snapshot
             .resolve(host, path)
-            .ok_or(ErrorKind::ResourceNotFound)?;
+            .ok_or((ErrorKind::ResourceNotFound, None))?;
         let stage = stage_match.stage.clone();
         let stage_path = stage_match.path.to_string();
         ctx.stage = Some(stage.clone());
+        if let Some(policy) = &stage.api.resource_policy {
+            if !policy.permits(ctx.source_ip) {
+                let message = crate::policy::denied_message(
+                    &stage.api.name,
+                    &stage.name,
+                    request.method.as_str(),
+                    &stage_path,
+                );
+                return Err((ErrorKind::AccessDenied, Some(message)));
+            }
+        }
         let found = match stage.router.find(&request.method, &stage_path) {
             Some(found) => Some((found.value.clone(), found.params)),
             None => stage.default_route.clone().map(|route| (route, Vec::new())),
         };
         let (route, params) = found.ok_or(match stage.api.kind {
-            crate::config::ApiKind::Rest => ErrorKind::MissingAuthenticationToken,
-            crate::config::ApiKind::Http => ErrorKind::ResourceNotFound,
+            crate::config::ApiKind::Rest => (ErrorKind::MissingAuthenticationToken, None),
+            crate::config::ApiKind::Http => (ErrorKind::ResourceNotFound, None),
         })?;
         ctx.route = Some(route);
         ctx.params = params;
         let too_large =
             content_length(request).is_some_and(|length| length > stage.api.max_request_body_bytes);
         if too_large {
-            return Err(ErrorKind::RequestTooLarge);
+            return Err((ErrorKind::RequestTooLarge, None));
         }
         Ok(stage_path)
     }
+}
+
+/// An error the gateway answers itself, with its message when not the kind's own.
+type Refused = (ErrorKind, Option<String>);
+
+/// The client's address: the peer, or who a trusted proxy says it forwards for.
+fn client_ip(session: &Session, ctx: &RequestCtx) -> Option<std::net::IpAddr> {
+    let peer = ctx.peer_ip?;
+    let forwarded_for = session
+        .req_header()
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok());
+    Some(ctx.snapshot.trusted_proxies.client_ip(peer, forwarded_for))
 }
 
 /// Take a token from each of the route's buckets, most specific first; the wait until the first
@@ -145,6 +172,7 @@ impl ProxyHttp for Gateway {
             started: Instant::now(),
             arrived: SystemTime::now(),
             source_ip: None,
+            peer_ip: None,
             stage: None,
             route: None,
             params: Vec::new(),
@@ -167,14 +195,15 @@ impl ProxyHttp for Gateway {
         if self.state.drain.is_draining() {
             session.set_keepalive(None);
         }
-        ctx.source_ip = session
+        ctx.peer_ip = session
             .client_addr()
             .and_then(|addr| addr.as_inet())
             .map(|addr| addr.ip());
+        ctx.source_ip = client_ip(session, ctx);
         let stage_path = match self.route(session, ctx) {
             Ok(stage_path) => stage_path,
-            Err(kind) => {
-                respond::error(session, ctx, kind).await?;
+            Err((kind, message)) => {
+                respond::error_with_message(session, ctx, kind, message.as_deref()).await?;
                 return Ok(true);
             }
         };

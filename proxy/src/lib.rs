@@ -17,6 +17,7 @@ pub mod gateway_response;
 pub mod integration;
 pub mod metrics;
 pub mod plugin;
+pub mod policy;
 pub mod routing;
 pub mod server;
 pub mod snapshot;

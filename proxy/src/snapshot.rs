@@ -4,6 +4,7 @@
 
 mod compile;
 mod plans;
+mod secrets;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::gateway_response::GatewayResponses;
 use crate::integration::Integration;
 use crate::metrics::RouteMetrics;
 use crate::plugin::{Phases, Plugin};
+use crate::policy::{ResourcePolicy, TrustedProxies};
 use crate::routing::Router;
 use crate::throttle::Bucket;
 use crate::validation::RequestValidation;
@@ -35,6 +37,10 @@ pub struct Snapshot {
     pub usage_plans: HashMap<String, Arc<UsagePlan>>,
     /// `[api_keys]` by their value's digest.
     pub config_keys: HashMap<KeyDigest, Arc<KeyEntry>>,
+    /// The bearer token `/admin/*` calls need, when configured.
+    pub admin_token: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Where a stage is reachable: an optional host name and a path prefix.
@@ -60,6 +66,8 @@ pub struct Api {
     pub validation_details: bool,
     /// Where API keys come from.
     pub api_key_source: ApiKeySource,
+    /// Which client addresses may call the API.
+    pub resource_policy: Option<ResourcePolicy>,
 }
 
 /// One stage of an API, with its routes compiled for its stage variables.

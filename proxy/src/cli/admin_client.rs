@@ -9,6 +9,7 @@ use serde_json::Value;
 /// The admin API of a running gateway.
 pub struct AdminClient {
     base: String,
+    token: Option<String>,
     agent: ureq::Agent,
 }
 
@@ -16,8 +17,9 @@ pub struct AdminClient {
 const MAX_ANSWER: u64 = 256 << 20;
 
 impl AdminClient {
-    /// A client for the admin listener at `base` (e.g. `http://127.0.0.1:9901`).
-    pub fn new(base: &str) -> Self {
+    /// A client for the admin listener at `base` (e.g. `http://127.0.0.1:9901`), sending
+    /// `token` as a bearer token when given.
+    pub fn new(base: &str, token: Option<&str>) -> Self {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(120)))
@@ -25,6 +27,7 @@ impl AdminClient {
             .into();
         Self {
             base: base.trim_end_matches('/').to_string(),
+            token: token.map(|t| format!("Bearer {t}")),
             agent,
         }
     }
@@ -32,17 +35,12 @@ impl AdminClient {
     /// Send a request; the JSON answer of a 2xx, or an error with the gateway's message.
     pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.base);
-        let answer = match (method, body) {
-            ("GET", _) => self.agent.get(&url).call(),
-            ("DELETE", _) => self.agent.delete(&url).call(),
-            ("POST", body) => self
-                .agent
-                .post(&url)
-                .send_json(body.unwrap_or(&Value::Null)),
-            ("PATCH", body) => self
-                .agent
-                .patch(&url)
-                .send_json(body.unwrap_or(&Value::Null)),
+        let body = body.unwrap_or(&Value::Null);
+        let answer = match method {
+            "GET" => self.authorized(self.agent.get(&url)).call(),
+            "DELETE" => self.authorized(self.agent.delete(&url)).call(),
+            "POST" => self.authorized(self.agent.post(&url)).send_json(body),
+            "PATCH" => self.authorized(self.agent.patch(&url)).send_json(body),
             _ => bail!("unsupported method {method}"),
         };
         let mut answer =
@@ -65,6 +63,15 @@ impl AdminClient {
             bail!("{method} {path}: {status}: {message}");
         }
         Ok(json)
+    }
+}
+
+impl AdminClient {
+    fn authorized<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(token) => request.header("authorization", token),
+            None => request,
+        }
     }
 }
 

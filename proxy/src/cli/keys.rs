@@ -119,9 +119,8 @@ fn print_keys(keys: &[Value], json: bool) {
     print_table(columns, &rows);
 }
 
-/// Run a `keys` command against the admin API at `admin`.
-pub fn run(command: KeysCommand, admin: &str, json: bool) -> anyhow::Result<()> {
-    let client = AdminClient::new(admin);
+/// Run a `keys` command against the admin API.
+pub fn run(command: KeysCommand, client: &AdminClient, json: bool) -> anyhow::Result<()> {
     let one = |key: Value| print_keys(&[key], json);
     match command {
         KeysCommand::List => {
@@ -220,14 +219,13 @@ fn key_path(id: &str) -> String {
 
 /// Print a usage plan's usage per key and day.
 pub fn usage(
-    admin: &str,
+    client: &AdminClient,
     plan: &str,
     key: Option<&str>,
     start: Option<&str>,
     end: Option<&str>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let client = AdminClient::new(admin);
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (name, value) in [("key", key), ("start", start), ("end", end)] {
         if let Some(value) = value {

@@ -85,6 +85,10 @@ pub struct ServerFile {
     /// relative to the config file's directory. Default `.wasmgate`.
     #[serde(default = "default_state_dir")]
     pub state_dir: String,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client. Default none:
+    /// the client is the connection's peer.
+    #[serde(default)]
+    pub trusted_proxies: Vec<Spanned<String>>,
 }
 
 /// A token bucket: `rate` requests per second on average, up to `burst` at once.
@@ -143,23 +147,30 @@ impl Default for ServerFile {
             cache_capacity_mb: default_cache_capacity(),
             throttle: default_account_throttle(),
             state_dir: default_state_dir(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
 
-/// `[admin]`: the operator's listener for health, metrics and reload.
+/// `[admin]`: the operator's listener for health, metrics, reload, keys and usage.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AdminFile {
     /// Address of the admin listener. Default `"127.0.0.1:9901"` (loopback only).
     #[serde(default = "default_admin_listen")]
     pub listen: Spanned<String>,
+    /// The environment variable holding the bearer token that `/admin/*` calls need.
+    pub token_env: Option<Spanned<String>>,
+    /// A file holding that token (surrounding whitespace ignored), relative to the config.
+    pub token_file: Option<Spanned<String>>,
 }
 
 impl Default for AdminFile {
     fn default() -> Self {
         Self {
             listen: default_admin_listen(),
+            token_env: None,
+            token_file: None,
         }
     }
 }
@@ -263,6 +274,20 @@ pub struct ApiSettings {
     /// Where routes with `api_key_required` find the API key. Default `header` (`x-api-key`).
     #[serde(default)]
     pub api_key_source: ApiKeySource,
+    /// Which client addresses may call the API, checked before anything else.
+    pub resource_policy: Option<ResourcePolicyFile>,
+}
+
+/// `[apis.<name>.resource_policy]`: addresses and CIDR blocks (IPv4 or IPv6); deny wins.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ResourcePolicyFile {
+    /// When not empty, only these may call.
+    #[serde(default)]
+    pub allow: Vec<Spanned<String>>,
+    /// These may never call.
+    #[serde(default)]
+    pub deny: Vec<Spanned<String>>,
 }
 
 /// Where the API key of a request comes from, as AWS's `apiKeySource`.

@@ -24,8 +24,10 @@ pub struct RequestCtx {
     pub started: Instant,
     /// Wall-clock arrival time, for the access log.
     pub arrived: SystemTime,
-    /// The client's address.
+    /// The client's address (the peer, or who a trusted proxy forwards for).
     pub source_ip: Option<IpAddr>,
+    /// The connection's peer, appended to `X-Forwarded-For` upstream.
+    pub peer_ip: Option<IpAddr>,
     /// The stage, once the host and path prefix matched one.
     pub stage: Option<Arc<Stage>>,
     /// The route, once matched.

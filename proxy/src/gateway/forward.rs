@@ -65,7 +65,7 @@ pub fn prepare_request(
         .get("traceparent")
         .and_then(|v| v.to_str().ok());
     upstream.insert_header("traceparent", trace::child_traceparent(incoming))?;
-    if let Some(ip) = ctx.source_ip {
+    if let Some(ip) = ctx.peer_ip {
         let forwarded = match request
             .headers
             .get("x-forwarded-for")

@@ -12,6 +12,7 @@ use http::{HeaderName, HeaderValue, Method};
 use toml::Spanned;
 
 use super::plans::{compile_keys, compile_plans, Plans};
+use super::secrets::compile_admin_token;
 use super::{Api, Chain, Entrypoint, Route, Snapshot, Stage};
 use crate::config::*;
 use crate::gateway_response::{CustomResponse, GatewayResponses, ResponseType};
@@ -21,6 +22,7 @@ use crate::integration::{
 };
 use crate::metrics::METRICS;
 use crate::plugin::Plugin;
+use crate::policy::{ResourcePolicy, TrustedProxies};
 use crate::routing::{RouteKey, Router};
 use crate::template::{substitute_stage_variables, Scope, Template};
 use crate::throttle::{self, Bucket, Level};
@@ -45,6 +47,12 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
     let base_dir = loaded.source.file().parent().unwrap_or(Path::new("."));
     let plans = compile_plans(file, &mut diags);
     let config_keys = compile_keys(file, &plans, base_dir, &mut diags);
+    let admin_token = compile_admin_token(&file.admin, base_dir, &mut diags);
+    let trusted_proxies = TrustedProxies(compile_nets(
+        &file.server.trusted_proxies,
+        "server.trusted_proxies",
+        &mut diags,
+    ));
     let mut entrypoints: Vec<(Spanned<String>, String, Entrypoint)> = Vec::new();
     for api in &file.apis {
         let mut cx = ApiContext {
@@ -100,7 +108,20 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
             .collect(),
         usage_plans: plans.by_name,
         config_keys,
+        admin_token,
+        trusted_proxies,
     })
+}
+
+/// Addresses and CIDR blocks, each mistake reported at its place.
+fn compile_nets(list: &[Spanned<String>], key: &str, diags: &mut Diagnostics) -> Vec<ipnet::IpNet> {
+    list.iter()
+        .filter_map(|text| {
+            crate::policy::parse_net(text.get_ref())
+                .map_err(|e| diags.error(Some(text.span()), key, e))
+                .ok()
+        })
+        .collect()
 }
 
 fn check_addresses(file: &ConfigFile, diags: &mut Diagnostics) {
@@ -275,6 +296,13 @@ fn compile_api(api: &Named<ApiFile>, cx: &mut ApiContext<'_>, diags: &mut Diagno
             .unwrap_or(cx.server.max_request_body_bytes),
         validation_details: settings.validation_details,
         api_key_source: settings.api_key_source,
+        resource_policy: settings.resource_policy.as_ref().map(|policy| {
+            let key = format!("{}.resource_policy", api.path);
+            ResourcePolicy {
+                allow: compile_nets(&policy.allow, &format!("{key}.allow"), diags),
+                deny: compile_nets(&policy.deny, &format!("{key}.deny"), diags),
+            }
+        }),
     });
     let routes = parse_routes(api, settings.kind, diags);
     let validations = compile_validations(api, cx.base_dir, diags);

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::secrets::read_secret;
 use crate::apikeys::{digest, KeyDigest, KeyEntry, KeySource, UsagePlan};
 use crate::config::{ApiKeyFile, ConfigFile, Diagnostics, Named, Throttle, UsagePlanFile};
 
@@ -186,24 +187,13 @@ pub fn compile_keys(
 }
 
 fn key_value(key: &Named<ApiKeyFile>, base_dir: &Path, diags: &mut Diagnostics) -> Option<String> {
-    let value = match (&key.value.value_env, &key.value.value_file) {
-        (Some(env), None) => std::env::var(env.get_ref()).map_err(|_| {
-            let message = format!("environment variable `{}` is not set", env.get_ref());
-            (env.span(), "value_env", message)
-        }),
-        (None, Some(path)) => std::fs::read_to_string(base_dir.join(path.get_ref()))
-            .map(|text| text.trim().to_string())
-            .map_err(|e| {
-                let message = format!("cannot read `{}`: {e}", path.get_ref());
-                (path.span(), "value_file", message)
-            }),
-        _ => Err((
-            key.name.span(),
-            "value_env",
-            "give the key's value in `value_env` (an environment variable) or `value_file`"
-                .to_string(),
-        )),
-    };
+    let value = read_secret(
+        "value",
+        key.value.value_env.as_ref(),
+        key.value.value_file.as_ref(),
+        base_dir,
+        key.name.span(),
+    );
     let checked = value.and_then(|value| match crate::apikeys::check_value(&value) {
         Ok(()) => Ok(value),
         Err(e) => Err((key.name.span(), "value", e)),

@@ -1,6 +1,7 @@
 //! End-to-end tests: each starts the real `wasmgate` binary on loopback ports with real TCP
 //! backends and asserts on what a client sees.
 
+mod access;
 mod api_keys;
 mod body_plugins;
 mod caching;

@@ -57,6 +57,18 @@ pub fn assert_config_errors(name: &str, config: &str, expected: &[(usize, &str)]
     }
 }
 
+/// Additions to the `[server]` and `[admin]` sections the harness writes, and environment
+/// variables for the gateway process.
+#[derive(Default)]
+pub struct Extra<'a> {
+    /// Lines added to `[server]`.
+    pub server: &'a str,
+    /// Lines added to `[admin]`.
+    pub admin: &'a str,
+    /// Environment variables.
+    pub env: &'a [(&'a str, &'a str)],
+}
+
 /// A running gateway process, killed when dropped.
 pub struct Gateway {
     child: Child,
@@ -76,17 +88,25 @@ impl Gateway {
     /// are picked free, but another test may take one before the gateway binds it: a gateway that
     /// exits at start is started again on other ports.
     pub async fn start(config: &str) -> Gateway {
-        Self::start_with_env(config, &[]).await
+        Self::start_with(config, Extra::default()).await
     }
 
     /// [`Gateway::start`] with extra environment variables for the gateway process.
     pub async fn start_with_env(config: &str, env: &[(&str, &str)]) -> Gateway {
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        Self::start_with(
+            config,
+            Extra {
+                env,
+                ..Extra::default()
+            },
+        )
+        .await
+    }
+
+    /// [`Gateway::start`] with extra `[server]` / `[admin]` keys and environment variables.
+    pub async fn start_with(config: &str, extra: Extra<'_>) -> Gateway {
         for _ in 0..5 {
-            let mut gateway = Self::spawn(config, &env);
+            let mut gateway = Self::spawn(config, &extra);
             if gateway.wait_ready().await {
                 return gateway;
             }
@@ -133,24 +153,31 @@ impl Gateway {
             .expect("start wasmgate")
     }
 
-    fn spawn(config: &str, env: &[(String, String)]) -> Gateway {
+    fn spawn(config: &str, extra: &Extra<'_>) -> Gateway {
+        let env: Vec<(String, String)> = extra
+            .env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let port = free_port();
         let admin_port = free_port();
         let dir = tempfile::tempdir().expect("temp dir");
         let config_path = dir.path().join("gateway.toml");
         let header = format!(
-            "[server]\nlisten = [\"127.0.0.1:{port}\"]\nthreads = 2\naccess_log = \"{}\"\ngrace_period_seconds = 5\n\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n\n",
-            dir.path().join("access.log").display()
+            "[server]\nlisten = [\"127.0.0.1:{port}\"]\nthreads = 2\naccess_log = \"{}\"\ngrace_period_seconds = 5\n{}\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n{}\n",
+            dir.path().join("access.log").display(),
+            extra.server,
+            extra.admin,
         );
         std::fs::write(&config_path, format!("{header}{config}")).expect("write config");
-        let child = Self::serve(&config_path, env);
+        let child = Self::serve(&config_path, &env);
         Gateway {
             child,
             url: format!("http://127.0.0.1:{port}"),
             admin: format!("http://127.0.0.1:{admin_port}"),
             config_path,
             header,
-            env: env.to_vec(),
+            env,
             _dir: dir,
         }
     }

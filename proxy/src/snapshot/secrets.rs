@@ -1,0 +1,102 @@
+//! Values kept out of the config file — API key values and the admin token — read from an
+//! environment variable (`*_env`) or a file (`*_file`, relative to the config) when the config is
+//! compiled, so that a reload picks up a rotated value.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::Path;
+
+use toml::Spanned;
+
+use crate::config::{AdminFile, Diagnostics};
+
+/// Where a secret's mistake is: span, the key's last segment, and the message.
+pub type SecretError = (Range<usize>, &'static str, String);
+
+/// Read a secret given as `<field>_env` or `<field>_file` (exactly one); `missing` is the span
+/// reported when neither is given.
+pub fn read_secret(
+    field: &'static str,
+    env: Option<&Spanned<String>>,
+    file: Option<&Spanned<String>>,
+    base_dir: &Path,
+    missing: Range<usize>,
+) -> Result<String, SecretError> {
+    let (env_key, file_key) = match field {
+        "token" => ("token_env", "token_file"),
+        _ => ("value_env", "value_file"),
+    };
+    match (env, file) {
+        (Some(env), None) => std::env::var(env.get_ref()).map_err(|_| {
+            let message = format!("environment variable `{}` is not set", env.get_ref());
+            (env.span(), env_key, message)
+        }),
+        (None, Some(path)) => std::fs::read_to_string(base_dir.join(path.get_ref()))
+            .map(|text| text.trim().to_string())
+            .map_err(|e| {
+                let message = format!("cannot read `{}`: {e}", path.get_ref());
+                (path.span(), file_key, message)
+            }),
+        _ => Err((
+            missing,
+            env_key,
+            format!("give the {field} in `{env_key}` (an environment variable) or `{file_key}`"),
+        )),
+    }
+}
+
+/// Shortest admin token accepted.
+const MIN_TOKEN_LEN: usize = 16;
+
+/// The admin token, if configured. An admin listener off loopback must have one.
+pub fn compile_admin_token(
+    admin: &AdminFile,
+    base_dir: &Path,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    let listen = &admin.listen;
+    let loopback = listen
+        .get_ref()
+        .parse::<SocketAddr>()
+        .map_or(true, |address| address.ip().is_loopback());
+    if admin.token_env.is_none() && admin.token_file.is_none() {
+        if !loopback {
+            diags.error(
+                Some(listen.span()),
+                "admin.listen",
+                "an admin listener off loopback needs a bearer token: set `token_env` or \
+                 `token_file` in [admin]",
+            );
+        }
+        return None;
+    }
+    let token = read_secret(
+        "token",
+        admin.token_env.as_ref(),
+        admin.token_file.as_ref(),
+        base_dir,
+        listen.span(),
+    )
+    .and_then(|token| {
+        if token.len() < MIN_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            let span = admin
+                .token_env
+                .as_ref()
+                .or(admin.token_file.as_ref())
+                .map_or(listen.span(), Spanned::span);
+            return Err((
+                span,
+                "token",
+                format!("the admin token needs at least {MIN_TOKEN_LEN} printable characters"),
+            ));
+        }
+        Ok(token)
+    });
+    match token {
+        Ok(token) => Some(token),
+        Err((span, field, message)) => {
+            diags.error(Some(span), &format!("admin.{field}"), message);
+            None
+        }
+    }
+}
