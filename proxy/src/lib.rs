@@ -8,6 +8,7 @@
 pub mod access_log;
 pub mod admin;
 pub mod apikeys;
+pub mod authorizer;
 pub mod cache;
 pub mod cli;
 pub mod config;

@@ -49,6 +49,8 @@ pub struct Plugin {
     response_headers: Option<Vec<String>>,
     /// Deadline, failure mode and isolation.
     pub settings: PluginSettings,
+    /// For authorizers with Lambda-authorizer semantics: identity sources and the decision cache.
+    pub identity: Option<crate::authorizer::IdentityRule>,
     warm: Mutex<Vec<invoke::Live>>,
     metrics: invoke::CallMetrics,
 }

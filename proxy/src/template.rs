@@ -29,6 +29,9 @@ pub enum Var {
     PathParam(String),
     /// `$context.<field>`.
     Context(ContextVar),
+    /// `$context.authorizer.principalId` (`None`) or `$context.authorizer.<key>`: what the
+    /// authorizer returned.
+    Authorizer(Option<String>),
 }
 
 /// The `$context` fields, named as in AWS API Gateway.
@@ -93,6 +96,10 @@ pub trait Lookup {
     fn path_param(&self, name: &str) -> Option<&str>;
     /// A `$context` field; `None` renders as empty.
     fn context(&self, var: ContextVar) -> Option<String>;
+    /// The authorizer's principal (`None`) or a value of its context.
+    fn authorizer(&self, _key: Option<&str>) -> Option<String> {
+        None
+    }
 }
 
 impl Template {
@@ -173,6 +180,9 @@ impl Template {
                 }
                 Part::Var(Var::Context(var)) => {
                     out.push_str(&lookup.context(*var).unwrap_or_default());
+                }
+                Part::Var(Var::Authorizer(key)) => {
+                    out.push_str(&lookup.authorizer(key.as_deref()).unwrap_or_default());
                 }
             }
         }
@@ -257,6 +267,13 @@ fn resolve(name: &str, scope: Scope<'_>) -> Result<Part, TemplateError> {
             _ => return Err(unknown()),
         };
         return Ok(Part::Var(var));
+    }
+    if let Some(key) = name.strip_prefix("context.authorizer.") {
+        if !scope.request || key.is_empty() {
+            return Err(unknown());
+        }
+        let key = (key != "principalId").then(|| key.to_string());
+        return Ok(Part::Var(Var::Authorizer(key)));
     }
     let context = match name {
         "context.requestId" => ContextVar::RequestId,

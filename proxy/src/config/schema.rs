@@ -224,6 +224,43 @@ pub struct PluginFile {
     /// `host:port`s the plugin may call through the `http` import.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// For authorizer plugins: AWS Lambda-authorizer identity sources and result caching.
+    pub authorizer: Option<AuthorizerFile>,
+}
+
+/// `[plugins.<name>] authorizer = { type = "token", validation_regex = "^Bearer .+$" }` or
+/// `{ type = "request", identity_sources = ["header.x-user", "querystring.tenant"] }`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizerFile {
+    /// `token` (one header) or `request` (headers, query strings, stage variables).
+    #[serde(rename = "type")]
+    pub kind: AuthorizerKind,
+    /// A `token` authorizer's header, as `header.<name>`. Default `header.authorization`.
+    pub identity_source: Option<String>,
+    /// A `request` authorizer's sources: `header.<name>`, `querystring.<name>`,
+    /// `stageVariables.<name>`.
+    #[serde(default)]
+    pub identity_sources: Vec<String>,
+    /// A `token` authorizer's token must match this, else 401 without calling the plugin.
+    pub validation_regex: Option<String>,
+    /// How long a decision (allow or deny) is reused for the same identity. Default 300; 0 off.
+    #[serde(default = "default_authorizer_ttl")]
+    pub ttl_seconds: u64,
+}
+
+/// The two kinds of AWS Lambda authorizer.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorizerKind {
+    /// The identity is one header.
+    Token,
+    /// The identity is several request values.
+    Request,
+}
+
+fn default_authorizer_ttl() -> u64 {
+    300
 }
 
 /// What a plugin fault means for the request.

@@ -126,4 +126,16 @@ impl Lookup for RequestValues<'_> {
             | ContextVar::ErrorResponseType => return None,
         })
     }
+
+    fn authorizer(&self, key: Option<&str>) -> Option<String> {
+        match key {
+            None => self.ctx.principal.clone(),
+            Some(key) => self
+                .ctx
+                .authorizer_context
+                .iter()
+                .find(|(name, _)| name == key)
+                .map(|(_, value)| value.clone()),
+        }
+    }
 }

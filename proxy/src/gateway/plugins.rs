@@ -222,7 +222,30 @@ async fn run_request_phases(
     let mut head = request_head(request);
     let mut plugin_ctx = plugin_context(ctx);
     for plugin in &chain.authorizers {
-        match plugin.authorize(&head, body.as_deref(), &plugin_ctx).await {
+        let identity = match &plugin.identity {
+            Some(rule) => {
+                let variables = ctx.stage.as_ref().map_or(&[][..], |s| &s.variables[..]);
+                match rule.identity(request, variables) {
+                    Some(identity) => Some((rule, identity)),
+                    None => return Some(Stop::Error(ErrorKind::Unauthorized, None)),
+                }
+            }
+            None => None,
+        };
+        let cached = identity
+            .as_ref()
+            .and_then(|(rule, identity)| rule.cached(identity));
+        let decision = match cached {
+            Some(decision) => Ok(decision),
+            None => {
+                let decision = plugin.authorize(&head, body.as_deref(), &plugin_ctx).await;
+                if let (Ok(decision), Some((rule, identity))) = (&decision, identity) {
+                    rule.remember(identity, decision);
+                }
+                decision
+            }
+        };
+        match decision {
             Ok(Decision::Allow(allow)) => {
                 ctx.principal = Some(allow.principal.clone());
                 ctx.authorizer_context = allow

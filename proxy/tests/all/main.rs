@@ -3,6 +3,7 @@
 
 mod access;
 mod api_keys;
+mod authorizers;
 mod body_plugins;
 mod caching;
 mod errors;
