@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs what building and testing wasmgate needs on a fresh Debian machine with Rust:
-# cmake (pingora builds a C dependency with it) and the wasm32-wasip2 target (plugins).
+# cmake (pingora builds a C dependency with it) and the wasm32-wasip2 target (plugins); with
+# `--browser`, also Chromium (the CORS tests drive a headless browser).
 # Safe to run again; installs only what is missing.
 set -euo pipefail
 
 missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+if [ "${1:-}" = "--browser" ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   sudo_cmd=""

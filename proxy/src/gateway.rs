@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! request_filter ─► client address (trusted proxies) ─► resolve stage (host, path prefix)
-//!                   ─► the API's resource policy ─► match route ─► body limit
+//!                   ─► the API's resource policy ─► CORS preflight (answered here)
+//!                   ─► match route ─► body limit
 //!                   ─► throttles ─► API key (x-api-key) and usage plan
 //!                   ─► plugins: authorizers (─► API key from an authorizer) ─► validators
 //!                   ─► request transformers
@@ -15,13 +16,14 @@
 //! upstream_response_filter ─► integration latency, response mappings, cache recording,
 //!                            response transformers
 //! response_body_filter ─► cache recording (stored at the end of a complete response)
-//! response_filter ─► x-request-id
+//! response_filter ─► x-request-id, CORS headers (also on every response the gateway writes)
 //! fail_to_proxy ─► timeout 504, refused 502, no healthy backend 503, JSON body
 //! logging ─► metrics, access log
 //! ```
 
 mod caching;
 mod context;
+mod cors;
 mod errors;
 mod forward;
 mod keys;
@@ -60,9 +62,9 @@ impl Gateway {
         Self { state }
     }
 
-    /// Match the request to a stage (whose API's resource policy must let the caller in) and a
-    /// route; `Err` when the gateway must answer itself.
-    fn route(&self, session: &Session, ctx: &mut RequestCtx) -> Result<String, Refused> {
+    /// Match the request to a stage whose API's resource policy lets the caller in; the path
+    /// after the stage, or `Err` when the gateway must answer itself.
+    fn resolve_stage(&self, session: &Session, ctx: &mut RequestCtx) -> Result<String, Refused> {
         let request = session.req_header();
         let host = host_name(request);
         let path = request.uri.path();
@@ -84,7 +86,22 @@ impl Gateway {
                 return Err((ErrorKind::AccessDenied, Some(message)));
             }
         }
-        let found = match stage.router.find(&request.method, &stage_path) {
+        Ok(stage_path)
+    }
+
+    /// Match the request to a route of its stage; `Err` when the gateway must answer itself.
+    fn route(
+        &self,
+        session: &Session,
+        ctx: &mut RequestCtx,
+        stage_path: &str,
+    ) -> Result<(), Refused> {
+        let request = session.req_header();
+        let stage = ctx
+            .stage
+            .clone()
+            .ok_or((ErrorKind::ResourceNotFound, None))?;
+        let found = match stage.router.find(&request.method, stage_path) {
             Some(found) => Some((found.value.clone(), found.params)),
             None => stage.default_route.clone().map(|route| (route, Vec::new())),
         };
@@ -99,7 +116,7 @@ impl Gateway {
         if too_large {
             return Err((ErrorKind::RequestTooLarge, None));
         }
-        Ok(stage_path)
+        Ok(())
     }
 }
 
@@ -200,13 +217,20 @@ impl ProxyHttp for Gateway {
             .and_then(|addr| addr.as_inet())
             .map(|addr| addr.ip());
         ctx.source_ip = client_ip(session, ctx);
-        let stage_path = match self.route(session, ctx) {
+        let stage_path = match self.resolve_stage(session, ctx) {
             Ok(stage_path) => stage_path,
             Err((kind, message)) => {
                 respond::error_with_message(session, ctx, kind, message.as_deref()).await?;
                 return Ok(true);
             }
         };
+        if cors::answer_preflight(session, ctx).await? {
+            return Ok(true);
+        }
+        if let Err((kind, message)) = self.route(session, ctx, &stage_path) {
+            respond::error_with_message(session, ctx, kind, message.as_deref()).await?;
+            return Ok(true);
+        }
         let route = ctx.route.clone().ok_or_else(|| internal("route matched"))?;
         if let Some(wait) = throttle_wait(&route, ctx) {
             respond::throttled(session, ctx, throttle::retry_after_seconds(wait)).await?;
@@ -393,12 +417,12 @@ impl ProxyHttp for Gateway {
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         upstream_response.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
-        Ok(())
+        cors::decorate(upstream_response, session.req_header(), ctx)
     }
 
     fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {

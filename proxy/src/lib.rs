@@ -12,6 +12,7 @@ pub mod authorizer;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod cors;
 pub mod drain;
 pub mod gateway;
 pub mod gateway_response;

@@ -68,6 +68,8 @@ pub struct Api {
     pub api_key_source: ApiKeySource,
     /// Which client addresses may call the API.
     pub resource_policy: Option<ResourcePolicy>,
+    /// Cross-origin access for browsers.
+    pub cors: Option<crate::cors::CorsPolicy>,
 }
 
 /// One stage of an API, with its routes compiled for its stage variables.

@@ -124,6 +124,7 @@ fn read_api(value: Value<'_>, path: &str, diags: &mut Diagnostics) -> Option<Api
         validation_details: false,
         api_key_source: ApiKeySource::Header,
         resource_policy: None,
+        cors: None,
     });
 
     let stages = named(stages.unwrap_or_default(), deserialize, diags);

@@ -313,6 +313,30 @@ pub struct ApiSettings {
     pub api_key_source: ApiKeySource,
     /// Which client addresses may call the API, checked before anything else.
     pub resource_policy: Option<ResourcePolicyFile>,
+    /// Cross-origin access for browsers.
+    pub cors: Option<Spanned<CorsFile>>,
+}
+
+/// `[apis.<name>.cors]`: which browser origins may call the API and how.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct CorsFile {
+    /// Exact origins (`https://app.example.com`), patterns (`https://*.example.com`) or `*`.
+    pub allow_origins: Vec<String>,
+    /// Methods a preflight may ask for (`*` for any). Default none beyond simple requests.
+    #[serde(default)]
+    pub allow_methods: Vec<String>,
+    /// Request headers a preflight may ask for (`*` for any).
+    #[serde(default)]
+    pub allow_headers: Vec<String>,
+    /// Response headers scripts may read.
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    /// How long browsers may cache a preflight answer.
+    pub max_age_seconds: Option<u32>,
+    /// Let browsers send cookies and credentials (never with the origin `*`).
+    #[serde(default)]
+    pub allow_credentials: bool,
 }
 
 /// `[apis.<name>.resource_policy]`: addresses and CIDR blocks (IPv4 or IPv6); deny wins.

@@ -151,6 +151,7 @@ pub async fn buffered_exchange(
     http.response_mapping.apply(&mut head, &values)?;
     caching::record_head(ctx, &mut head)?;
     head.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
+    super::cors::decorate(&mut head, session.req_header(), ctx)?;
     let needs_body = ctx
         .route
         .as_ref()

@@ -31,6 +31,7 @@ pub async fn write(
     }
     header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
     header.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
+    super::cors::decorate(&mut header, session.req_header(), ctx)?;
     let head_only = session.req_header().method == http::Method::HEAD;
     session
         .write_response_header(Box::new(header), head_only)

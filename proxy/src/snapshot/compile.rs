@@ -303,6 +303,11 @@ fn compile_api(api: &Named<ApiFile>, cx: &mut ApiContext<'_>, diags: &mut Diagno
                 deny: compile_nets(&policy.deny, &format!("{key}.deny"), diags),
             }
         }),
+        cors: settings.cors.as_ref().and_then(|cors| {
+            crate::cors::CorsPolicy::compile(cors.get_ref())
+                .map_err(|e| diags.error(Some(cors.span()), &format!("{}.cors", api.path), e))
+                .ok()
+        }),
     });
     let routes = parse_routes(api, settings.kind, diags);
     let validations = compile_validations(api, cx.base_dir, diags);

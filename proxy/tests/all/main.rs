@@ -6,6 +6,7 @@ mod api_keys;
 mod authorizers;
 mod body_plugins;
 mod caching;
+mod cors;
 mod errors;
 mod integrations;
 mod lifecycle;
