@@ -17,6 +17,7 @@ pub mod drain;
 pub mod gateway;
 pub mod gateway_response;
 pub mod integration;
+pub mod jwt;
 pub mod metrics;
 pub mod plugin;
 pub mod policy;

@@ -2,6 +2,7 @@
 //! routers, integrations and gateway responses. A reload compiles a new snapshot beside the
 //! serving one and swaps the pointer; requests hold an `Arc` to the snapshot they started on.
 
+mod authorizers;
 mod compile;
 mod plans;
 mod secrets;
@@ -41,6 +42,8 @@ pub struct Snapshot {
     pub admin_token: Option<String>,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
+    /// `[jwt_authorizers]` by name.
+    pub jwt_authorizers: HashMap<String, Arc<crate::jwt::JwtAuthorizer>>,
 }
 
 /// Where a stage is reachable: an optional host name and a path prefix.
@@ -108,6 +111,17 @@ pub struct Route {
     pub api_key_required: bool,
     /// Usage plans' limits for this route, replacing the plan's own: plan name and limit.
     pub plan_method_throttles: Vec<(Arc<str>, Throttle)>,
+    /// The JWT authorizer that verifies requests first, with the scopes it requires.
+    pub jwt: Option<RouteJwt>,
+}
+
+/// A route's JWT authorizer and the scopes of which a token must hold one.
+#[derive(Debug, Clone)]
+pub struct RouteJwt {
+    /// The authorizer.
+    pub authorizer: Arc<crate::jwt::JwtAuthorizer>,
+    /// Required scopes (any one); empty for none.
+    pub scopes: Vec<String>,
 }
 
 impl Route {

@@ -78,6 +78,7 @@ impl State {
                 ),
             )
         })?;
+        prefetch_keys(&snapshot);
         let seen = std::fs::read_to_string(path)
             .ok()
             .map(|text| Seen::now(text, &snapshot));
@@ -152,12 +153,28 @@ impl State {
         if snapshot.server != current.server || snapshot.admin != current.admin {
             log::warn!("changes to [server] or [admin] take effect at the next restart");
         }
+        prefetch_keys(&snapshot);
         if let Err(e) = self.keys.register_plans(&snapshot) {
             log::error!("usage plans: {e}; a new plan's first period counts as a later one");
         }
         self.snapshot.store(Arc::new(snapshot));
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         Ok(Reloaded { generation })
+    }
+}
+
+/// Fetch the JWT authorizers' keys on a thread of its own, so that neither the start nor the
+/// first request waits for an issuer.
+fn prefetch_keys(snapshot: &Snapshot) {
+    let authorizers: Vec<_> = snapshot.jwt_authorizers.values().cloned().collect();
+    if authorizers.is_empty() {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("jwks-prefetch".into())
+        .spawn(move || authorizers.iter().for_each(|a| a.prefetch()));
+    if let Err(e) = spawned {
+        log::warn!("JWKS keys are fetched at the first token: {e}");
     }
 }
 

@@ -63,6 +63,7 @@ fn read_root(root: DeTable<'_>, diags: &mut Diagnostics) -> ConfigFile {
         apis: Vec::new(),
         usage_plans: Vec::new(),
         api_keys: Vec::new(),
+        jwt_authorizers: Vec::new(),
     };
     for (key, value) in root {
         match key.get_ref().as_ref() {
@@ -95,11 +96,15 @@ fn read_root(root: DeTable<'_>, diags: &mut Diagnostics) -> ConfigFile {
                 let keys = entries(value, "api_keys", diags);
                 file.api_keys = named(keys, deserialize, diags);
             }
+            "jwt_authorizers" => {
+                let authorizers = entries(value, "jwt_authorizers", diags);
+                file.jwt_authorizers = named(authorizers, deserialize, diags);
+            }
             other => diags.error(
                 Some(key.span()),
                 other,
                 "unknown section, expected one of `server`, `admin`, `upstreams`, `plugins`, \
-                 `apis`, `usage_plans`, `api_keys`",
+                 `apis`, `usage_plans`, `api_keys`, `jwt_authorizers`",
             ),
         }
     }
@@ -154,6 +159,8 @@ fn read_route(value: Value<'_>, path: &str, diags: &mut Diagnostics) -> Option<R
         request_models: settings.request_models,
         required_parameters: settings.required_parameters,
         api_key_required: settings.api_key_required,
+        jwt_authorizer: settings.jwt_authorizer,
+        authorization_scopes: settings.authorization_scopes,
     })
 }
 
@@ -170,6 +177,9 @@ struct RouteSettings {
     required_parameters: Vec<Spanned<String>>,
     #[serde(default)]
     api_key_required: bool,
+    jwt_authorizer: Option<Spanned<String>>,
+    #[serde(default)]
+    authorization_scopes: Vec<String>,
 }
 
 fn read_integration(

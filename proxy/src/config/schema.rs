@@ -51,6 +51,52 @@ pub struct ConfigFile {
     pub usage_plans: Vec<Named<UsagePlanFile>>,
     /// `[api_keys.<name>]`.
     pub api_keys: Vec<Named<ApiKeyFile>>,
+    /// `[jwt_authorizers.<name>]`.
+    pub jwt_authorizers: Vec<Named<JwtAuthorizerFile>>,
+}
+
+/// `[jwt_authorizers.<name>]`: verify bearer JWTs of an OIDC issuer (routes name it in
+/// `jwt_authorizer`).
+///
+/// ```toml
+/// [jwt_authorizers.auth0]
+/// issuer = "https://example.auth0.com/"
+/// audiences = ["https://api.example.com"]
+/// jwks_uri = "https://example.auth0.com/.well-known/jwks.json"
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtAuthorizerFile {
+    /// The `iss` tokens must carry.
+    pub issuer: String,
+    /// The `aud` values accepted (a token needs one of them).
+    pub audiences: Vec<String>,
+    /// The issuer's JWKS URL (`http://` or `https://`).
+    pub jwks_uri: Option<Spanned<String>>,
+    /// A JWKS file, relative to the config.
+    pub jwks_file: Option<Spanned<String>>,
+    /// Where the token is: `header.<name>`. Default `header.authorization` (`Bearer ` optional).
+    pub identity_source: Option<String>,
+    /// Accepted algorithms. Default: RS256/384/512, PS256/384/512, ES256/384, EdDSA.
+    pub algorithms: Option<Vec<String>>,
+    /// An environment variable holding an HS256 secret (HS256 is accepted only with one).
+    pub hs256_secret_env: Option<Spanned<String>>,
+    /// A file holding an HS256 secret.
+    pub hs256_secret_file: Option<Spanned<String>>,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds. Default 60.
+    #[serde(default = "default_leeway")]
+    pub leeway_seconds: u64,
+    /// Least time between two fetches of the keys (on an unknown `kid`). Default 30.
+    #[serde(default = "default_jwks_refresh")]
+    pub jwks_refresh_seconds: u64,
+}
+
+fn default_leeway() -> u64 {
+    60
+}
+
+fn default_jwks_refresh() -> u64 {
+    30
 }
 
 /// `[server]`: listeners and process settings. Changes here take effect on restart, not reload.
@@ -429,6 +475,10 @@ pub struct RouteFile {
     pub required_parameters: Vec<Spanned<String>>,
     /// Requests need an enabled API key of a usage plan that covers the stage (else 403).
     pub api_key_required: bool,
+    /// A `[jwt_authorizers]` entry that verifies the request's token first.
+    pub jwt_authorizer: Option<Spanned<String>>,
+    /// Scopes of which the token must hold one (403 otherwise).
+    pub authorization_scopes: Vec<String>,
 }
 
 /// The integration of a route, chosen by its `type` key.

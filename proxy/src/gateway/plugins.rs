@@ -1,5 +1,5 @@
-//! Running a route's plugin chain: authorizers (then the API key they returned, on APIs that take
-//! keys from authorizers), then validators, then request transformers before the integration; response transformers on its response. A plugin fault is answered by
+//! Running a route's plugin chain: its JWT authorizer, then authorizer plugins (then the API key
+//! they returned, on APIs that take keys from authorizers), then validators, then request transformers before the integration; response transformers on its response. A plugin fault is answered by
 //! the plugin's failure mode: `closed` refuses (403 for authorizers, 500 otherwise), `open`
 //! skips the plugin.
 
@@ -13,6 +13,7 @@ use super::context::RequestCtx;
 use super::respond;
 use crate::apikeys::{KeyService, Refusal};
 use crate::gateway_response::ErrorKind;
+use crate::jwt::JwtRefusal;
 use crate::plugin::{
     Decision, Entry, Fault, Header, Plugin, RequestAction, RequestChanges, RequestContext,
     RequestHead, Response, ResponseChanges, ResponseHead, Verdict,
@@ -188,7 +189,7 @@ pub async fn request_phases(
     let Some(route) = ctx.route.clone() else {
         return Ok(false);
     };
-    if !route.plugins.has_request_phases() && route.validation.is_empty() {
+    if !route.plugins.has_request_phases() && route.validation.is_empty() && route.jwt.is_none() {
         return Ok(false);
     }
     let stop = run_request_phases(&route, session.req_header(), ctx, body, keys).await;
@@ -219,6 +220,19 @@ async fn run_request_phases(
     keys: &KeyService,
 ) -> Option<Stop> {
     let chain = &route.plugins;
+    if let Some(jwt) = &route.jwt {
+        match jwt.authorizer.authorize(request, &jwt.scopes).await {
+            Ok(verified) => {
+                ctx.principal = Some(verified.principal);
+                ctx.authorizer_context = verified.context;
+            }
+            Err(JwtRefusal::Unauthorized(reason)) => {
+                log::debug!("JWT authorizer `{}`: {reason}", jwt.authorizer.name);
+                return Some(Stop::Error(ErrorKind::Unauthorized, None));
+            }
+            Err(JwtRefusal::Forbidden) => return Some(Stop::Error(ErrorKind::AccessDenied, None)),
+        }
+    }
     let mut head = request_head(request);
     let mut plugin_ctx = plugin_context(ctx);
     for plugin in &chain.authorizers {

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use toml::Spanned;
 
+use super::authorizers::{compile_jwt_authorizers, route_jwt};
 use super::plans::{compile_keys, compile_plans, Plans};
 use super::secrets::compile_admin_token;
 use super::{Api, Chain, Entrypoint, Route, Snapshot, Stage};
@@ -48,6 +49,7 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
     let plans = compile_plans(file, &mut diags);
     let config_keys = compile_keys(file, &plans, base_dir, &mut diags);
     let admin_token = compile_admin_token(&file.admin, base_dir, &mut diags);
+    let jwt_authorizers = compile_jwt_authorizers(file, base_dir, &mut diags);
     let trusted_proxies = TrustedProxies(compile_nets(
         &file.server.trusted_proxies,
         "server.trusted_proxies",
@@ -60,6 +62,8 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
             base_dir,
             plugins: &plugins,
             plans: &plans,
+            jwt_authorizers: &jwt_authorizers,
+            declared_jwt: &file.jwt_authorizers,
             declared: &file.plugins,
             pools: &mut pools,
             entrypoints: &mut entrypoints,
@@ -110,6 +114,7 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
         config_keys,
         admin_token,
         trusted_proxies,
+        jwt_authorizers,
     })
 }
 
@@ -176,6 +181,8 @@ struct ApiContext<'a> {
     base_dir: &'a Path,
     plugins: &'a HashMap<String, Arc<Plugin>>,
     plans: &'a Plans,
+    jwt_authorizers: &'a HashMap<String, Arc<crate::jwt::JwtAuthorizer>>,
+    declared_jwt: &'a [Named<JwtAuthorizerFile>],
     declared: &'a [Named<PluginFile>],
     pools: &'a mut Pools,
     entrypoints: &'a mut Vec<(Spanned<String>, String, Entrypoint)>,
@@ -486,6 +493,7 @@ fn compile_stage(
                 .get(&route_id)
                 .cloned()
                 .unwrap_or_default(),
+            jwt: route_jwt(route, cx.jwt_authorizers, cx.declared_jwt, diags),
         });
         match parsed {
             ParsedRoute::Key(key, _) => {

@@ -24,6 +24,7 @@ pub fn read_secret(
 ) -> Result<String, SecretError> {
     let (env_key, file_key) = match field {
         "token" => ("token_env", "token_file"),
+        "hs256_secret" => ("hs256_secret_env", "hs256_secret_file"),
         _ => ("value_env", "value_file"),
     };
     match (env, file) {

@@ -9,6 +9,7 @@ mod caching;
 mod cors;
 mod errors;
 mod integrations;
+mod jwt;
 mod lifecycle;
 mod plugins;
 mod reload;
