@@ -7,7 +7,9 @@
 #    the same wasmgate, against its plain route: the chain/plain ratio.
 # 3. A route with API key + usage plan (per-key throttle and quota) + route throttle, against the
 #    plain route: the keyed/plain ratio; then again after importing 100,000 more keys.
-# 4. Plugin call latency (warm and fresh instances) and startup-to-ready with 10 cached plugins.
+# 4. An RS256 JWT-protected route and a route behind a cached Wasm token authorizer, against the
+#    plain route: the jwt/plain and cachedauth/plain ratios.
+# 5. Plugin call latency (warm and fresh instances) and startup-to-ready with 10 cached plugins.
 #
 #   benches/run.sh                          # 64 connections, 10 s per target, 3 rounds
 #   CONNECTIONS=128 DURATION=20 ROUNDS=5 benches/run.sh
@@ -32,6 +34,7 @@ cargo build --release -p wasmgate >&2
 WASMGATE="$CARGO_TARGET_DIR/release/wasmgate"
 
 work=$(mktemp -d)
+PYTHON=$(bash scripts/test-venv.sh)
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -75,6 +78,21 @@ http {
   }
 }
 CONF
+# An RS256 key pair, its JWKS and a token valid for a day, minted with PyJWT.
+BENCH_JWT=$("$PYTHON" - "$work/jwks.json" <<'PY'
+import json, sys, time
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+public = json.loads(RSAAlgorithm.to_jwk(key.public_key())); public["kid"] = "bench"
+json.dump({"keys": [public]}, open(sys.argv[1], "w"))
+now = int(time.time())
+claims = {"iss": "https://bench.test/", "aud": "bench", "sub": "bench", "exp": now + 86400, "scope": "bench"}
+print(jwt.encode(claims, key, algorithm="RS256", headers={"kid": "bench"}))
+PY
+)
+
 cat > "$work/gateway.toml" <<CONF
 [server]
 listen = ["127.0.0.1:$GATE_PORT"]
@@ -115,6 +133,27 @@ api_key_required = true
 throttle = { rate = 1000000, burst = 100000 }
 integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT/{proxy}" }
 
+[jwt_authorizers.bench]
+issuer = "https://bench.test/"
+audiences = ["bench"]
+jwks_file = "$work/jwks.json"
+identity_source = "header.x-jwt"
+
+[apis.bench.routes."ANY /jwt/{proxy+}"]
+jwt_authorizer = "bench"
+authorization_scopes = ["bench"]
+integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT/{proxy}" }
+
+[plugins.cachedauth]
+path = "$PWD/plugins/dist/token_authorizer.wasm"
+isolation = "$ISOLATION"
+config = { tokens = { "bench-token" = { principal = "bench" } } }
+authorizer = { type = "token", ttl_seconds = 300 }
+
+[apis.bench.routes."ANY /cachedauth/{proxy+}"]
+plugins = ["cachedauth"]
+integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT/{proxy}" }
+
 [usage_plans.bench]
 stages = ["bench/\$default"]
 throttle = { rate = 1000000, burst = 100000 }
@@ -142,7 +181,7 @@ wait_up "$BACKEND_PORT"; wait_up "$NGINX_PORT"; wait_up "$GATE_PORT"
 # One wrk run against port $1, path $2 (default /): prints "rps p50_ms p99_ms".
 measure() {
   local url="http://127.0.0.1:$1${2:-/}"
-  local headers=(-H 'authorization: Bearer bench-token' -H "x-api-key: $BENCH_API_KEY")
+  local headers=(-H 'authorization: Bearer bench-token' -H "x-api-key: $BENCH_API_KEY" -H "x-jwt: $BENCH_JWT")
   wrk -t2 -c"$CONNECTIONS" -d2s "${headers[@]}" "$url" >/dev/null
   wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${headers[@]}" "$url" | awk '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
@@ -162,6 +201,7 @@ rounds() {
       case $target in
         backend) port=$BACKEND_PORT;; nginx) port=$NGINX_PORT;; wasmgate|plain100k) port=$GATE_PORT;;
         chain) port=$GATE_PORT; path=/chain/x;; keyed|keyed100k) port=$GATE_PORT; path=/keyed/x;;
+        jwt) port=$GATE_PORT; path=/jwt/x;; cachedauth) port=$GATE_PORT; path=/cachedauth/x;;
       esac
       result=$(measure "$port" "$path")
       runs[$target]+="$result"$'\n'
@@ -169,7 +209,7 @@ rounds() {
     done
   done
 }
-rounds backend nginx wasmgate chain keyed
+rounds backend nginx wasmgate chain keyed jwt cachedauth
 
 # Median of each column over the rounds.
 median() { printf '%s' "${runs[$1]}" | awk -v col="$2" 'NF { print $col }' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -190,6 +230,12 @@ awk -v c="$(median chain 1)" -v g="$(median wasmgate 1)" -v i="$ISOLATION" \
 printf '%-10s %12s %10s %10s\n' "keyed" "$(median keyed 1)" "$(median keyed 2)" "$(median keyed 3)"
 awk -v k="$(median keyed 1)" -v g="$(median wasmgate 1)" \
   'BEGIN { printf "API key + usage plan + throttle / plain route of the same wasmgate: %.2f\n", k / g }'
+
+for target in jwt cachedauth; do
+  printf '%-10s %12s %10s %10s\n' "$target" "$(median $target 1)" "$(median $target 2)" "$(median $target 3)"
+done
+awk -v j="$(median jwt 1)" -v c="$(median cachedauth 1)" -v g="$(median wasmgate 1)" \
+  'BEGIN { printf "RS256 JWT / plain: %.2f   cached Wasm authorizer / plain: %.2f\n", j / g, c / g }'
 
 # 100,000 more keys in the database (one import), then the keyed and plain routes again.
 python3 -c 'import json; print(json.dumps({"keys": [{"name": f"k{i}", "plans": ["bench"], "value": f"imported-key-{i:08d}-padding"} for i in range(100000)]}))' > "$work/keys.json"

@@ -6,17 +6,42 @@
 //!
 //! Missing or invalid token → 401; valid token without a required scope → 403. The token's
 //! `sub` is the principal; its claims are the authorizer context as `claims.<name>`.
+//!
+//! A verified token is remembered (by its SHA-256) for up to a minute and never past its `exp`,
+//! so a client reusing its token costs a hash and a lookup instead of a signature check.
 
 mod jwks;
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use pingora::http::RequestHeader;
 
 use crate::config::JwtAuthorizerFile;
 use jwks::Jwks;
+
+/// How long a verified token is remembered at most.
+const REMEMBER: Duration = Duration::from_secs(60);
+
+/// Most verified tokens remembered per authorizer.
+const MAX_REMEMBERED: u64 = 100_000;
+
+/// A verified token: its identity, scopes and expiry.
+struct Remembered {
+    verified: Verified,
+    scopes: HashSet<String>,
+    /// `exp` plus the leeway, in seconds since the epoch.
+    valid_until: u64,
+}
+
+fn now_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// The algorithms accepted without configuration.
 const ASYMMETRIC: [Algorithm; 9] = [
@@ -60,6 +85,7 @@ pub struct JwtAuthorizer {
     hs256: Option<DecodingKey>,
     leeway: u64,
     jwks: Option<Jwks>,
+    remembered: moka::sync::Cache<[u8; 32], Arc<Remembered>>,
 }
 
 impl std::fmt::Debug for JwtAuthorizer {
@@ -138,6 +164,10 @@ impl JwtAuthorizer {
             hs256,
             leeway: file.leeway_seconds,
             jwks,
+            remembered: moka::sync::Cache::builder()
+                .max_capacity(MAX_REMEMBERED)
+                .time_to_live(REMEMBER)
+                .build(),
         })
     }
 
@@ -157,6 +187,24 @@ impl JwtAuthorizer {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
             _ => value.trim(),
         };
+        let digest = crate::apikeys::digest(token);
+        let remembered = match self.remembered.get(&digest) {
+            Some(hit) if now_seconds() < hit.valid_until => hit,
+            _ => {
+                let fresh = Arc::new(self.verify(token).await?);
+                self.remembered.insert(digest, fresh.clone());
+                fresh
+            }
+        };
+        if !scopes.is_empty() && !scopes.iter().any(|s| remembered.scopes.contains(s)) {
+            return Err(JwtRefusal::Forbidden);
+        }
+        Ok(remembered.verified.clone())
+    }
+
+    /// Check a token's signature and claims.
+    async fn verify(&self, token: &str) -> Result<Remembered, JwtRefusal> {
+        let unauthorized = |reason: &str| JwtRefusal::Unauthorized(reason.to_string());
         let header = jsonwebtoken::decode_header(token)
             .map_err(|e| JwtRefusal::Unauthorized(format!("malformed token: {e}")))?;
         if !self.algorithms.contains(&header.alg) {
@@ -187,12 +235,14 @@ impl JwtAuthorizer {
         )
         .map_err(|e| JwtRefusal::Unauthorized(format!("invalid token: {e}")))?
         .claims;
-        if !scopes.is_empty() {
-            let held = token_scopes(&claims);
-            if !scopes.iter().any(|scope| held.contains(scope.as_str())) {
-                return Err(JwtRefusal::Forbidden);
-            }
-        }
+        let scopes = token_scopes(&claims)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let valid_until = claims
+            .get("exp")
+            .and_then(|exp| exp.as_u64())
+            .map_or(0, |exp| exp.saturating_add(self.leeway));
         let principal = claims
             .get("sub")
             .and_then(|sub| sub.as_str())
@@ -208,7 +258,11 @@ impl JwtAuthorizer {
                 (format!("claims.{name}"), text)
             })
             .collect();
-        Ok(Verified { principal, context })
+        Ok(Remembered {
+            verified: Verified { principal, context },
+            scopes,
+            valid_until,
+        })
     }
 
     /// Fetch the keys now (at startup), so that the first request does not wait.
