@@ -262,7 +262,11 @@ startup_ms() {
   local started pid
   started=$(date +%s%N)
   RUST_LOG=error "$WASMGATE" serve "$startup_config" & pid=$!
-  until curl -sf -o /dev/null "http://127.0.0.1:$admin_port/readyz"; do sleep 0.002; done
+  for _ in $(seq 5000); do
+    curl -sf -o /dev/null "http://127.0.0.1:$admin_port/readyz" && break
+    kill -0 "$pid" 2>/dev/null || { echo "the startup gateway exited" >&2; exit 1; }
+    sleep 0.002
+  done
   echo $(( ($(date +%s%N) - started) / 1000000 ))
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true
 }
