@@ -146,15 +146,20 @@ impl UsageBook {
                 plan_counts.days.retain(|day, _| *day >= oldest);
             }
         }
+        self.queue(&usage, counts);
+        Charge::Counted
+    }
+
+    /// Queue `usage` for the flusher, once until its next flush.
+    fn queue(&self, usage: &Arc<KeyUsage>, mut counts: std::sync::MutexGuard<'_, KeyCounts>) {
         if !counts.queued {
             counts.queued = true;
             drop(counts);
             self.dirty
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push(usage);
+                .push(usage.clone());
         }
-        Charge::Counted
     }
 
     /// The counts changed since the last call, to be written.
@@ -189,14 +194,7 @@ impl UsageBook {
                 .or_default()
                 .dirty
                 .insert(row.day);
-            if !counts.queued {
-                counts.queued = true;
-                drop(counts);
-                self.dirty
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(usage);
-            }
+            self.queue(&usage, counts);
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::support::{assert_config_errors, client, Extra, Gateway};
+use crate::support::{assert_config_errors, client, get_json, Extra, Gateway};
 
 const POLICY_API: &str = r#"
 [apis.inner]
@@ -25,17 +25,11 @@ integration = { type = "mock", body = "open" }
 "#;
 
 async fn get_from(gateway: &Gateway, path: &str, forwarded_for: Option<&str>) -> (u16, Value) {
-    let mut request = client().get(format!("{}{path}", gateway.url));
-    if let Some(chain) = forwarded_for {
-        request = request.header("x-forwarded-for", chain);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    let headers: Vec<(&str, &str)> = forwarded_for
+        .map(|chain| ("x-forwarded-for", chain))
+        .into_iter()
+        .collect();
+    get_json(&format!("{}{path}", gateway.url), &headers).await
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{assert_config_errors, client, plugin_path, Gateway};
+use crate::support::{assert_config_errors, client, get_json, plugin_path, Gateway};
 
 fn plan_config(quota: &str, throttle: &str) -> String {
     format!(
@@ -239,14 +239,7 @@ async fn admin_api_answers_rest_style_with_clear_errors() {
         .await
         .unwrap();
     assert_eq!(deleted.status().as_u16(), 204);
-    let plans: Value = http
-        .get(admin("/admin/usage-plans"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, plans) = get_json(&admin("/admin/usage-plans"), &[]).await;
     assert_eq!(plans["items"][0]["name"], "gold");
     assert_eq!(plans["items"][0]["stages"], json!(["shop/prod"]));
 }
@@ -477,9 +470,11 @@ async fn after_kill_9_under_load_acknowledged_keys_exist_and_usage_is_within_a_s
 async fn keys_from_an_authorizer_and_from_the_config() {
     let config = format!(
         r#"
+# Deadlines are not under test here: far above what parallel tests can delay a call by.
 [plugins.tokens]
 path = "{}"
 isolation = "reuse"
+timeout_ms = 2000
 config = {{ tokens = {{
   "with-key" = {{ principal = "ada", context = {{ usageIdentifierKey = "partner-key-from-env-0123" }} }},
   "without-key" = {{ principal = "bob" }} }} }}
@@ -529,14 +524,7 @@ plans = ["partners"]
     )
     .await;
     assert_eq!(presented.0, 200);
-    let listed: Value = client()
-        .get(format!("{}/admin/keys", gateway.admin))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, listed) = get_json(&format!("{}/admin/keys", gateway.admin), &[]).await;
     assert_eq!(listed["items"][0]["id"], "partner");
     assert_eq!(listed["items"][0]["source"], "config");
     let changed = client()

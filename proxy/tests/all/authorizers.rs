@@ -3,9 +3,7 @@
 //! cached per identity so the plugin is not called again (seen in the plugin call metric), TTL 0,
 //! and the principal and context reaching the integration and the access log.
 
-use serde_json::Value;
-
-use crate::support::{assert_config_errors, client, plugin_path, Backend, Gateway};
+use crate::support::{assert_config_errors, client, get_json, plugin_path, Backend, Gateway};
 
 fn config(backend: &Backend) -> String {
     let wasm = plugin_path("token_authorizer");
@@ -13,21 +11,25 @@ fn config(backend: &Backend) -> String {
         r#"tokens = { "good-token" = { principal = "ada", context = { plan = "gold" } } }"#;
     format!(
         r#"
+# Deadlines are not under test here: far above what parallel tests can delay a call by.
 [plugins.cached]
 path = "{wasm}"
 isolation = "reuse"
+timeout_ms = 2000
 config = {{ {tokens} }}
 authorizer = {{ type = "token", validation_regex = "^Bearer [a-z-]+$", ttl_seconds = 300 }}
 
 [plugins.uncached]
 path = "{wasm}"
 isolation = "reuse"
+timeout_ms = 2000
 config = {{ {tokens} }}
 authorizer = {{ type = "token", ttl_seconds = 0 }}
 
 [plugins.by_request]
 path = "{wasm}"
 isolation = "reuse"
+timeout_ms = 2000
 config = {{ {tokens} }}
 authorizer = {{ type = "request", identity_sources = ["header.authorization", "querystring.tenant"] }}
 
@@ -82,16 +84,9 @@ async fn status(gateway: &Gateway, path: &str, authorization: Option<&str>) -> u
 async fn decisions_are_cached_per_identity_and_missing_identities_never_reach_the_plugin() {
     let backend = Backend::start("seen").await;
     let gateway = Gateway::start(&config(&backend)).await;
+    let cached_url = format!("{}/prod/cached", gateway.url);
 
-    let answer: Value = client()
-        .get(format!("{}/prod/cached", gateway.url))
-        .header("authorization", "Bearer good-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, answer) = get_json(&cached_url, &[("authorization", "Bearer good-token")]).await;
     assert_eq!(answer["headers"]["x-principal"], "ada");
     assert_eq!(answer["headers"]["x-plan"], "gold");
     assert_eq!(calls(&gateway, "cached").await, 1);
@@ -100,15 +95,7 @@ async fn decisions_are_cached_per_identity_and_missing_identities_never_reach_th
         200
     );
     assert_eq!(calls(&gateway, "cached").await, 1, "an allow is cached");
-    let cached_answer: Value = client()
-        .get(format!("{}/prod/cached", gateway.url))
-        .header("authorization", "Bearer good-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, cached_answer) = get_json(&cached_url, &[("authorization", "Bearer good-token")]).await;
     assert_eq!(
         cached_answer["headers"]["x-principal"], "ada",
         "the cached principal"

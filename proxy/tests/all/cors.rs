@@ -17,9 +17,11 @@ use crate::support::{assert_config_errors, client, plugin_path, Gateway};
 fn config(allowed_origin: &str) -> String {
     format!(
         r#"
+# Deadlines are not under test here: far above what parallel tests can delay a call by.
 [plugins.tokens]
 path = "{wasm}"
 isolation = "reuse"
+timeout_ms = 2000
 config = {{ tokens = {{ "good-token" = {{ principal = "ada" }} }} }}
 
 [apis.web]

@@ -18,7 +18,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use crate::support::{assert_config_errors, client, Backend, Extra, Gateway};
+use crate::support::{assert_config_errors, get_json, Backend, Extra, Gateway};
 
 const MINT: &str = r#"
 import base64, hashlib, hmac, json, sys, time
@@ -157,17 +157,13 @@ async fn jwks_server(keys: &Value) -> JwksServer {
 }
 
 async fn call(gateway: &Gateway, path: &str, token: Option<&str>) -> (u16, Value) {
-    let mut request = client().get(format!("{}{path}", gateway.url));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    let bearer = token.map(|token| format!("Bearer {token}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .as_deref()
+        .map(|value| ("authorization", value))
+        .into_iter()
+        .collect();
+    get_json(&format!("{}{path}", gateway.url), &headers).await
 }
 
 #[tokio::test]

@@ -323,8 +323,11 @@ async fn plugin_reload_under_load_fails_no_request() {
     let config = |token: &str| {
         format!(
             r#"
+# The point is the reload: a deadline far above what parallel tests (a browser among them)
+# can delay a fresh instance by on two cores.
 [plugins.auth]
 path = "{}"
+timeout_ms = 2000
 config = {{ tokens = {{ "{token}" = {{ principal = "p" }}, "steady" = {{ principal = "s" }} }} }}
 [apis.r]
 type = "http"
@@ -542,8 +545,10 @@ async fn replacing_a_plugin_file_swaps_it_in_under_load() {
     std::fs::copy(plugin_path("first_authorizer"), &component).unwrap();
     let gateway = Gateway::start(&format!(
         r#"
+# The point is the swap: a deadline far above what parallel tests can delay a call by.
 [plugins.auth]
 path = "{}"
+timeout_ms = 2000
 config = {{ users = ["ada"] }}
 [apis.r]
 type = "http"

@@ -300,6 +300,21 @@ impl Drop for Gateway {
     }
 }
 
+/// `GET url` with `headers`: the status, and the body as JSON (a JSON string when it is not JSON).
+pub async fn get_json(url: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut request = client().get(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
 /// A client that never reuses surprises: no proxy, short timeouts.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
