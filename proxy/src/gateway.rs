@@ -204,6 +204,7 @@ impl ProxyHttp for Gateway {
             cache_fill: None,
             validation_error: None,
             api_key_id: None,
+            plugin_context: None,
             _in_flight: self.state.drain.enter(),
         }
     }

@@ -44,9 +44,9 @@ pub struct Plugin {
     /// Whether its response phase gets the whole response body.
     pub needs_response_body: bool,
     /// The request headers its manifest asks for (lower case); `None` for all.
-    request_headers: Option<Vec<String>>,
+    pub request_headers: Option<Vec<String>>,
     /// The response headers its manifest asks for (lower case); `None` for all.
-    response_headers: Option<Vec<String>>,
+    pub response_headers: Option<Vec<String>>,
     /// Deadline, failure mode and isolation.
     pub settings: PluginSettings,
     /// For authorizers with Lambda-authorizer semantics: identity sources and the decision cache.

@@ -145,6 +145,41 @@ pub struct Chain {
     pub response_transformers: Vec<Arc<Plugin>>,
     /// The cache policy: the last one in the chain (the most specific level) decides.
     pub cache_policy: Option<Arc<Plugin>>,
+    /// The request headers the request-phase plugins read together.
+    pub request_headers: HeaderNeeds,
+    /// The response headers the response transformers read together.
+    pub response_headers: HeaderNeeds,
+}
+
+/// Which headers some plugins read together: every one, or those named (lower case). The
+/// gateway copies only these into what it hands plugins.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct HeaderNeeds {
+    /// Some plugin reads every header.
+    pub all: bool,
+    /// The headers named.
+    pub names: Vec<String>,
+}
+
+impl HeaderNeeds {
+    /// Add what one plugin declared (`None`: every header).
+    fn add(&mut self, declared: Option<&[String]>) {
+        match declared {
+            None => self.all = true,
+            Some(names) => {
+                for name in names {
+                    if !self.names.contains(name) {
+                        self.names.push(name.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a header of this name is needed.
+    pub fn wants(&self, name: &str) -> bool {
+        self.all || self.names.iter().any(|n| n.eq_ignore_ascii_case(name))
+    }
 }
 
 impl Chain {
@@ -166,6 +201,17 @@ impl Chain {
         }
         if plugin.phases.contains(Phases::CACHE_POLICY) {
             self.cache_policy = Some(plugin.clone());
+        }
+        let request_phases = Phases::AUTHORIZER
+            | Phases::VALIDATOR
+            | Phases::REQUEST_TRANSFORMER
+            | Phases::CACHE_POLICY;
+        if plugin.phases.intersects(request_phases) {
+            self.request_headers.add(plugin.request_headers.as_deref());
+        }
+        if plugin.phases.contains(Phases::RESPONSE_TRANSFORMER) {
+            self.response_headers
+                .add(plugin.response_headers.as_deref());
         }
     }
 

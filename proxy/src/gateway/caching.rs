@@ -27,15 +27,17 @@ pub async fn consult(
     ctx: &mut RequestCtx,
     cache: &ResponseCache,
 ) -> Result<bool> {
-    let Some(policy) = ctx
-        .route
-        .as_ref()
-        .and_then(|r| r.plugins.cache_policy.clone())
-    else {
+    let Some(route) = ctx.route.clone() else {
+        return Ok(false);
+    };
+    let Some(policy) = route.plugins.cache_policy.clone() else {
         return Ok(false);
     };
     let decision = policy
-        .decide_cache(&request_head(session.req_header()), &plugin_context(ctx))
+        .decide_cache(
+            &request_head(session.req_header(), &route.plugins.request_headers),
+            &plugin_context(ctx),
+        )
         .await;
     let (rule, read) = match decision {
         Ok(CacheDecision::Cache(rule)) => (rule, true),

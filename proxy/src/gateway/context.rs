@@ -56,6 +56,9 @@ pub struct RequestCtx {
     pub validation_error: Option<String>,
     /// The API key that admitted the request.
     pub api_key_id: Option<Arc<str>>,
+    /// What plugins were told about the request once its request phases ended (principal and
+    /// context included), lent to its cache policy and response transformers.
+    pub plugin_context: Option<crate::plugin::RequestContext>,
     /// Keeps the request counted for graceful shutdown.
     pub _in_flight: InFlight,
 }

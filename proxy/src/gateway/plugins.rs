@@ -3,6 +3,8 @@
 //! the plugin's failure mode: `closed` refuses (403 for authorizers, 500 otherwise), `open`
 //! skips the plugin.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -18,7 +20,7 @@ use crate::plugin::{
     Decision, Entry, Fault, Header, Plugin, RequestAction, RequestChanges, RequestContext,
     RequestHead, Response, ResponseChanges, ResponseHead, Verdict,
 };
-use crate::snapshot::Route;
+use crate::snapshot::{HeaderNeeds, Route};
 use crate::validation::Invalid;
 
 /// Request changes collected from request transformers, applied when the request goes upstream.
@@ -103,18 +105,22 @@ impl RequestEdits {
     }
 }
 
-/// The request as plugins see it.
-pub fn request_head(request: &RequestHeader) -> RequestHead {
+/// The request as the route's plugins see it: only the headers some plugin reads are copied.
+pub fn request_head(request: &RequestHeader, needs: &HeaderNeeds) -> RequestHead {
     RequestHead {
         method: request.method.to_string(),
         path: request.uri.path().to_string(),
         query: request.uri.query().map(str::to_string),
-        headers: headers_of(request.headers.iter()),
+        headers: headers_of(request.headers.iter(), needs),
     }
 }
 
-fn headers_of<'a>(headers: impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)>) -> Vec<Header> {
+fn headers_of<'a>(
+    headers: impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)>,
+    needs: &HeaderNeeds,
+) -> Vec<Header> {
     headers
+        .filter(|(name, _)| needs.wants(name.as_str()))
         .map(|(name, value)| Header {
             name: name.as_str().to_string(),
             value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
@@ -132,8 +138,16 @@ fn entries(pairs: &[(impl AsRef<str>, impl AsRef<str>)]) -> Vec<Entry> {
         .collect()
 }
 
-/// What the gateway tells plugins about the request.
-pub fn plugin_context(ctx: &RequestCtx) -> RequestContext {
+/// What the gateway tells plugins about the request: the one the request phases ended with, or
+/// a new one on routes without request phases.
+pub fn plugin_context(ctx: &RequestCtx) -> Cow<'_, RequestContext> {
+    match &ctx.plugin_context {
+        Some(built) => Cow::Borrowed(built),
+        None => Cow::Owned(new_plugin_context(ctx)),
+    }
+}
+
+fn new_plugin_context(ctx: &RequestCtx) -> RequestContext {
     RequestContext {
         api: ctx
             .stage
@@ -233,8 +247,8 @@ async fn run_request_phases(
             Err(JwtRefusal::Forbidden) => return Some(Stop::Error(ErrorKind::AccessDenied, None)),
         }
     }
-    let mut head = request_head(request);
-    let mut plugin_ctx = plugin_context(ctx);
+    let mut head = request_head(request, &chain.request_headers);
+    let mut plugin_ctx = new_plugin_context(ctx);
     for plugin in &chain.authorizers {
         let identity = match &plugin.identity {
             Some(rule) => {
@@ -327,6 +341,7 @@ async fn run_request_phases(
             }
         }
     }
+    ctx.plugin_context = Some(plugin_ctx);
     None
 }
 
@@ -383,11 +398,11 @@ async fn write_plugin_response(
     }
 }
 
-/// The head of a response, as plugins see it.
-fn response_head(response: &ResponseHeader) -> ResponseHead {
+/// The head of a response, as the route's response transformers see it.
+fn response_head(response: &ResponseHeader, needs: &HeaderNeeds) -> ResponseHead {
     ResponseHead {
         status: response.status.as_u16(),
-        headers: headers_of(response.headers.iter()),
+        headers: headers_of(response.headers.iter(), needs),
     }
 }
 
@@ -420,7 +435,11 @@ pub async fn response_phases(response: &mut ResponseHeader, ctx: &RequestCtx) ->
     let plugin_ctx = plugin_context(ctx);
     for plugin in &route.plugins.response_transformers {
         let result = match plugin
-            .transform_response(&response_head(response), None, &plugin_ctx)
+            .transform_response(
+                &response_head(response, &route.plugins.response_headers),
+                None,
+                &plugin_ctx,
+            )
             .await
         {
             Ok(changes) if changes.body.is_some() => Err(Fault::Invalid(
@@ -475,7 +494,11 @@ pub async fn whole_response_phases(
     let plugin_ctx = plugin_context(ctx);
     for plugin in &route.plugins.response_transformers {
         let result = match plugin
-            .transform_response(&response_head(response), Some(body), &plugin_ctx)
+            .transform_response(
+                &response_head(response, &route.plugins.response_headers),
+                Some(body),
+                &plugin_ctx,
+            )
             .await
         {
             Ok(changes) => apply_response_changes(response, &changes).map(|()| changes.body),
