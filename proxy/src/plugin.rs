@@ -14,7 +14,7 @@ mod kv;
 mod load;
 mod outbound;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::InstancePre;
@@ -51,7 +51,7 @@ pub struct Plugin {
     pub settings: PluginSettings,
     /// For authorizers with Lambda-authorizer semantics: identity sources and the decision cache.
     pub identity: Option<crate::authorizer::IdentityRule>,
-    warm: Mutex<Vec<invoke::Live>>,
+    warm: crossbeam_queue::ArrayQueue<invoke::Live>,
     metrics: invoke::CallMetrics,
 }
 

@@ -28,7 +28,7 @@ pub const MAX_PLUGIN_BODY: usize = 10 << 20;
 /// Longest cache key a cache policy may choose.
 const MAX_CACHE_KEY: usize = 1024;
 /// Most warm instances kept per plugin with `isolation = "reuse"`.
-const MAX_WARM: usize = 64;
+pub const MAX_WARM: usize = 64;
 
 /// Why a plugin call produced no usable answer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -135,8 +135,7 @@ impl Plugin {
     async fn instance(&self, started: Instant) -> Result<Live, Fault> {
         let deadline = started + self.settings.timeout;
         if self.settings.isolation.reuses() {
-            let warm = self.warm.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            if let Some(mut live) = warm {
+            if let Some(mut live) = self.warm.pop() {
                 live.store.data_mut().deadline = deadline;
                 live.store.set_epoch_deadline(1);
                 return Ok(live);
@@ -177,10 +176,8 @@ impl Plugin {
         match result {
             Ok((value, live)) => {
                 if self.settings.isolation.reuses() {
-                    let mut warm = self.warm.lock().unwrap_or_else(|e| e.into_inner());
-                    if warm.len() < MAX_WARM {
-                        warm.push(live);
-                    }
+                    // A full pool drops the instance.
+                    let _ = self.warm.push(live);
                 }
                 Ok(value)
             }

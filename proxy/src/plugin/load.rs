@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -156,7 +156,7 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String
             failure_mode: file.failure_mode,
             isolation: file.isolation,
         },
-        warm: Mutex::new(Vec::new()),
+        warm: crossbeam_queue::ArrayQueue::new(super::invoke::MAX_WARM),
         metrics: Default::default(),
     })
 }
