@@ -39,9 +39,7 @@ pub struct Request {
 impl Request {
     /// A query parameter's value.
     fn query(&self, name: &str) -> Option<String> {
-        form_urlencoded::parse(self.query.as_deref()?.as_bytes())
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.into_owned())
+        crate::query::param(self.query.as_deref(), name)
     }
 
     async fn read(session: &mut ServerSession) -> Result<Self, Response<Vec<u8>>> {

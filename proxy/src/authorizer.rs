@@ -53,9 +53,7 @@ impl Source {
     ) -> Option<String> {
         let value = match self {
             Source::Header(name) => request.headers.get(name)?.to_str().ok()?.to_string(),
-            Source::Query(name) => form_urlencoded::parse(request.uri.query()?.as_bytes())
-                .find(|(key, _)| key == name.as_str())
-                .map(|(_, value)| value.into_owned())?,
+            Source::Query(name) => crate::query::param(request.uri.query(), name)?,
             Source::StageVariable(name) => variables
                 .iter()
                 .find(|(key, _)| key == name)

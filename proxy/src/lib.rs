@@ -21,6 +21,7 @@ pub mod jwt;
 pub mod metrics;
 pub mod plugin;
 pub mod policy;
+pub mod query;
 pub mod routing;
 pub mod server;
 pub mod snapshot;

@@ -83,9 +83,7 @@ impl Required {
     fn present(&self, request: &RequestHeader) -> bool {
         match self {
             Required::Header(name) => request.headers.contains_key(name),
-            Required::Query(name) => request.uri.query().is_some_and(|query| {
-                form_urlencoded::parse(query.as_bytes()).any(|(key, _)| key == name.as_str())
-            }),
+            Required::Query(name) => crate::query::param(request.uri.query(), name).is_some(),
         }
     }
 }

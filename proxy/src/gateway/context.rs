@@ -100,10 +100,7 @@ impl Lookup for RequestValues<'_> {
     }
 
     fn query(&self, name: &str) -> Option<String> {
-        let query = self.request.uri.query()?;
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.into_owned())
+        crate::query::param(self.request.uri.query(), name)
     }
 
     fn path_param(&self, name: &str) -> Option<&str> {
