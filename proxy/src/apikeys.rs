@@ -19,6 +19,7 @@ mod usage;
 pub use admission::{admit, Admitted, Refusal};
 pub use secret::{check_value, digest, KeyDigest};
 pub use service::{AdminError, KeyPatch, KeyService, NewKey, UsageReport};
+pub use usage::today;
 
 use std::sync::Arc;
 

@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use http::{Method, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -205,7 +205,7 @@ async fn usage(state: &Arc<State>, request: &Request, plan: &str) -> Answer {
             })
             .transpose()
     };
-    let end = date("end")?.unwrap_or_else(|| Utc::now().date_naive());
+    let end = date("end")?.unwrap_or_else(crate::apikeys::today);
     let start = date("start")?.unwrap_or_else(|| end - Days::new(6));
     let key = request.query("key");
     let (state, plan) = (state.clone(), plan.to_string());

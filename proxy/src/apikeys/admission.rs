@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::secret::digest;
 use super::service::KeyService;
-use super::usage::Charge;
+use super::usage::{today, Charge};
 use super::UsagePlan;
 use crate::snapshot::{Route, Snapshot, Stage};
 
@@ -64,10 +64,9 @@ pub fn admit(
     let quota = plan
         .quota
         .map(|quota| service.quota_rule(&plan.name, quota));
-    let today = chrono::Utc::now().date_naive();
     match service
         .usage
-        .charge(&entry.id, &plan.name, quota.as_ref(), today)
+        .charge(&entry.id, &plan.name, quota.as_ref(), today())
     {
         Charge::Counted => Ok(Admitted {
             key_id: entry.id.clone(),

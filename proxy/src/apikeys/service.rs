@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use dashmap::DashMap;
 
 use super::secret::{self, KeyDigest};
 use super::store::{Store, StoredKey};
-use super::usage::{period_start, QuotaRule, UsageBook};
+use super::usage::{oldest_kept, period_start, today, QuotaRule, UsageBook};
 use super::{KeyEntry, KeySource};
 use crate::snapshot::Snapshot;
 use crate::throttle::KeyBuckets;
@@ -140,10 +140,6 @@ pub struct KeyService {
     plan_first_days: DashMap<Arc<str>, NaiveDate>,
 }
 
-fn today() -> NaiveDate {
-    Utc::now().date_naive()
-}
-
 fn now_seconds() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -161,11 +157,9 @@ impl KeyService {
             keys.insert(stored.digest, Arc::new(stored.entry));
         }
         let today = today();
-        let since = today
-            .checked_sub_days(Days::new(62))
-            .unwrap_or(NaiveDate::MIN);
         let usage = UsageBook::default();
-        usage.load(store.usage(None, None, since, today).map_err(failed)?);
+        let recent = store.usage(None, None, oldest_kept(today), today);
+        usage.load(recent.map_err(failed)?);
         Ok(Self {
             store: Mutex::new(store),
             keys,
@@ -244,18 +238,13 @@ impl KeyService {
         snapshot: &Snapshot,
         new_keys: Vec<NewKey>,
     ) -> Result<Vec<(KeyEntry, String)>, AdminError> {
-        let mut prepared = Vec::with_capacity(new_keys.len());
+        let mut keys = Vec::with_capacity(new_keys.len());
+        let mut values = Vec::with_capacity(new_keys.len());
         let mut digests = std::collections::HashSet::new();
         for new in new_keys {
             let plans = check_plans(snapshot, &new.plans)?;
             let name = check_name(&new.name)?;
-            let value = match new.value {
-                Some(value) => {
-                    secret::check_value(&value).map_err(AdminError::BadRequest)?;
-                    value
-                }
-                None => secret::new_value().map_err(random_failed)?,
-            };
+            let value = chosen_or_new_value(new.value)?;
             let digest = secret::digest(&value);
             if !digests.insert(digest) || snapshot.config_keys.contains_key(&digest) {
                 return Err(duplicate_value());
@@ -269,33 +258,21 @@ impl KeyService {
                 source: KeySource::Admin,
                 created_at: now_seconds(),
             };
-            prepared.push((StoredKey { entry, digest }, value));
+            keys.push(StoredKey { entry, digest });
+            values.push(value);
         }
         let mut store = self.lock();
-        for (key, _) in &prepared {
+        for key in &keys {
             if store.digest_exists(&key.digest)? {
                 return Err(duplicate_value());
             }
         }
-        let keys: Vec<StoredKey> = prepared
-            .iter()
-            .map(|(key, _)| StoredKey {
-                entry: key.entry.clone(),
-                digest: key.digest,
-            })
-            .collect();
-        match keys.as_slice() {
-            [one] => store.insert_key(&one.entry, &one.digest)?,
-            _ => store.insert_keys(&keys)?,
-        }
-        for (key, _) in &prepared {
+        store.insert_keys(&keys)?;
+        for key in &keys {
             self.keys.insert(key.digest, Arc::new(key.entry.clone()));
         }
         drop(store);
-        Ok(prepared
-            .into_iter()
-            .map(|(key, value)| (key.entry, value))
-            .collect())
+        Ok(keys.into_iter().map(|key| key.entry).zip(values).collect())
     }
 
     fn new_id(&self, snapshot: &Snapshot) -> Result<String, AdminError> {
@@ -349,13 +326,7 @@ impl KeyService {
         value: Option<String>,
     ) -> Result<(KeyEntry, String), AdminError> {
         refuse_config_key(snapshot, id)?;
-        let value = match value {
-            Some(value) => {
-                secret::check_value(&value).map_err(AdminError::BadRequest)?;
-                value
-            }
-            None => secret::new_value().map_err(random_failed)?,
-        };
+        let value = chosen_or_new_value(value)?;
         let digest = secret::digest(&value);
         if snapshot.config_keys.contains_key(&digest) {
             return Err(duplicate_value());
@@ -515,6 +486,17 @@ fn check_plans(snapshot: &Snapshot, plans: &[String]) -> Result<Vec<Arc<str>>, A
         }
     }
     Ok(checked)
+}
+
+/// A chosen value, checked, or a newly generated one.
+fn chosen_or_new_value(value: Option<String>) -> Result<String, AdminError> {
+    match value {
+        Some(value) => {
+            secret::check_value(&value).map_err(AdminError::BadRequest)?;
+            Ok(value)
+        }
+        None => secret::new_value().map_err(random_failed),
+    }
 }
 
 fn check_name(name: &str) -> Result<String, AdminError> {

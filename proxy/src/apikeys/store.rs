@@ -147,26 +147,7 @@ impl Store {
         rows.collect()
     }
 
-    /// Store a new key with its plans.
-    pub fn insert_key(&mut self, entry: &KeyEntry, digest: &KeyDigest) -> rusqlite::Result<()> {
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO api_keys (id, name, description, digest, enabled, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                &*entry.id,
-                entry.name,
-                entry.description,
-                &digest[..],
-                entry.enabled,
-                entry.created_at
-            ],
-        )?;
-        insert_plans(&tx, &entry.id, &entry.plans)?;
-        tx.commit()
-    }
-
-    /// Store many new keys in one transaction (an import).
+    /// Store new keys with their plans, in one transaction.
     pub fn insert_keys(&mut self, keys: &[StoredKey]) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
         {
@@ -362,7 +343,11 @@ mod tests {
         let day: NaiveDate = "2026-11-22".parse().unwrap();
         {
             let mut store = Store::open(dir.path()).unwrap();
-            store.insert_key(&entry("k1"), &[7; 32]).unwrap();
+            let key = StoredKey {
+                entry: entry("k1"),
+                digest: [7; 32],
+            };
+            store.insert_keys(&[key]).unwrap();
             let row = UsageRow {
                 key_id: "k1".into(),
                 plan: "gold".into(),

@@ -16,6 +16,18 @@ use crate::config::{Quota, QuotaPeriod};
 /// Days of counts kept in memory: enough for the longest period (a month) and reports on it.
 const DAYS_KEPT: u64 = 62;
 
+/// The current UTC day, the unit usage is counted in.
+pub fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// The oldest day whose counts memory keeps, seen from `today`.
+pub fn oldest_kept(today: NaiveDate) -> NaiveDate {
+    today
+        .checked_sub_days(Days::new(DAYS_KEPT))
+        .unwrap_or(NaiveDate::MIN)
+}
+
 /// The first day of the period of `period` that holds `day`.
 pub fn period_start(period: QuotaPeriod, day: NaiveDate) -> NaiveDate {
     match period {
@@ -142,9 +154,8 @@ impl UsageBook {
         *plan_counts.days.entry(today).or_insert(0) += 1;
         plan_counts.dirty.insert(today);
         if is_new_day {
-            if let Some(oldest) = today.checked_sub_days(Days::new(DAYS_KEPT)) {
-                plan_counts.days.retain(|day, _| *day >= oldest);
-            }
+            let oldest = oldest_kept(today);
+            plan_counts.days.retain(|day, _| *day >= oldest);
         }
         self.queue(&usage, counts);
         Charge::Counted
