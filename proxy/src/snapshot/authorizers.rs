@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::secrets::read_secret;
+use super::secrets::{read_secret, HS256_SECRET};
 use super::RouteJwt;
 use crate::config::{ConfigFile, Diagnostics, Named, RouteFile};
 use crate::jwt::JwtAuthorizer;
@@ -22,7 +22,7 @@ pub fn compile_jwt_authorizers(
         let secret = match (&value.hs256_secret_env, &value.hs256_secret_file) {
             (None, None) => None,
             (env, file) => {
-                match read_secret("hs256_secret", env.as_ref(), file.as_ref(), base_dir, 0..0) {
+                match read_secret(&HS256_SECRET, env.as_ref(), file.as_ref(), base_dir, 0..0) {
                     Ok(secret) => Some(secret),
                     Err((span, field, message)) => {
                         diags.error(Some(span), &format!("{}.{field}", authorizer.path), message);

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::secrets::read_secret;
+use super::secrets::{read_secret, API_KEY_VALUE};
 use crate::apikeys::{digest, KeyDigest, KeyEntry, KeySource, UsagePlan};
 use crate::config::{ApiKeyFile, ConfigFile, Diagnostics, Named, Throttle, UsagePlanFile};
 
@@ -188,7 +188,7 @@ pub fn compile_keys(
 
 fn key_value(key: &Named<ApiKeyFile>, base_dir: &Path, diags: &mut Diagnostics) -> Option<String> {
     let value = read_secret(
-        "value",
+        &API_KEY_VALUE,
         key.value.value_env.as_ref(),
         key.value.value_file.as_ref(),
         base_dir,

@@ -13,20 +13,51 @@ use crate::config::{AdminFile, Diagnostics};
 /// Where a secret's mistake is: span, the key's last segment, and the message.
 pub type SecretError = (Range<usize>, &'static str, String);
 
-/// Read a secret given as `<field>_env` or `<field>_file` (exactly one); `missing` is the span
-/// reported when neither is given.
+/// The config keys that give one kind of secret, and its name in messages.
+pub struct SecretKeys {
+    /// What the secret is called in messages.
+    what: &'static str,
+    /// The key naming an environment variable.
+    env: &'static str,
+    /// The key naming a file.
+    file: &'static str,
+}
+
+/// `[api_keys.<name>] value_env | value_file`.
+pub const API_KEY_VALUE: SecretKeys = SecretKeys {
+    what: "value",
+    env: "value_env",
+    file: "value_file",
+};
+
+/// `[admin] token_env | token_file`.
+pub const ADMIN_TOKEN: SecretKeys = SecretKeys {
+    what: "token",
+    env: "token_env",
+    file: "token_file",
+};
+
+/// `[jwt_authorizers.<name>] hs256_secret_env | hs256_secret_file`.
+pub const HS256_SECRET: SecretKeys = SecretKeys {
+    what: "hs256_secret",
+    env: "hs256_secret_env",
+    file: "hs256_secret_file",
+};
+
+/// Read a secret given by exactly one of its `keys`; `missing` is the span reported when neither
+/// is given.
 pub fn read_secret(
-    field: &'static str,
+    keys: &SecretKeys,
     env: Option<&Spanned<String>>,
     file: Option<&Spanned<String>>,
     base_dir: &Path,
     missing: Range<usize>,
 ) -> Result<String, SecretError> {
-    let (env_key, file_key) = match field {
-        "token" => ("token_env", "token_file"),
-        "hs256_secret" => ("hs256_secret_env", "hs256_secret_file"),
-        _ => ("value_env", "value_file"),
-    };
+    let SecretKeys {
+        what,
+        env: env_key,
+        file: file_key,
+    } = *keys;
     match (env, file) {
         (Some(env), None) => std::env::var(env.get_ref()).map_err(|_| {
             let message = format!("environment variable `{}` is not set", env.get_ref());
@@ -41,7 +72,7 @@ pub fn read_secret(
         _ => Err((
             missing,
             env_key,
-            format!("give the {field} in `{env_key}` (an environment variable) or `{file_key}`"),
+            format!("give the {what} in `{env_key}` (an environment variable) or `{file_key}`"),
         )),
     }
 }
@@ -72,7 +103,7 @@ pub fn compile_admin_token(
         return None;
     }
     let token = read_secret(
-        "token",
+        &ADMIN_TOKEN,
         admin.token_env.as_ref(),
         admin.token_file.as_ref(),
         base_dir,
