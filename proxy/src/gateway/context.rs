@@ -80,6 +80,14 @@ impl RequestCtx {
         }
     }
 
+    /// A value of the context the authorizer returned.
+    pub fn authorizer_value(&self, key: &str) -> Option<&str> {
+        self.authorizer_context
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    }
+
     /// The backend currently tried.
     pub fn current_backend(&self) -> Option<SocketAddr> {
         self.upstream.as_ref()?.tried.last().copied()
@@ -130,12 +138,7 @@ impl Lookup for RequestValues<'_> {
     fn authorizer(&self, key: Option<&str>) -> Option<String> {
         match key {
             None => self.ctx.principal.clone(),
-            Some(key) => self
-                .ctx
-                .authorizer_context
-                .iter()
-                .find(|(name, _)| name == key)
-                .map(|(_, value)| value.clone()),
+            Some(key) => self.ctx.authorizer_value(key).map(str::to_string),
         }
     }
 }

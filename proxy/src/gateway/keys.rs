@@ -37,10 +37,8 @@ fn source(ctx: &RequestCtx) -> ApiKeySource {
 
 /// The key an authorizer returned.
 pub fn from_authorizer(ctx: &RequestCtx) -> Option<String> {
-    ctx.authorizer_context
-        .iter()
-        .find(|(key, _)| key == USAGE_IDENTIFIER_KEY)
-        .map(|(_, value)| value.clone())
+    ctx.authorizer_value(USAGE_IDENTIFIER_KEY)
+        .map(str::to_string)
 }
 
 /// Admit the request by the key it presented, remembering the key for the access log.
