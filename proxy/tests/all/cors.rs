@@ -2,17 +2,9 @@
 //! answers and on the gateway's own errors, and a real browser (headless Chromium, installed by
 //! `scripts/setup.sh --browser`) reading — or being refused — responses from two origins.
 
-use std::convert::Infallible;
-
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::support::{assert_config_errors, client, plugin_path, Gateway};
+use crate::support::{assert_config_errors, client, plugin_path, serve_document, Gateway};
 
 fn config(allowed_origin: &str) -> String {
     format!(
@@ -109,34 +101,6 @@ async fn preflights_are_answered_and_errors_carry_cors_headers() {
     }
 }
 
-/// Serve `page` to every request on `listener`.
-fn serve_page(listener: TcpListener, page: String) {
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let page = page.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |_request: Request<hyper::body::Incoming>| {
-                    let page = page.clone();
-                    async move {
-                        Ok::<_, Infallible>(
-                            Response::builder()
-                                .header("content-type", "text/html")
-                                .body(Full::new(Bytes::from(page)))
-                                .unwrap(),
-                        )
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-}
-
 const PAGE: &str = r#"<!doctype html><html><body><pre id="result">pending</pre><script>
 (async () => {
   const out = {};
@@ -188,8 +152,8 @@ async fn a_browser_reads_responses_only_from_the_allowed_origin_401s_included() 
     );
     let gateway = Gateway::start(&config(&format!("http://{origin_a}"))).await;
     let page = PAGE.replace("GATEWAY", &gateway.url);
-    serve_page(listener_a, page.clone());
-    serve_page(listener_b, page);
+    serve_document(listener_a, "text/html", page.clone());
+    serve_document(listener_b, "text/html", page);
 
     let from_a = tokio::task::spawn_blocking(move || browse(&format!("http://{origin_a}/")))
         .await

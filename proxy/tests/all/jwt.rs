@@ -4,21 +4,15 @@
 //! key rotation (an unknown `kid` fetched again, at a bounded rate), scopes, and claims reaching
 //! the integration.
 
-use std::convert::Infallible;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
-use crate::support::{assert_config_errors, get_json, Backend, Extra, Gateway};
+use crate::support::{
+    assert_config_errors, get_json, serve_document, Backend, Document, Extra, Gateway,
+};
 
 const MINT: &str = r#"
 import base64, hashlib, hmac, json, sys, time
@@ -118,42 +112,14 @@ fn mint() -> Value {
     serde_json::from_slice(&output.stdout).expect("minted JSON")
 }
 
-/// A JWKS endpoint whose key set can be replaced; counts its fetches.
-struct JwksServer {
-    url: String,
-    keys: Arc<Mutex<String>>,
-    fetches: Arc<AtomicUsize>,
-}
-
-async fn jwks_server(keys: &Value) -> JwksServer {
+/// A JWKS endpoint on loopback whose key set can be replaced; counts its fetches.
+async fn jwks_server(keys: &Value) -> (String, Document) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
-    let served = Arc::new(Mutex::new(keys.to_string()));
-    let fetches = Arc::new(AtomicUsize::new(0));
-    let (body, count) = (served.clone(), fetches.clone());
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let (body, count) = (body.clone(), count.clone());
-            tokio::spawn(async move {
-                let service = service_fn(move |_request: Request<hyper::body::Incoming>| {
-                    count.fetch_add(1, Ordering::SeqCst);
-                    let text = body.lock().unwrap().clone();
-                    async move { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(text)))) }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    JwksServer {
+    (
         url,
-        keys: served,
-        fetches,
-    }
+        serve_document(listener, "application/json", keys.to_string()),
+    )
 }
 
 async fn call(gateway: &Gateway, path: &str, token: Option<&str>) -> (u16, Value) {
@@ -170,7 +136,7 @@ async fn call(gateway: &Gateway, path: &str, token: Option<&str>) -> (u16, Value
 async fn tokens_from_an_independent_library_are_accepted_or_refused_as_aws_would() {
     let minted = tokio::task::spawn_blocking(mint).await.unwrap();
     let token = |name: &str| minted["tokens"][name].as_str().unwrap().to_string();
-    let jwks = jwks_server(&minted["jwks"]).await;
+    let (jwks_url, jwks) = jwks_server(&minted["jwks"]).await;
     let backend = Backend::start("orders").await;
     let config = format!(
         r#"
@@ -200,7 +166,7 @@ request_parameters = {{ "overwrite:header.x-sub" = "$context.authorizer.principa
 jwt_authorizer = "shared"
 integration = {{ type = "mock", body = "hs" }}
 "#,
-        jwks = jwks.url,
+        jwks = jwks_url,
         backend = backend.addr,
     );
     let extra = Extra {
@@ -267,7 +233,7 @@ integration = {{ type = "mock", body = "hs" }}
         during <= 1,
         "{during} fetches for 5 unknown-kid tokens within a second"
     );
-    *jwks.keys.lock().unwrap() = minted["rotated_jwks"].to_string();
+    *jwks.text.lock().unwrap() = minted["rotated_jwks"].to_string();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (status, body) = call(&gateway, "/prod/orders", Some(&token("rotated"))).await;
     assert_eq!(status, 200, "the rotated key is fetched: {body}");

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -298,6 +298,49 @@ impl Drop for Gateway {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A text served on a loopback listener: every request gets its current value.
+pub struct Document {
+    /// The text served; replace it to change what the next request gets.
+    pub text: Arc<Mutex<String>>,
+    /// Requests served so far.
+    pub fetches: Arc<AtomicUsize>,
+}
+
+/// Serve `text` as `content_type` to every request on `listener`.
+pub fn serve_document(listener: TcpListener, content_type: &'static str, text: String) -> Document {
+    let document = Document {
+        text: Arc::new(Mutex::new(text)),
+        fetches: Arc::new(AtomicUsize::new(0)),
+    };
+    let (served, fetches) = (document.text.clone(), document.fetches.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (served, fetches) = (served.clone(), fetches.clone());
+            tokio::spawn(async move {
+                let service = service_fn(move |_request: Request<Incoming>| {
+                    fetches.fetch_add(1, Ordering::SeqCst);
+                    let text = served.lock().unwrap().clone();
+                    async move {
+                        Ok::<_, Infallible>(
+                            Response::builder()
+                                .header("content-type", content_type)
+                                .body(Full::new(Bytes::from(text)))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    document
 }
 
 /// `GET url` with `headers`: the status, and the body as JSON (a JSON string when it is not JSON).
