@@ -66,40 +66,24 @@ fn read_root(root: DeTable<'_>, diags: &mut Diagnostics) -> ConfigFile {
         jwt_authorizers: Vec::new(),
     };
     for (key, value) in root {
-        match key.get_ref().as_ref() {
+        let section: &str = key.get_ref().as_ref();
+        match section {
             "server" => {
-                if let Some(server) = deserialize(value, "server", diags) {
+                if let Some(server) = deserialize(value, section, diags) {
                     file.server = server;
                 }
             }
             "admin" => {
-                if let Some(admin) = deserialize(value, "admin", diags) {
+                if let Some(admin) = deserialize(value, section, diags) {
                     file.admin = admin;
                 }
             }
-            "upstreams" => {
-                let upstreams = entries(value, "upstreams", diags);
-                file.upstreams = named(upstreams, deserialize, diags);
-            }
-            "plugins" => {
-                let plugins = entries(value, "plugins", diags);
-                file.plugins = named(plugins, deserialize, diags);
-            }
-            "apis" => {
-                file.apis = named(entries(value, "apis", diags), read_api, diags);
-            }
-            "usage_plans" => {
-                let plans = entries(value, "usage_plans", diags);
-                file.usage_plans = named(plans, deserialize, diags);
-            }
-            "api_keys" => {
-                let keys = entries(value, "api_keys", diags);
-                file.api_keys = named(keys, deserialize, diags);
-            }
-            "jwt_authorizers" => {
-                let authorizers = entries(value, "jwt_authorizers", diags);
-                file.jwt_authorizers = named(authorizers, deserialize, diags);
-            }
+            "upstreams" => file.upstreams = named_entries(value, section, diags),
+            "plugins" => file.plugins = named_entries(value, section, diags),
+            "apis" => file.apis = named(entries(value, section, diags), read_api, diags),
+            "usage_plans" => file.usage_plans = named_entries(value, section, diags),
+            "api_keys" => file.api_keys = named_entries(value, section, diags),
+            "jwt_authorizers" => file.jwt_authorizers = named_entries(value, section, diags),
             other => diags.error(
                 Some(key.span()),
                 other,
@@ -320,6 +304,15 @@ fn named<T>(
             Some(Named { name, path, value })
         })
         .collect()
+}
+
+/// A table of named entries that deserialize as they are (`[upstreams.<name>]`, ...).
+fn named_entries<T: DeserializeOwned>(
+    value: Value<'_>,
+    path: &str,
+    diags: &mut Diagnostics,
+) -> Vec<Named<T>> {
+    named(entries(value, path, diags), deserialize, diags)
 }
 
 /// A table of string values, keeping the place of every key and value.
