@@ -32,7 +32,7 @@ pub async fn answer_preflight(session: &mut Session, ctx: &mut RequestCtx) -> Re
     };
     let requested = header(http::header::ACCESS_CONTROL_REQUEST_HEADERS);
     let headers = cors.preflight_headers(origin, method, requested);
-    respond::write(session, ctx, 204, &headers, None, bytes::Bytes::new()).await?;
+    respond::write_preflight(session, ctx, &headers).await?;
     Ok(true)
 }
 
@@ -45,12 +45,6 @@ pub fn decorate(
     let Some(cors) = ctx.stage.as_ref().and_then(|s| s.api.cors.as_ref()) else {
         return Ok(());
     };
-    if head
-        .headers
-        .contains_key(http::header::ACCESS_CONTROL_ALLOW_METHODS)
-    {
-        return Ok(()); // a preflight answer, already complete
-    }
     for (name, value) in cors.response_headers(origin(request)) {
         if name == http::header::VARY {
             head.append_header(name, value)?;

@@ -13,7 +13,7 @@ use crate::gateway_response::{default_body, ErrorKind, RenderedError};
 /// The header carrying the request id on every response.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Write a complete response.
+/// Write a complete response, with the API's CORS headers for the request's origin.
 pub async fn write(
     session: &mut Session,
     ctx: &RequestCtx,
@@ -21,6 +21,27 @@ pub async fn write(
     headers: &[(HeaderName, HeaderValue)],
     content_type: Option<&str>,
     body: Bytes,
+) -> Result<()> {
+    send(session, ctx, status, headers, content_type, body, true).await
+}
+
+/// Write the answer to a CORS preflight: `headers` are its whole CORS answer, nothing is added.
+pub async fn write_preflight(
+    session: &mut Session,
+    ctx: &RequestCtx,
+    headers: &[(HeaderName, HeaderValue)],
+) -> Result<()> {
+    send(session, ctx, 204, headers, None, Bytes::new(), false).await
+}
+
+async fn send(
+    session: &mut Session,
+    ctx: &RequestCtx,
+    status: u16,
+    headers: &[(HeaderName, HeaderValue)],
+    content_type: Option<&str>,
+    body: Bytes,
+    with_cors: bool,
 ) -> Result<()> {
     let mut header = ResponseHeader::build(status, Some(headers.len() + 3))?;
     if let Some(content_type) = content_type {
@@ -31,7 +52,9 @@ pub async fn write(
     }
     header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
     header.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
-    super::cors::decorate(&mut header, session.req_header(), ctx)?;
+    if with_cors {
+        super::cors::decorate(&mut header, session.req_header(), ctx)?;
+    }
     let head_only = session.req_header().method == http::Method::HEAD;
     session
         .write_response_header(Box::new(header), head_only)

@@ -76,6 +76,24 @@ async fn preflights_are_answered_and_errors_carry_cors_headers() {
         .headers()
         .contains_key("access-control-allow-origin"));
 
+    let refused_method = http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/prod/data", gateway.url),
+        )
+        .header("origin", "http://app.test:8000")
+        .header("access-control-request-method", "DELETE")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused_method.status(), 204);
+    assert!(
+        !refused_method
+            .headers()
+            .contains_key("access-control-allow-origin"),
+        "a preflight for a method the API does not allow carries no CORS grant"
+    );
+
     for (path, status) in [
         ("/prod/data", 200),
         ("/prod/secure", 401),
