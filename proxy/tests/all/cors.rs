@@ -39,21 +39,36 @@ integration = {{ type = "mock", body = "once" }}
     )
 }
 
+/// A browser's preflight from `origin` for `method` (and `headers`) on `path`.
+async fn send_preflight(
+    gateway: &Gateway,
+    path: &str,
+    origin: &str,
+    method: &str,
+    headers: Option<&str>,
+) -> reqwest::Response {
+    let mut request = client()
+        .request(reqwest::Method::OPTIONS, format!("{}{path}", gateway.url))
+        .header("origin", origin)
+        .header("access-control-request-method", method);
+    if let Some(headers) = headers {
+        request = request.header("access-control-request-headers", headers);
+    }
+    request.send().await.unwrap()
+}
+
 #[tokio::test]
 async fn preflights_are_answered_and_errors_carry_cors_headers() {
     let gateway = Gateway::start(&config("http://app.test:8000")).await;
     let http = client();
-    let preflight = http
-        .request(
-            reqwest::Method::OPTIONS,
-            format!("{}/prod/secure", gateway.url),
-        )
-        .header("origin", "http://app.test:8000")
-        .header("access-control-request-method", "GET")
-        .header("access-control-request-headers", "x-custom, authorization")
-        .send()
-        .await
-        .unwrap();
+    let preflight = send_preflight(
+        &gateway,
+        "/prod/secure",
+        "http://app.test:8000",
+        "GET",
+        Some("x-custom, authorization"),
+    )
+    .await;
     assert_eq!(preflight.status(), 204, "no authorizer, no route needed");
     let h = preflight.headers();
     assert_eq!(h["access-control-allow-origin"], "http://app.test:8000");
@@ -62,30 +77,19 @@ async fn preflights_are_answered_and_errors_carry_cors_headers() {
     assert_eq!(h["access-control-allow-headers"], "x-custom, authorization");
     assert_eq!(h["access-control-max-age"], "300");
 
-    let foreign = http
-        .request(
-            reqwest::Method::OPTIONS,
-            format!("{}/prod/data", gateway.url),
-        )
-        .header("origin", "http://evil.test")
-        .header("access-control-request-method", "GET")
-        .send()
-        .await
-        .unwrap();
+    let foreign = send_preflight(&gateway, "/prod/data", "http://evil.test", "GET", None).await;
     assert!(!foreign
         .headers()
         .contains_key("access-control-allow-origin"));
 
-    let refused_method = http
-        .request(
-            reqwest::Method::OPTIONS,
-            format!("{}/prod/data", gateway.url),
-        )
-        .header("origin", "http://app.test:8000")
-        .header("access-control-request-method", "DELETE")
-        .send()
-        .await
-        .unwrap();
+    let refused_method = send_preflight(
+        &gateway,
+        "/prod/data",
+        "http://app.test:8000",
+        "DELETE",
+        None,
+    )
+    .await;
     assert_eq!(refused_method.status(), 204);
     assert!(
         !refused_method
