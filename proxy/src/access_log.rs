@@ -2,7 +2,7 @@
 //! background thread so the request path never blocks on I/O.
 
 use std::fs::OpenOptions;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::sync::mpsc::{self, Receiver, Sender};
 
 use serde::Serialize;
@@ -89,16 +89,27 @@ impl AccessLog {
     }
 }
 
-fn write_lines(receiver: Receiver<String>, writer: Box<dyn Write + Send>) {
-    let mut out = BufWriter::new(writer);
+/// Lines are gathered into one buffer per batch and handed to the writer whole, so every write
+/// ends at a line boundary and a reader tailing the file never sees half a record.
+fn write_lines(receiver: Receiver<String>, mut out: Box<dyn Write + Send>) {
+    const BATCH_BYTES: usize = 64 * 1024;
+    let mut batch = Vec::with_capacity(BATCH_BYTES);
     while let Ok(line) = receiver.recv() {
-        let mut result = writeln!(out, "{line}");
-        // Drain whatever else is queued before paying for a flush.
-        while let Ok(line) = receiver.try_recv() {
-            result = result.and_then(|_| writeln!(out, "{line}"));
+        push_line(&mut batch, &line);
+        while batch.len() < BATCH_BYTES {
+            match receiver.try_recv() {
+                Ok(line) => push_line(&mut batch, &line),
+                Err(_) => break,
+            }
         }
-        if let Err(e) = result.and_then(|_| out.flush()) {
+        if let Err(e) = out.write_all(&batch).and_then(|_| out.flush()) {
             log::error!("cannot write access log: {e}");
         }
+        batch.clear();
     }
+}
+
+fn push_line(batch: &mut Vec<u8>, line: &str) {
+    batch.extend_from_slice(line.as_bytes());
+    batch.push(b'\n');
 }

@@ -280,7 +280,8 @@ impl Gateway {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let lines: Vec<Value> = text
+            let complete = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
+            let lines: Vec<Value> = complete
                 .lines()
                 .map(|line| serde_json::from_str(line).expect("access log line is JSON"))
                 .collect();
