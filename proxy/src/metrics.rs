@@ -13,6 +13,11 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
     5.0, 10.0, 30.0,
 ];
+/// Plugin calls take microseconds: buckets from 2.5 µs up to past any deadline.
+const PLUGIN_CALL_BUCKETS: &[f64] = &[
+    0.0000025, 0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+    0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
 
 /// The gateway's metrics.
 pub struct Metrics {
@@ -110,7 +115,7 @@ impl Metrics {
                 "wasmgate_plugin_call_duration_seconds",
                 "Plugin call time including instantiation, by plugin and phase.",
             )
-            .buckets(LATENCY_BUCKETS.to_vec()),
+            .buckets(PLUGIN_CALL_BUCKETS.to_vec()),
             &["plugin", "phase"],
         )
         .expect("valid metric");

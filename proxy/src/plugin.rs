@@ -13,6 +13,7 @@ mod invoke;
 mod kv;
 mod load;
 mod outbound;
+mod pool;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,7 +52,7 @@ pub struct Plugin {
     pub settings: PluginSettings,
     /// For authorizers with Lambda-authorizer semantics: identity sources and the decision cache.
     pub identity: Option<crate::authorizer::IdentityRule>,
-    warm: crossbeam_queue::ArrayQueue<invoke::Live>,
+    warm: pool::WarmPool,
     metrics: invoke::CallMetrics,
 }
 

@@ -432,6 +432,9 @@ pub async fn response_phases(response: &mut ResponseHeader, ctx: &RequestCtx) ->
     let Some(route) = ctx.route.clone() else {
         return Ok(());
     };
+    if route.plugins.response_transformers.is_empty() {
+        return Ok(());
+    }
     let plugin_ctx = plugin_context(ctx);
     for plugin in &route.plugins.response_transformers {
         let result = match plugin
@@ -491,6 +494,9 @@ pub async fn whole_response_phases(
     let Some(route) = ctx.route.clone() else {
         return Ok(());
     };
+    if route.plugins.response_transformers.is_empty() {
+        return Ok(());
+    }
     let plugin_ctx = plugin_context(ctx);
     for plugin in &route.plugins.response_transformers {
         let result = match plugin

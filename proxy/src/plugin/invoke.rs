@@ -27,8 +27,6 @@ use crate::metrics::METRICS;
 pub const MAX_PLUGIN_BODY: usize = 10 << 20;
 /// Longest cache key a cache policy may choose.
 const MAX_CACHE_KEY: usize = 1024;
-/// Most warm instances kept per plugin with `isolation = "reuse"`.
-pub const MAX_WARM: usize = 64;
 
 /// Why a plugin call produced no usable answer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -135,7 +133,7 @@ impl Plugin {
     async fn instance(&self, started: Instant) -> Result<Live, Fault> {
         let deadline = started + self.settings.timeout;
         if self.settings.isolation.reuses() {
-            if let Some(mut live) = self.warm.pop() {
+            if let Some(mut live) = self.warm.take() {
                 live.store.data_mut().deadline = deadline;
                 live.store.set_epoch_deadline(1);
                 return Ok(live);
@@ -176,8 +174,7 @@ impl Plugin {
         match result {
             Ok((value, live)) => {
                 if self.settings.isolation.reuses() {
-                    // A full pool drops the instance.
-                    let _ = self.warm.push(live);
+                    self.warm.give_back(live);
                 }
                 Ok(value)
             }
@@ -223,13 +220,24 @@ macro_rules! call_phase {
     }};
 }
 
-/// The headers among `headers` that `names` lists.
-fn listed(headers: &[Header], names: &[String]) -> Vec<Header> {
-    headers
-        .iter()
-        .filter(|h| names.iter().any(|n| h.name.eq_ignore_ascii_case(n)))
-        .cloned()
-        .collect()
+/// Whether `names` lists the header called `name`.
+fn lists(names: &[String], name: &str) -> bool {
+    names.iter().any(|n| name.eq_ignore_ascii_case(n))
+}
+
+/// The headers among `headers` that `names` lists; `None` when that is all of them (the caller
+/// then lends its own view instead of copying it).
+fn listed(headers: &[Header], names: &[String]) -> Option<Vec<Header>> {
+    if headers.iter().all(|h| lists(names, &h.name)) {
+        return None;
+    }
+    Some(
+        headers
+            .iter()
+            .filter(|h| lists(names, &h.name))
+            .cloned()
+            .collect(),
+    )
 }
 
 fn check_response(response: &Response) -> Result<(), Fault> {
@@ -277,24 +285,26 @@ impl Plugin {
 
     /// The request as this plugin may see it: only the headers its manifest lists, if it does.
     fn visible<'r>(&self, request: &'r RequestHead) -> Cow<'r, RequestHead> {
-        match &self.request_headers {
+        let names = self.request_headers.as_deref();
+        match names.and_then(|names| listed(&request.headers, names)) {
             None => Cow::Borrowed(request),
-            Some(names) => Cow::Owned(RequestHead {
+            Some(headers) => Cow::Owned(RequestHead {
                 method: request.method.clone(),
                 path: request.path.clone(),
                 query: request.query.clone(),
-                headers: listed(&request.headers, names),
+                headers,
             }),
         }
     }
 
     /// The response as this plugin may see it: only the headers its manifest lists, if it does.
     fn visible_response<'r>(&self, response: &'r ResponseHead) -> Cow<'r, ResponseHead> {
-        match &self.response_headers {
+        let names = self.response_headers.as_deref();
+        match names.and_then(|names| listed(&response.headers, names)) {
             None => Cow::Borrowed(response),
-            Some(names) => Cow::Owned(ResponseHead {
+            Some(headers) => Cow::Owned(ResponseHead {
                 status: response.status,
-                headers: listed(&response.headers, names),
+                headers,
             }),
         }
     }

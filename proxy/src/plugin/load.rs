@@ -156,7 +156,7 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String
             failure_mode: file.failure_mode,
             isolation: file.isolation,
         },
-        warm: crossbeam_queue::ArrayQueue::new(super::invoke::MAX_WARM),
+        warm: Default::default(),
         metrics: Default::default(),
     })
 }
