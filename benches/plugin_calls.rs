@@ -6,6 +6,7 @@
 //! `cargo bench -p wasmgate --bench plugin_calls [-- warm|fresh]` after `scripts/build-plugins.sh`.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmgate::config::parse_source;
@@ -23,7 +24,7 @@ fn load(isolation: &str) -> Plugin {
     let mut plugins = load_all(&loaded.file.plugins, Path::new("."));
     assert!(plugins.errors.is_empty(), "{:?}", plugins.errors);
     let plugin = plugins.by_name.remove("auth").expect("plugin loaded");
-    std::sync::Arc::into_inner(plugin).expect("sole owner")
+    Arc::into_inner(plugin).expect("sole owner")
 }
 
 fn request() -> RequestHead {
@@ -45,8 +46,8 @@ fn request() -> RequestHead {
     }
 }
 
-fn context() -> RequestContext {
-    RequestContext {
+fn context() -> Arc<RequestContext> {
+    Arc::new(RequestContext {
         api: "shop".into(),
         stage: "prod".into(),
         route: "GET /orders/{id}".into(),
@@ -56,7 +57,7 @@ fn context() -> RequestContext {
         request_id: "00000000-0000-4000-8000-000000000000".into(),
         principal: None,
         authorizer_context: Vec::new(),
-    }
+    })
 }
 
 fn report(name: &str, mut samples: Vec<Duration>) {

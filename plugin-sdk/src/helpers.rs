@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::bindings::wasmgate::plugin::{config as host_config, log as host_log};
 use crate::{
-    Allow, Decision, Entry, Header, Manifest, Phases, RequestChanges, RequestContext, RequestHead,
-    Response, ResponseChanges, ResponseHead,
+    Allow, Decision, Entry, Header, Manifest, Phases, RequestChanges, RequestHead, Response,
+    ResponseChanges, ResponseHead,
 };
 
 fn find<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
@@ -38,25 +38,6 @@ impl ResponseHead {
     pub fn header(&self, name: &str) -> Option<&str> {
         find(&self.headers, name)
     }
-}
-
-impl RequestContext {
-    /// A path parameter's raw value.
-    pub fn path_parameter(&self, name: &str) -> Option<&str> {
-        entry(&self.path_parameters, name)
-    }
-
-    /// A stage variable's value.
-    pub fn stage_variable(&self, name: &str) -> Option<&str> {
-        entry(&self.stage_variables, name)
-    }
-}
-
-fn entry<'a>(entries: &'a [Entry], key: &str) -> Option<&'a str> {
-    entries
-        .iter()
-        .find(|e| e.key == key)
-        .map(|e| e.value.as_str())
 }
 
 impl Manifest {

@@ -132,9 +132,9 @@ macro_rules! export {
                 fn authorize(
                     request: types::RequestHead,
                     body: Option<Vec<u8>>,
-                    ctx: types::RequestContext,
+                    ctx: &types::RequestContext,
                 ) -> $crate::Decision {
-                    <$plugin as $crate::Plugin>::authorize(&request, body.as_deref(), &ctx)
+                    <$plugin as $crate::Plugin>::authorize(&request, body.as_deref(), ctx)
                 }
             }
 
@@ -142,9 +142,9 @@ macro_rules! export {
                 fn transform_request(
                     request: types::RequestHead,
                     body: Option<Vec<u8>>,
-                    ctx: types::RequestContext,
+                    ctx: &types::RequestContext,
                 ) -> $crate::RequestAction {
-                    <$plugin as $crate::Plugin>::transform_request(&request, body.as_deref(), &ctx)
+                    <$plugin as $crate::Plugin>::transform_request(&request, body.as_deref(), ctx)
                 }
             }
 
@@ -152,13 +152,9 @@ macro_rules! export {
                 fn transform_response(
                     response: types::ResponseHead,
                     body: Option<Vec<u8>>,
-                    ctx: types::RequestContext,
+                    ctx: &types::RequestContext,
                 ) -> $crate::ResponseChanges {
-                    <$plugin as $crate::Plugin>::transform_response(
-                        &response,
-                        body.as_deref(),
-                        &ctx,
-                    )
+                    <$plugin as $crate::Plugin>::transform_response(&response, body.as_deref(), ctx)
                 }
             }
 
@@ -166,18 +162,18 @@ macro_rules! export {
                 fn validate(
                     request: types::RequestHead,
                     body: Option<Vec<u8>>,
-                    ctx: types::RequestContext,
+                    ctx: &types::RequestContext,
                 ) -> $crate::Verdict {
-                    <$plugin as $crate::Plugin>::validate(&request, body.as_deref(), &ctx)
+                    <$plugin as $crate::Plugin>::validate(&request, body.as_deref(), ctx)
                 }
             }
 
             impl exports::cache_policy::Guest for Exported {
                 fn decide(
                     request: types::RequestHead,
-                    ctx: types::RequestContext,
+                    ctx: &types::RequestContext,
                 ) -> $crate::CacheDecision {
-                    <$plugin as $crate::Plugin>::cache_decision(&request, &ctx)
+                    <$plugin as $crate::Plugin>::cache_decision(&request, ctx)
                 }
             }
 

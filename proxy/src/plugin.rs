@@ -7,6 +7,7 @@
 //! A fault never reaches other requests: the caller answers by the plugin's failure mode.
 
 mod bindings;
+mod context;
 mod engine;
 mod host;
 mod invoke;
@@ -26,8 +27,9 @@ pub use bindings::cache_policy::{CacheDecision, CacheRule};
 pub use bindings::manifest::Phases;
 pub use bindings::request_transformer::{RequestAction, RequestChanges};
 pub use bindings::response_transformer::ResponseChanges;
-pub use bindings::types::{Entry, Header, RequestContext, RequestHead, Response, ResponseHead};
+pub use bindings::types::{Entry, Header, RequestHead, Response, ResponseHead};
 pub use bindings::validator::Verdict;
+pub use context::RequestContext;
 pub use invoke::{Fault, MAX_PLUGIN_BODY};
 pub use load::load_all;
 

@@ -62,7 +62,7 @@ impl Config {
         if self.per_principal {
             key.push_str(&format!(
                 "\nprincipal: {}",
-                ctx.principal.as_deref().unwrap_or("")
+                ctx.principal().unwrap_or_default()
             ));
         }
         key

@@ -52,14 +52,9 @@ impl Rules {
         }
         for (name, value) in &self.set {
             let value = match value.as_str() {
-                "$principal" => ctx.principal.clone().unwrap_or_default(),
+                "$principal" => ctx.principal().unwrap_or_default(),
                 other => match other.strip_prefix("$context.") {
-                    Some(key) => ctx
-                        .authorizer_context
-                        .iter()
-                        .find(|entry| entry.key == key)
-                        .map(|entry| entry.value.clone())
-                        .unwrap_or_default(),
+                    Some(key) => ctx.authorizer_value(key).unwrap_or_default(),
                     None => value.clone(),
                 },
             };

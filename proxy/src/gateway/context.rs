@@ -58,7 +58,7 @@ pub struct RequestCtx {
     pub api_key_id: Option<Arc<str>>,
     /// What plugins were told about the request once its request phases ended (principal and
     /// context included), lent to its cache policy and response transformers.
-    pub plugin_context: Option<crate::plugin::RequestContext>,
+    pub plugin_context: Option<std::sync::Arc<crate::plugin::RequestContext>>,
     /// Keeps the request counted for graceful shutdown.
     pub _in_flight: InFlight,
 }

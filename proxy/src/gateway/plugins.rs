@@ -3,7 +3,7 @@
 //! the plugin's failure mode: `closed` refuses (403 for authorizers, 500 otherwise), `open`
 //! skips the plugin.
 
-use std::borrow::Cow;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
@@ -140,10 +140,10 @@ fn entries(pairs: &[(impl AsRef<str>, impl AsRef<str>)]) -> Vec<Entry> {
 
 /// What the gateway tells plugins about the request: the one the request phases ended with, or
 /// a new one on routes without request phases.
-pub fn plugin_context(ctx: &RequestCtx) -> Cow<'_, RequestContext> {
+pub fn plugin_context(ctx: &RequestCtx) -> Arc<RequestContext> {
     match &ctx.plugin_context {
-        Some(built) => Cow::Borrowed(built),
-        None => Cow::Owned(new_plugin_context(ctx)),
+        Some(built) => built.clone(),
+        None => Arc::new(new_plugin_context(ctx)),
     }
 }
 
@@ -248,7 +248,7 @@ async fn run_request_phases(
         }
     }
     let mut head = request_head(request, &chain.request_headers);
-    let mut plugin_ctx = new_plugin_context(ctx);
+    let mut plugin_ctx = Arc::new(new_plugin_context(ctx));
     for plugin in &chain.authorizers {
         let identity = match &plugin.identity {
             Some(rule) => {
@@ -281,8 +281,9 @@ async fn run_request_phases(
                     .iter()
                     .map(|e| (e.key.clone(), e.value.clone()))
                     .collect();
-                plugin_ctx.principal = Some(allow.principal);
-                plugin_ctx.authorizer_context = allow.context;
+                let lent = Arc::make_mut(&mut plugin_ctx);
+                lent.principal = Some(allow.principal);
+                lent.authorizer_context = allow.context;
             }
             Ok(Decision::Unauthorized) => return Some(Stop::Error(ErrorKind::Unauthorized, None)),
             Ok(Decision::Forbidden) => return Some(Stop::Error(ErrorKind::AccessDenied, None)),

@@ -11,6 +11,7 @@ wasmtime::component::bindgen!({
         default: trappable,
     },
     exports: { default: async },
+    with: { "wasmgate:plugin/types.request-context": super::context::LentContext },
 });
 
 pub use self::exports::wasmgate::plugin::{

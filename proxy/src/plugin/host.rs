@@ -70,6 +70,13 @@ impl HostState {
     }
 }
 
+impl HostState {
+    /// The store's resource table (WASI handles and lent request contexts).
+    pub fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+}
+
 /// A store for one instance of the plugin behind `shared`: its memory cap, and an epoch check
 /// each tick that yields to the runtime (a busy plugin never holds a worker thread) until
 /// `deadline`, then traps with [`wasmtime::Trap::Interrupt`].

@@ -3,7 +3,7 @@
 //! keep their typed exports and each plugin its metric series, so a warm call looks nothing up.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use prometheus::{Histogram, IntCounter};
@@ -14,11 +14,12 @@ use super::bindings::authorizer::Decision;
 use super::bindings::cache_policy::{CacheDecision, CacheRule};
 use super::bindings::request_transformer::RequestAction;
 use super::bindings::response_transformer::ResponseChanges;
-use super::bindings::types::{Header, RequestContext, RequestHead, Response, ResponseHead};
+use super::bindings::types::{Header, RequestHead, Response, ResponseHead};
 use super::bindings::validator::Verdict;
 use super::bindings::{
     authorizer, cache_policy, request_transformer, response_transformer, validator,
 };
+use super::context::{self, RequestContext};
 use super::host::{new_store, HostState};
 use super::Plugin;
 use crate::metrics::METRICS;
@@ -187,10 +188,11 @@ impl Plugin {
 }
 
 /// Call one phase export: `$guest` names the phase's field in [`PhaseIndices`] and [`Guests`],
-/// `$call` the generated `call_*` method, `$args` its arguments after the store; `$check` vets
-/// the answer before the outcome is recorded (an answer that fails it counts as `invalid`).
+/// `$call` the generated `call_*` method, `$args` its arguments after the store and before the
+/// request context `$ctx`, which is lent to the instance for the call; `$check` vets the answer
+/// before the outcome is recorded (an answer that fails it counts as `invalid`).
 macro_rules! call_phase {
-    ($plugin:expr, $phase:expr, $guest:ident, $call:ident, $check:expr, $($args:expr),*) => {{
+    ($plugin:expr, $phase:expr, $guest:ident, $call:ident, $check:expr, $ctx:expr, $($args:expr),*) => {{
         let plugin: &Plugin = $plugin;
         let started = Instant::now();
         let result = match plugin.indices.$guest.as_ref() {
@@ -206,7 +208,12 @@ macro_rules! call_phase {
                                 .$guest
                                 .insert(indices.load(&mut live.store, &live.instance)?),
                         };
-                        guest.$call(&mut live.store, $($args),*).await
+                        let lent = context::lend(live.store.data_mut(), $ctx)?;
+                        let answer = guest
+                            .$call(&mut live.store, $($args,)* context::borrow(lent))
+                            .await?;
+                        context::take_back(live.store.data_mut(), lent)?;
+                        Ok(answer)
                     }
                     .await;
                     match answer {
@@ -314,7 +321,7 @@ impl Plugin {
         &self,
         request: &RequestHead,
         body: Option<&[u8]>,
-        ctx: &RequestContext,
+        ctx: &Arc<RequestContext>,
     ) -> Result<Decision, Fault> {
         let body = self.request_body(body);
         let request = self.visible(request);
@@ -327,9 +334,9 @@ impl Plugin {
                 Decision::Respond(response) => check_response(response),
                 _ => Ok(()),
             },
+            ctx,
             &*request,
-            body,
-            ctx
+            body
         )
     }
 
@@ -338,7 +345,7 @@ impl Plugin {
         &self,
         request: &RequestHead,
         body: Option<&[u8]>,
-        ctx: &RequestContext,
+        ctx: &Arc<RequestContext>,
     ) -> Result<Verdict, Fault> {
         let body = self.request_body(body);
         let request = self.visible(request);
@@ -348,9 +355,9 @@ impl Plugin {
             validator,
             call_validate,
             |_: &Verdict| Ok(()),
+            ctx,
             &*request,
-            body,
-            ctx
+            body
         )
     }
 
@@ -359,7 +366,7 @@ impl Plugin {
         &self,
         request: &RequestHead,
         body: Option<&[u8]>,
-        ctx: &RequestContext,
+        ctx: &Arc<RequestContext>,
     ) -> Result<RequestAction, Fault> {
         let body = self.request_body(body);
         let request = self.visible(request);
@@ -372,9 +379,9 @@ impl Plugin {
                 RequestAction::Respond(response) => check_response(response),
                 RequestAction::Continue(changes) => check_body(changes.body.as_ref()),
             },
+            ctx,
             &*request,
-            body,
-            ctx
+            body
         )
     }
 
@@ -384,7 +391,7 @@ impl Plugin {
         &self,
         response: &ResponseHead,
         body: Option<&[u8]>,
-        ctx: &RequestContext,
+        ctx: &Arc<RequestContext>,
     ) -> Result<ResponseChanges, Fault> {
         let body = body.filter(|_| self.needs_response_body);
         let response = self.visible_response(response);
@@ -394,9 +401,9 @@ impl Plugin {
             response_transformer,
             call_transform_response,
             |changes: &ResponseChanges| check_body(changes.body.as_ref()),
+            ctx,
             &*response,
-            body,
-            ctx
+            body
         )
     }
 
@@ -404,7 +411,7 @@ impl Plugin {
     pub async fn decide_cache(
         &self,
         request: &RequestHead,
-        ctx: &RequestContext,
+        ctx: &Arc<RequestContext>,
     ) -> Result<CacheDecision, Fault> {
         let request = self.visible(request);
         call_phase!(
@@ -413,8 +420,8 @@ impl Plugin {
             cache_policy,
             call_decide,
             check_cache_decision,
-            &*request,
-            ctx
+            ctx,
+            &*request
         )
     }
 }

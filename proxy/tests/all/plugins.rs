@@ -24,7 +24,7 @@ fn headers_plugin() -> String {
         r#"
 [plugins.headers]
 path = "{}"
-config = {{ request = {{ set = {{ "x-principal" = "$principal" }}, remove = ["x-secret"], rename = {{ "x-old" = "x-new" }} }}, response = {{ set = {{ "x-powered-by" = "wasmgate" }}, remove = ["x-backend"] }} }}
+config = {{ request = {{ set = {{ "x-principal" = "$principal", "x-tier" = "$context.tier" }}, remove = ["x-secret"], rename = {{ "x-old" = "x-new" }} }}, response = {{ set = {{ "x-powered-by" = "wasmgate" }}, remove = ["x-backend"] }} }}
 "#,
         plugin_path("header_transformer").display()
     )
@@ -82,6 +82,10 @@ integration = {{ type = "mock", headers = {{ "x-backend" = "mock" }}, body = "hi
     assert!(!allowed.headers().contains_key("x-backend"));
     let echo: Value = allowed.json().await.unwrap();
     assert_eq!(echo["headers"]["x-principal"], "ada");
+    assert_eq!(
+        echo["headers"]["x-tier"], "gold",
+        "the transformer read the authorizer's context through the lent request context"
+    );
     assert_eq!(echo["headers"]["x-new"], "renamed");
     assert!(echo["headers"].get("x-old").is_none());
     assert!(echo["headers"].get("x-secret").is_none());
