@@ -409,8 +409,14 @@ fn response_head(response: &ResponseHeader, needs: &HeaderNeeds) -> ResponseHead
 
 fn apply_response_changes(
     response: &mut ResponseHeader,
-    changes: &ResponseChanges,
+    changes: ResponseChanges,
+    body: Option<&mut Bytes>,
 ) -> Result<(), Fault> {
+    if changes.body.is_some() && body.is_none() {
+        return Err(Fault::Invalid(
+            "a body change without needs-response-body".into(),
+        ));
+    }
     if let Some(status) = changes.status {
         response
             .set_status(status)
@@ -425,44 +431,17 @@ fn apply_response_changes(
             .insert_header(name, value)
             .map_err(|e| Fault::Invalid(e.to_string()))?;
     }
+    if let (Some(new_body), Some(body)) = (changes.body, body) {
+        *body = new_body.into();
+    }
     Ok(())
 }
 
 /// Run the response transformers on a response the gateway streams (no body changes).
 pub async fn response_phases(response: &mut ResponseHeader, ctx: &RequestCtx) -> Result<()> {
-    let Some(route) = ctx.route.clone() else {
-        return Ok(());
-    };
-    if route.plugins.response_transformers.is_empty() {
-        return Ok(());
-    }
-    let plugin_ctx = plugin_context(ctx);
-    for plugin in &route.plugins.response_transformers {
-        let result = match plugin
-            .transform_response(
-                &response_head(response, &route.plugins.response_headers),
-                None,
-                &plugin_ctx,
-            )
-            .await
-        {
-            Ok(changes) if changes.body.is_some() => Err(Fault::Invalid(
-                "a body change without needs-response-body".into(),
-            )),
-            Ok(changes) => apply_response_changes(response, &changes),
-            Err(fault) => Err(fault),
-        };
-        if let Err(fault) = result {
-            log::warn!("plugin `{}` response-transformer: {fault}", plugin.name);
-            if on_fault(plugin, ErrorKind::InternalError).is_some() {
-                return Err(Error::explain(
-                    ErrorType::InternalError,
-                    "response transformer failed",
-                ));
-            }
-        }
-    }
-    Ok(())
+    response_transformers(response, None, ctx)
+        .await
+        .map_err(|_| Error::explain(ErrorType::InternalError, "response transformer failed"))
 }
 
 /// Run the response transformers on a response the gateway holds whole (mock integrations,
@@ -489,7 +468,19 @@ pub async fn write_whole_response(
 /// body may change. `Err(kind)` when a closed plugin failed.
 pub async fn whole_response_phases(
     response: &mut ResponseHeader,
-    body: &mut bytes::Bytes,
+    body: &mut Bytes,
+    ctx: &RequestCtx,
+) -> Result<(), ErrorKind> {
+    response_transformers(response, Some(body), ctx).await
+}
+
+/// The route's response transformers in order, each seeing the response as the one before left
+/// it; `body` is the whole body on responses the gateway holds (transformers may replace it),
+/// `None` on streamed ones (a body change is then an invalid answer). `Err(kind)` when a closed
+/// plugin failed.
+async fn response_transformers(
+    response: &mut ResponseHeader,
+    mut body: Option<&mut Bytes>,
     ctx: &RequestCtx,
 ) -> Result<(), ErrorKind> {
     let Some(route) = ctx.route.clone() else {
@@ -503,22 +494,18 @@ pub async fn whole_response_phases(
         let result = match plugin
             .transform_response(
                 &response_head(response, &route.plugins.response_headers),
-                Some(body),
+                body.as_deref().map(|body| &body[..]),
                 &plugin_ctx,
             )
             .await
         {
-            Ok(changes) => apply_response_changes(response, &changes).map(|()| changes.body),
+            Ok(changes) => apply_response_changes(response, changes, body.as_deref_mut()),
             Err(fault) => Err(fault),
         };
-        match result {
-            Ok(Some(new_body)) => *body = new_body.into(),
-            Ok(None) => {}
-            Err(fault) => {
-                log::warn!("plugin `{}` response-transformer: {fault}", plugin.name);
-                if let Some(kind) = on_fault(plugin, ErrorKind::InternalError) {
-                    return Err(kind);
-                }
+        if let Err(fault) = result {
+            log::warn!("plugin `{}` response-transformer: {fault}", plugin.name);
+            if let Some(kind) = on_fault(plugin, ErrorKind::InternalError) {
+                return Err(kind);
             }
         }
     }
