@@ -199,6 +199,7 @@ measure() {
 }
 
 declare -A runs
+sequence=""
 # Measure each of the targets given, ROUNDS times, interleaved.
 rounds() {
   for round in $(seq "$ROUNDS"); do
@@ -211,18 +212,32 @@ rounds() {
       esac
       result=$(measure "$port" "$path")
       runs[$target]+="$result"$'\n'
+      sequence+="$round $target ${result%% *}"$'\n'
       echo "round $round $target: $result (rps p50_ms p99_ms)" >&2
     done
   done
 }
-# The plain route is measured again before each target compared with it, so its median spans
-# the same minutes as theirs: this VM's speed drifts within a round, and a plain figure taken only
-# before the others made every ratio after it look worse (a route that runs no wasm came out at
-# 0.76 one run, 1.00 the next).
-rounds backend nginx wasmgate chain wasmgate keyed wasmgate jwt wasmgate cachedauth
+# The plain route is measured right before and right after each target compared with it, and
+# each ratio is the target's requests/s over the mean of those two plain runs: this VM's speed
+# drifts by a third within minutes, and ratios of medians taken over different minutes came out
+# at 0.76 one run and 1.00 the next for a route that runs no wasm.
+rounds backend nginx wasmgate chain wasmgate keyed wasmgate jwt wasmgate cachedauth wasmgate
 
 # Median of each column over the rounds.
 median() { printf '%s' "${runs[$1]}" | awk -v col="$2" 'NF { print $col }' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# Target $1 against the plain runs $2 beside it in each round: "<median> (<round ratios>)".
+paired() {
+  printf '%s' "$sequence" | awk -v target="$1" -v plain="$2" '
+    $1 != round { round = $1; before = ""; pending = "" }
+    $2 == plain { if (pending != "") { ratios[++n] = pending / ((before + $3) / 2); pending = "" } before = $3 }
+    $2 == target { pending = $3 }
+    END {
+      for (i = 1; i <= n; i++) { sorted[i] = ratios[i]; list = list sprintf("%s%.2f", i > 1 ? " " : "", ratios[i]) }
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && sorted[j] < sorted[j - 1]; j--) { t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t }
+      printf "%.2f (rounds: %s)", sorted[int((n + 1) / 2)], list
+    }'
+}
 
 echo
 echo "plain proxy, 1 KiB response, $CONNECTIONS connections, ${DURATION}s x $ROUNDS rounds (median), $WORKERS workers each, $(nproc) cores"
@@ -234,28 +249,25 @@ awk -v gr="$(median wasmgate 1)" -v nr="$(median nginx 1)" -v gp="$(median wasmg
   'BEGIN { printf "wasmgate/nginx throughput ratio: %.2f   p99 ratio (lower is better): %.2f\n", gr / nr, gp / np }'
 echo
 printf '%-10s %12s %10s %10s\n' "chain" "$(median chain 1)" "$(median chain 2)" "$(median chain 3)"
-awk -v c="$(median chain 1)" -v g="$(median wasmgate 1)" -v i="$ISOLATION" \
-  'BEGIN { printf "3-plugin chain (isolation %s) / plain route of the same wasmgate: %.2f\n", i, c / g }'
+echo "3-plugin chain (isolation $ISOLATION) / plain route of the same wasmgate: $(paired chain wasmgate)"
 
 printf '%-10s %12s %10s %10s\n' "keyed" "$(median keyed 1)" "$(median keyed 2)" "$(median keyed 3)"
-awk -v k="$(median keyed 1)" -v g="$(median wasmgate 1)" \
-  'BEGIN { printf "API key + usage plan + throttle / plain route of the same wasmgate: %.2f\n", k / g }'
+echo "API key + usage plan + throttle / plain route of the same wasmgate: $(paired keyed wasmgate)"
 
 for target in jwt cachedauth; do
   printf '%-10s %12s %10s %10s\n' "$target" "$(median $target 1)" "$(median $target 2)" "$(median $target 3)"
 done
-awk -v j="$(median jwt 1)" -v c="$(median cachedauth 1)" -v g="$(median wasmgate 1)" \
-  'BEGIN { printf "RS256 JWT / plain: %.2f   cached Wasm authorizer / plain: %.2f\n", j / g, c / g }'
+echo "RS256 JWT / plain: $(paired jwt wasmgate)"
+echo "cached Wasm authorizer / plain: $(paired cachedauth wasmgate)"
 
 # 100,000 more keys in the database (one import), then the keyed and plain routes again.
 python3 -c 'import json; print(json.dumps({"keys": [{"name": f"k{i}", "plans": ["bench"], "value": f"imported-key-{i:08d}-padding"} for i in range(100000)]}))' > "$work/keys.json"
 imported=$(curl -sf -X POST --data-binary @"$work/keys.json" "http://127.0.0.1:$ADMIN_PORT/admin/keys/import" \
   | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
 echo "imported $imported keys" >&2
-rounds plain100k keyed100k
+rounds plain100k keyed100k plain100k
 printf '%-10s %12s %10s %10s\n' "keyed100k" "$(median keyed100k 1)" "$(median keyed100k 2)" "$(median keyed100k 3)"
-awk -v k="$(median keyed100k 1)" -v g="$(median plain100k 1)" -v b="$(median keyed 1)" \
-  'BEGIN { printf "with 100,000 keys stored: keyed/plain %.2f, keyed after/before the import %.2f\n", k / g, k / b }'
+echo "with 100,000 keys stored: keyed/plain $(paired keyed100k plain100k)"
 echo
 
 # Startup to ready with 10 plugins whose compiled code is cached (the first start fills the cache).

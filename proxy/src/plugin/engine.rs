@@ -8,7 +8,7 @@ use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{
     Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
-    PoolingAllocationConfig,
+    PoolingAllocationConfig, ProfilingStrategy,
 };
 
 use super::bindings::GatewayPlugin;
@@ -20,6 +20,9 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 const KEEP_RESIDENT_BYTES: usize = 1 << 20;
 /// Largest linear memory any plugin may be given (per-plugin caps are lower).
 pub const MAX_MEMORY_BYTES: usize = 256 << 20;
+/// Set (to anything) in the environment to have wasmtime write `/tmp/perf-<pid>.map`, so `perf
+/// report` names the functions of compiled plugins instead of showing bare JIT addresses.
+const PERF_MAP_VARIABLE: &str = "WASMGATE_PERF_MAP";
 
 /// The engine and the linker with every host import.
 pub struct Runtime {
@@ -41,6 +44,9 @@ fn build() -> Result<Runtime, String> {
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.memory_init_cow(true);
+    if std::env::var_os(PERF_MAP_VARIABLE).is_some() {
+        config.profiler(ProfilingStrategy::PerfMap);
+    }
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(1_000)
         .total_core_instances(8_000)
