@@ -10,7 +10,7 @@ use super::bindings::types::{Entry, HostRequestContext};
 use super::host::HostState;
 
 /// What the gateway knows about a request, as plugins see it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RequestContext {
     /// The API's name.
     pub api: String,

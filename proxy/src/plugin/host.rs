@@ -68,9 +68,7 @@ impl HostState {
             table: ResourceTable::new(),
         }
     }
-}
 
-impl HostState {
     /// The store's resource table (WASI handles and lent request contexts).
     pub fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
