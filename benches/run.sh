@@ -223,20 +223,20 @@ rounds() {
 # at 0.76 one run and 1.00 the next for a route that runs no wasm.
 rounds backend nginx wasmgate chain wasmgate keyed wasmgate jwt wasmgate cachedauth wasmgate
 
+# The middle of the numbers on standard input, one per line.
+middle() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
 # Median of each column over the rounds.
-median() { printf '%s' "${runs[$1]}" | awk -v col="$2" 'NF { print $col }' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+median() { printf '%s' "${runs[$1]}" | awk -v col="$2" 'NF { print $col }' | middle; }
 
 # Target $1 against the plain runs $2 beside it in each round: "<median> (<round ratios>)".
 paired() {
-  printf '%s' "$sequence" | awk -v target="$1" -v plain="$2" '
+  local ratios
+  ratios=$(printf '%s' "$sequence" | awk -v target="$1" -v plain="$2" '
     $1 != round { round = $1; before = ""; pending = "" }
-    $2 == plain { if (pending != "") { ratios[++n] = pending / ((before + $3) / 2); pending = "" } before = $3 }
-    $2 == target { pending = $3 }
-    END {
-      for (i = 1; i <= n; i++) { sorted[i] = ratios[i]; list = list sprintf("%s%.2f", i > 1 ? " " : "", ratios[i]) }
-      for (i = 2; i <= n; i++) for (j = i; j > 1 && sorted[j] < sorted[j - 1]; j--) { t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t }
-      printf "%.2f (rounds: %s)", sorted[int((n + 1) / 2)], list
-    }'
+    $2 == plain { if (pending != "") { printf "%.2f\n", pending / ((before + $3) / 2); pending = "" } before = $3 }
+    $2 == target { pending = $3 }')
+  echo "$(printf '%s\n' "$ratios" | middle) (rounds: $(echo $ratios))"
 }
 
 echo
