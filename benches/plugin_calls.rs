@@ -9,8 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use http::{HeaderName, HeaderValue, Method};
 use wasmgate::config::parse_source;
-use wasmgate::plugin::{load_all, Header, Plugin, RequestContext, RequestHead};
+use wasmgate::plugin::{load_all, Plugin, RequestContext, RequestView};
 
 const CALLS: usize = 20_000;
 
@@ -27,23 +28,24 @@ fn load(isolation: &str) -> Plugin {
     Arc::into_inner(plugin).expect("sole owner")
 }
 
-fn request() -> RequestHead {
-    let mut headers: Vec<Header> = (0..10)
-        .map(|i| Header {
-            name: format!("x-header-{i}"),
-            value: "some value of a typical length".into(),
+fn request() -> Arc<RequestView> {
+    let value = HeaderValue::from_static("some value of a typical length");
+    let mut headers: Vec<(HeaderName, HeaderValue)> = (0..10)
+        .map(|i| {
+            let name = HeaderName::try_from(format!("x-header-{i}")).expect("header name");
+            (name, value.clone())
         })
         .collect();
-    headers.push(Header {
-        name: "authorization".into(),
-        value: "Bearer t".into(),
-    });
-    RequestHead {
-        method: "GET".into(),
+    headers.push((
+        http::header::AUTHORIZATION,
+        HeaderValue::from_static("Bearer t"),
+    ));
+    Arc::new(RequestView {
+        method: Method::GET,
         path: "/prod/orders/42".into(),
         query: Some("expand=1".into()),
         headers,
-    }
+    })
 }
 
 fn context() -> Arc<RequestContext> {

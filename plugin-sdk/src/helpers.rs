@@ -1,4 +1,4 @@
-//! Conveniences over the generated types: header lookup, bearer tokens, JSON bodies, responses,
+//! Conveniences over the generated types: bearer tokens, JSON bodies, responses,
 //! config parsing and logging.
 
 use std::sync::OnceLock;
@@ -9,34 +9,17 @@ use serde::Serialize;
 use crate::bindings::wasmgate::plugin::{config as host_config, log as host_log};
 use crate::{
     Allow, Decision, Entry, Header, Manifest, Phases, RequestChanges, RequestHead, Response,
-    ResponseChanges, ResponseHead,
+    ResponseChanges,
 };
 
-fn find<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str())
-}
-
 impl RequestHead {
-    /// The first value of header `name` (any case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        find(&self.headers, name)
-    }
-
     /// The token of an `Authorization: Bearer <token>` header.
-    pub fn bearer_token(&self) -> Option<&str> {
+    pub fn bearer_token(&self) -> Option<String> {
         let value = self.header("authorization")?;
         let (scheme, token) = value.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-    }
-}
-
-impl ResponseHead {
-    /// The first value of header `name` (any case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        find(&self.headers, name)
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_string())
     }
 }
 
@@ -52,8 +35,8 @@ impl Manifest {
         }
     }
 
-    /// Read only these request headers (any case): request phases see no others, and each call
-    /// costs less. Without it, plugins see every header.
+    /// Read only these request headers (any case): request phases see no others. Without it,
+    /// plugins see every header.
     pub fn with_request_headers<S: Into<String>>(
         mut self,
         names: impl IntoIterator<Item = S>,

@@ -15,7 +15,7 @@
 //!     }
 //!
 //!     fn authorize(request: &RequestHead, _body: Option<&[u8]>, _ctx: &RequestContext) -> Decision {
-//!         match request.bearer_token() {
+//!         match request.bearer_token().as_deref() {
 //!             Some("ada-token") => Decision::allow("ada", []),
 //!             Some(_) => Decision::Forbidden,
 //!             None => Decision::Unauthorized,
@@ -130,50 +130,50 @@ macro_rules! export {
 
             impl exports::authorizer::Guest for Exported {
                 fn authorize(
-                    request: types::RequestHead,
+                    request: &types::RequestHead,
                     body: Option<Vec<u8>>,
                     ctx: &types::RequestContext,
                 ) -> $crate::Decision {
-                    <$plugin as $crate::Plugin>::authorize(&request, body.as_deref(), ctx)
+                    <$plugin as $crate::Plugin>::authorize(request, body.as_deref(), ctx)
                 }
             }
 
             impl exports::request_transformer::Guest for Exported {
                 fn transform_request(
-                    request: types::RequestHead,
+                    request: &types::RequestHead,
                     body: Option<Vec<u8>>,
                     ctx: &types::RequestContext,
                 ) -> $crate::RequestAction {
-                    <$plugin as $crate::Plugin>::transform_request(&request, body.as_deref(), ctx)
+                    <$plugin as $crate::Plugin>::transform_request(request, body.as_deref(), ctx)
                 }
             }
 
             impl exports::response_transformer::Guest for Exported {
                 fn transform_response(
-                    response: types::ResponseHead,
+                    response: &types::ResponseHead,
                     body: Option<Vec<u8>>,
                     ctx: &types::RequestContext,
                 ) -> $crate::ResponseChanges {
-                    <$plugin as $crate::Plugin>::transform_response(&response, body.as_deref(), ctx)
+                    <$plugin as $crate::Plugin>::transform_response(response, body.as_deref(), ctx)
                 }
             }
 
             impl exports::validator::Guest for Exported {
                 fn validate(
-                    request: types::RequestHead,
+                    request: &types::RequestHead,
                     body: Option<Vec<u8>>,
                     ctx: &types::RequestContext,
                 ) -> $crate::Verdict {
-                    <$plugin as $crate::Plugin>::validate(&request, body.as_deref(), ctx)
+                    <$plugin as $crate::Plugin>::validate(request, body.as_deref(), ctx)
                 }
             }
 
             impl exports::cache_policy::Guest for Exported {
                 fn decide(
-                    request: types::RequestHead,
+                    request: &types::RequestHead,
                     ctx: &types::RequestContext,
                 ) -> $crate::CacheDecision {
-                    <$plugin as $crate::Plugin>::cache_decision(&request, ctx)
+                    <$plugin as $crate::Plugin>::cache_decision(request, ctx)
                 }
             }
 

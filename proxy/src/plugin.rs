@@ -9,6 +9,7 @@
 mod bindings;
 mod context;
 mod engine;
+mod heads;
 mod host;
 mod invoke;
 mod kv;
@@ -27,9 +28,10 @@ pub use bindings::cache_policy::{CacheDecision, CacheRule};
 pub use bindings::manifest::Phases;
 pub use bindings::request_transformer::{RequestAction, RequestChanges};
 pub use bindings::response_transformer::ResponseChanges;
-pub use bindings::types::{Entry, Header, RequestHead, Response, ResponseHead};
+pub use bindings::types::{Entry, Header, Response};
 pub use bindings::validator::Verdict;
 pub use context::RequestContext;
+pub use heads::{Headers, RequestView, ResponseView};
 pub use invoke::{Fault, MAX_PLUGIN_BODY};
 pub use load::load_all;
 
@@ -47,9 +49,9 @@ pub struct Plugin {
     /// Whether its response phase gets the whole response body.
     pub needs_response_body: bool,
     /// The request headers its manifest asks for (lower case); `None` for all.
-    pub request_headers: Option<Vec<String>>,
+    pub request_headers: Option<Arc<[String]>>,
     /// The response headers its manifest asks for (lower case); `None` for all.
-    pub response_headers: Option<Vec<String>>,
+    pub response_headers: Option<Arc<[String]>>,
     /// Deadline, failure mode and isolation.
     pub settings: PluginSettings,
     /// For authorizers with Lambda-authorizer semantics: identity sources and the decision cache.

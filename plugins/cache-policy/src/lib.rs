@@ -38,11 +38,9 @@ static CONFIG: ConfigCell<Config> = ConfigCell::new();
 
 impl Config {
     fn key(&self, request: &RequestHead, ctx: &RequestContext) -> String {
-        let mut key = format!("{} {}", request.method, request.path);
-        let mut pairs: Vec<(&str, &str)> = request
-            .query
-            .as_deref()
-            .unwrap_or("")
+        let mut key = format!("{} {}", request.method(), request.path());
+        let query = request.query().unwrap_or_default();
+        let mut pairs: Vec<(&str, &str)> = query
             .split('&')
             .filter(|pair| !pair.is_empty())
             .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
@@ -56,7 +54,7 @@ impl Config {
             key.push_str(&format!("\n?{name}={value}"));
         }
         for name in &self.key_headers {
-            let value = request.header(name).unwrap_or("");
+            let value = request.header(name).unwrap_or_default();
             key.push_str(&format!("\n{}: {value}", name.to_ascii_lowercase()));
         }
         if self.per_principal {
@@ -105,7 +103,7 @@ impl Plugin for CachePolicy {
         if !config
             .methods
             .iter()
-            .any(|m| m.eq_ignore_ascii_case(&request.method))
+            .any(|m| m.eq_ignore_ascii_case(&request.method()))
         {
             return CacheDecision::Bypass;
         }

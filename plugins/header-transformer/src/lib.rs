@@ -37,15 +37,19 @@ impl Rules {
         self.set.is_empty() && self.remove.is_empty() && self.rename.is_empty()
     }
 
-    /// Headers to set and names to remove, given the current headers.
-    fn apply(&self, headers: &[Header], ctx: &RequestContext) -> (Vec<Header>, Vec<String>) {
+    /// Headers to set and names to remove, given the values of each header by name.
+    fn apply(
+        &self,
+        values_of: impl Fn(&str) -> Vec<String>,
+        ctx: &RequestContext,
+    ) -> (Vec<Header>, Vec<String>) {
         let mut set = Vec::new();
         let mut remove = self.remove.clone();
         for (from, to) in &self.rename {
-            for header in headers.iter().filter(|h| h.name.eq_ignore_ascii_case(from)) {
+            for value in values_of(from) {
                 set.push(Header {
                     name: to.clone(),
-                    value: header.value.clone(),
+                    value,
                 });
                 remove.push(from.clone());
             }
@@ -98,7 +102,9 @@ impl Plugin for HeaderTransformer {
         let Some(config) = CONFIG.get() else {
             return RequestAction::Continue(RequestChanges::none());
         };
-        let (set_headers, remove_headers) = config.request.apply(&request.headers, ctx);
+        let (set_headers, remove_headers) = config
+            .request
+            .apply(|name| request.header_values(name), ctx);
         RequestAction::Continue(RequestChanges {
             set_headers,
             remove_headers,
@@ -114,7 +120,9 @@ impl Plugin for HeaderTransformer {
         let Some(config) = CONFIG.get() else {
             return ResponseChanges::none();
         };
-        let (set_headers, remove_headers) = config.response.apply(&response.headers, ctx);
+        let (set_headers, remove_headers) = config
+            .response
+            .apply(|name| response.header_values(name), ctx);
         ResponseChanges {
             set_headers,
             remove_headers,

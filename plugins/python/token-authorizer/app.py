@@ -19,7 +19,7 @@ def configured_tokens() -> dict:
 
 
 def bearer_token(request: types.RequestHead):
-    value = next((h.value for h in request.headers if h.name == "authorization"), None)
+    value = request.header("authorization")
     if value is None:
         return None
     scheme, _, token = value.partition(" ")

@@ -51,13 +51,13 @@ impl Plugin for TokenAuthorizer {
         let Some(config) = CONFIG.get() else {
             return Decision::Forbidden;
         };
-        if let Some(identity) = config.tokens.get(token) {
+        if let Some(identity) = config.tokens.get(&token) {
             return Decision::allow(identity.principal.clone(), identity.context.clone());
         }
         let Some(signer) = &config.hmac else {
             return Decision::Forbidden;
         };
-        match signer.verify(token) {
+        match signer.verify(&token) {
             Some(claims) => {
                 let mut context = signer.context.clone();
                 context.insert("expires".into(), claims.expires.to_string());

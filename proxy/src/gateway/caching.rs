@@ -10,7 +10,7 @@ use pingora::proxy::Session;
 use pingora::Result;
 
 use super::context::RequestCtx;
-use super::plugins::{plugin_context, request_head, write_whole_response};
+use super::plugins::{plugin_context, request_view, write_whole_response};
 use super::respond;
 use crate::cache::{CacheKey, CachedResponse, Fill, ResponseCache};
 use crate::gateway_response::ErrorKind;
@@ -35,7 +35,7 @@ pub async fn consult(
     };
     let decision = policy
         .decide_cache(
-            &request_head(session.req_header(), &route.plugins.request_headers),
+            &request_view(session.req_header(), &route.plugins.request_headers),
             &plugin_context(ctx),
         )
         .await;

@@ -17,8 +17,8 @@ use crate::apikeys::{KeyService, Refusal};
 use crate::gateway_response::ErrorKind;
 use crate::jwt::JwtRefusal;
 use crate::plugin::{
-    Decision, Entry, Fault, Header, Plugin, RequestAction, RequestChanges, RequestContext,
-    RequestHead, Response, ResponseChanges, ResponseHead, Verdict,
+    Decision, Entry, Fault, Headers, Plugin, RequestAction, RequestChanges, RequestContext,
+    RequestView, Response, ResponseChanges, ResponseView, Verdict,
 };
 use crate::snapshot::{HeaderNeeds, Route};
 use crate::validation::Invalid;
@@ -48,13 +48,12 @@ fn header_pair(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Fau
 
 impl RequestEdits {
     /// Take in one transformer's changes, applying them to `head` for the plugins after it.
-    fn merge(&mut self, changes: RequestChanges, head: &mut RequestHead) -> Result<(), Fault> {
+    fn merge(&mut self, changes: RequestChanges, head: &mut RequestView) -> Result<(), Fault> {
         if let Some(method) = changes.method {
-            self.method = Some(
-                Method::from_bytes(method.as_bytes())
-                    .map_err(|_| Fault::Invalid(format!("method `{method}`")))?,
-            );
-            head.method = method;
+            let method = Method::from_bytes(method.as_bytes())
+                .map_err(|_| Fault::Invalid(format!("method `{method}`")))?;
+            head.method = method.clone();
+            self.method = Some(method);
         }
         if let Some(path) = changes.path {
             if !path.starts_with('/') {
@@ -72,18 +71,14 @@ impl RequestEdits {
         for name in changes.remove_headers {
             let parsed = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Fault::Invalid(format!("header name `{name}`")))?;
-            head.headers.retain(|h| !h.name.eq_ignore_ascii_case(&name));
-            self.set_headers.retain(|(n, _)| n != parsed);
+            head.headers.retain(|(n, _)| *n != parsed);
+            self.set_headers.retain(|(n, _)| *n != parsed);
             self.remove_headers.push(parsed);
         }
         for header in changes.set_headers {
             let pair = header_pair(&header.name, &header.value)?;
-            head.headers
-                .retain(|h| !h.name.eq_ignore_ascii_case(&header.name));
-            head.headers.push(Header {
-                name: pair.0.as_str().to_string(),
-                value: header.value,
-            });
+            head.headers.retain(|(n, _)| *n != pair.0);
+            head.headers.push(pair.clone());
             self.set_headers.retain(|(n, _)| *n != pair.0);
             self.set_headers.push(pair);
         }
@@ -105,26 +100,23 @@ impl RequestEdits {
     }
 }
 
-/// The request as the route's plugins see it: only the headers some plugin reads are copied.
-pub fn request_head(request: &RequestHeader, needs: &HeaderNeeds) -> RequestHead {
-    RequestHead {
-        method: request.method.to_string(),
+/// The request as the route's plugins see it: only the headers some plugin reads are kept.
+pub fn request_view(request: &RequestHeader, needs: &HeaderNeeds) -> Arc<RequestView> {
+    Arc::new(RequestView {
+        method: request.method.clone(),
         path: request.uri.path().to_string(),
         query: request.uri.query().map(str::to_string),
         headers: headers_of(request.headers.iter(), needs),
-    }
+    })
 }
 
 fn headers_of<'a>(
     headers: impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)>,
     needs: &HeaderNeeds,
-) -> Vec<Header> {
+) -> Headers {
     headers
         .filter(|(name, _)| needs.wants(name.as_str()))
-        .map(|(name, value)| Header {
-            name: name.as_str().to_string(),
-            value: String::from_utf8_lossy(value.as_bytes()).into_owned(),
-        })
+        .map(|(name, value)| (name.clone(), value.clone()))
         .collect()
 }
 
@@ -247,7 +239,7 @@ async fn run_request_phases(
             Err(JwtRefusal::Forbidden) => return Some(Stop::Error(ErrorKind::AccessDenied, None)),
         }
     }
-    let mut head = request_head(request, &chain.request_headers);
+    let mut head = request_view(request, &chain.request_headers);
     let mut plugin_ctx = Arc::new(new_plugin_context(ctx));
     for plugin in &chain.authorizers {
         let identity = match &plugin.identity {
@@ -330,7 +322,7 @@ async fn run_request_phases(
                     if let Some(new_body) = new_body {
                         *body = Some(new_body.into());
                     }
-                    ctx.edits.merge(changes, &mut head)
+                    ctx.edits.merge(changes, Arc::make_mut(&mut head))
                 }
             },
             Ok(RequestAction::Respond(response)) => return Some(Stop::Respond(response)),
@@ -400,11 +392,11 @@ async fn write_plugin_response(
 }
 
 /// The head of a response, as the route's response transformers see it.
-fn response_head(response: &ResponseHeader, needs: &HeaderNeeds) -> ResponseHead {
-    ResponseHead {
+fn response_view(response: &ResponseHeader, needs: &HeaderNeeds) -> Arc<ResponseView> {
+    Arc::new(ResponseView {
         status: response.status.as_u16(),
         headers: headers_of(response.headers.iter(), needs),
-    }
+    })
 }
 
 fn apply_response_changes(
@@ -493,7 +485,7 @@ async fn response_transformers(
     for plugin in &route.plugins.response_transformers {
         let result = match plugin
             .transform_response(
-                &response_head(response, &route.plugins.response_headers),
+                &response_view(response, &route.plugins.response_headers),
                 body.as_deref().map(|body| &body[..]),
                 &plugin_ctx,
             )

@@ -11,7 +11,11 @@ wasmtime::component::bindgen!({
         default: trappable,
     },
     exports: { default: async },
-    with: { "wasmgate:plugin/types.request-context": super::context::LentContext },
+    with: {
+        "wasmgate:plugin/types.request-context": super::context::LentContext,
+        "wasmgate:plugin/types.request-head": super::heads::LentRequest,
+        "wasmgate:plugin/types.response-head": super::heads::LentResponse,
+    },
 });
 
 pub use self::exports::wasmgate::plugin::{

@@ -33,25 +33,7 @@ pub struct RequestContext {
 }
 
 /// A context lent to the call running in a store: what its resource table holds meanwhile.
-pub struct LentContext(Arc<RequestContext>);
-
-/// Put `ctx` in the store's resource table for one call; the handle to pass as the borrow.
-pub fn lend(state: &mut HostState, ctx: &Arc<RequestContext>) -> wasmtime::Result<u32> {
-    Ok(state.table().push(LentContext(ctx.clone()))?.rep())
-}
-
-/// Take the context lent under `rep` back once the call is over.
-pub fn take_back(state: &mut HostState, rep: u32) -> wasmtime::Result<()> {
-    state
-        .table()
-        .delete(Resource::<LentContext>::new_own(rep))?;
-    Ok(())
-}
-
-/// A borrow of the context lent under `rep`, as an argument of a phase export.
-pub fn borrow(rep: u32) -> Resource<LentContext> {
-    Resource::new_borrow(rep)
-}
+pub struct LentContext(pub Arc<RequestContext>);
 
 fn value_of(entries: &[Entry], key: &str) -> Option<String> {
     entries

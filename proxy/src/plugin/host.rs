@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Resource, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -69,10 +69,27 @@ impl HostState {
         }
     }
 
-    /// The store's resource table (WASI handles and lent request contexts).
+    /// The store's resource table (WASI handles and what is lent to a call).
     pub fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
     }
+
+    /// Put `value` in the resource table for one call: the handle to pass as a borrow (with
+    /// [`lent_borrow`]) and to [`HostState::take_back`] once the call is over.
+    pub fn lend<T: Send + 'static>(&mut self, value: T) -> wasmtime::Result<Resource<T>> {
+        Ok(self.table.push(value)?)
+    }
+
+    /// Take back what [`HostState::lend`] lent.
+    pub fn take_back<T: 'static>(&mut self, lent: Resource<T>) -> wasmtime::Result<()> {
+        self.table.delete(lent)?;
+        Ok(())
+    }
+}
+
+/// A borrow of what `lent` holds, as an argument of a phase export.
+pub fn lent_borrow<T: 'static>(lent: &Resource<T>) -> Resource<T> {
+    Resource::new_borrow(lent.rep())
 }
 
 /// A store for one instance of the plugin behind `shared`: its memory cap, and an epoch check

@@ -2,7 +2,6 @@
 //! output, count the outcome, and keep the instance only if nothing went wrong. Warm instances
 //! keep their typed exports and each plugin its metric series, so a warm call looks nothing up.
 
-use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -14,13 +13,14 @@ use super::bindings::authorizer::Decision;
 use super::bindings::cache_policy::{CacheDecision, CacheRule};
 use super::bindings::request_transformer::RequestAction;
 use super::bindings::response_transformer::ResponseChanges;
-use super::bindings::types::{Header, RequestHead, Response, ResponseHead};
+use super::bindings::types::Response;
 use super::bindings::validator::Verdict;
 use super::bindings::{
     authorizer, cache_policy, request_transformer, response_transformer, validator,
 };
-use super::context::{self, RequestContext};
-use super::host::{new_store, HostState};
+use super::context::{LentContext, RequestContext};
+use super::heads::{Lent, RequestView, ResponseView};
+use super::host::{lent_borrow, new_store, HostState};
 use super::Plugin;
 use crate::metrics::METRICS;
 
@@ -188,11 +188,12 @@ impl Plugin {
 }
 
 /// Call one phase export: `$guest` names the phase's field in [`PhaseIndices`] and [`Guests`],
-/// `$call` the generated `call_*` method, `$args` its arguments after the store and before the
-/// request context `$ctx`, which is lent to the instance for the call; `$check` vets the answer
-/// before the outcome is recorded (an answer that fails it counts as `invalid`).
+/// `$call` the generated `call_*` method; the head `$head` (a [`Lent`] view) and the request
+/// context `$ctx` are lent to the instance for the call, around the other arguments `$args`;
+/// `$check` vets the answer before the outcome is recorded (an answer that fails it counts as
+/// `invalid`).
 macro_rules! call_phase {
-    ($plugin:expr, $phase:expr, $guest:ident, $call:ident, $check:expr, $ctx:expr, $($args:expr),*) => {{
+    ($plugin:expr, $phase:expr, $guest:ident, $call:ident, $check:expr, $head:expr, $ctx:expr, $($args:expr),*) => {{
         let plugin: &Plugin = $plugin;
         let started = Instant::now();
         let result = match plugin.indices.$guest.as_ref() {
@@ -208,11 +209,15 @@ macro_rules! call_phase {
                                 .$guest
                                 .insert(indices.load(&mut live.store, &live.instance)?),
                         };
-                        let lent = context::lend(live.store.data_mut(), $ctx)?;
+                        let state = live.store.data_mut();
+                        let head = state.lend($head)?;
+                        let ctx = state.lend(LentContext($ctx.clone()))?;
                         let answer = guest
-                            .$call(&mut live.store, $($args,)* context::borrow(lent))
+                            .$call(&mut live.store, lent_borrow(&head), $($args,)* lent_borrow(&ctx))
                             .await?;
-                        context::take_back(live.store.data_mut(), lent)?;
+                        let state = live.store.data_mut();
+                        state.take_back(head)?;
+                        state.take_back(ctx)?;
                         Ok(answer)
                     }
                     .await;
@@ -225,26 +230,6 @@ macro_rules! call_phase {
         };
         plugin.finish($phase, started, result)
     }};
-}
-
-/// Whether `names` lists the header called `name`.
-fn lists(names: &[String], name: &str) -> bool {
-    names.iter().any(|n| name.eq_ignore_ascii_case(n))
-}
-
-/// The headers among `headers` that `names` lists; `None` when that is all of them (the caller
-/// then lends its own view instead of copying it).
-fn listed(headers: &[Header], names: &[String]) -> Option<Vec<Header>> {
-    if headers.iter().all(|h| lists(names, &h.name)) {
-        return None;
-    }
-    Some(
-        headers
-            .iter()
-            .filter(|h| lists(names, &h.name))
-            .cloned()
-            .collect(),
-    )
 }
 
 fn check_response(response: &Response) -> Result<(), Fault> {
@@ -290,41 +275,19 @@ impl Plugin {
         body.filter(|_| self.needs_request_body)
     }
 
-    /// The request as this plugin may see it: only the headers its manifest lists, if it does.
-    fn visible<'r>(&self, request: &'r RequestHead) -> Cow<'r, RequestHead> {
-        let names = self.request_headers.as_deref();
-        match names.and_then(|names| listed(&request.headers, names)) {
-            None => Cow::Borrowed(request),
-            Some(headers) => Cow::Owned(RequestHead {
-                method: request.method.clone(),
-                path: request.path.clone(),
-                query: request.query.clone(),
-                headers,
-            }),
-        }
-    }
-
-    /// The response as this plugin may see it: only the headers its manifest lists, if it does.
-    fn visible_response<'r>(&self, response: &'r ResponseHead) -> Cow<'r, ResponseHead> {
-        let names = self.response_headers.as_deref();
-        match names.and_then(|names| listed(&response.headers, names)) {
-            None => Cow::Borrowed(response),
-            Some(headers) => Cow::Owned(ResponseHead {
-                status: response.status,
-                headers,
-            }),
-        }
+    /// The request head lent to this plugin: only the headers its manifest lists, if it does.
+    fn lend_request(&self, request: &Arc<RequestView>) -> Lent<RequestView> {
+        Lent::new(request, &self.request_headers)
     }
 
     /// Authorizer phase.
     pub async fn authorize(
         &self,
-        request: &RequestHead,
+        request: &Arc<RequestView>,
         body: Option<&[u8]>,
         ctx: &Arc<RequestContext>,
     ) -> Result<Decision, Fault> {
         let body = self.request_body(body);
-        let request = self.visible(request);
         call_phase!(
             self,
             Phase::Authorizer,
@@ -334,8 +297,8 @@ impl Plugin {
                 Decision::Respond(response) => check_response(response),
                 _ => Ok(()),
             },
+            self.lend_request(request),
             ctx,
-            &*request,
             body
         )
     }
@@ -343,20 +306,19 @@ impl Plugin {
     /// Validator phase.
     pub async fn validate(
         &self,
-        request: &RequestHead,
+        request: &Arc<RequestView>,
         body: Option<&[u8]>,
         ctx: &Arc<RequestContext>,
     ) -> Result<Verdict, Fault> {
         let body = self.request_body(body);
-        let request = self.visible(request);
         call_phase!(
             self,
             Phase::Validator,
             validator,
             call_validate,
             |_: &Verdict| Ok(()),
+            self.lend_request(request),
             ctx,
-            &*request,
             body
         )
     }
@@ -364,12 +326,11 @@ impl Plugin {
     /// Request-transformer phase.
     pub async fn transform_request(
         &self,
-        request: &RequestHead,
+        request: &Arc<RequestView>,
         body: Option<&[u8]>,
         ctx: &Arc<RequestContext>,
     ) -> Result<RequestAction, Fault> {
         let body = self.request_body(body);
-        let request = self.visible(request);
         call_phase!(
             self,
             Phase::RequestTransformer,
@@ -379,8 +340,8 @@ impl Plugin {
                 RequestAction::Respond(response) => check_response(response),
                 RequestAction::Continue(changes) => check_body(changes.body.as_ref()),
             },
+            self.lend_request(request),
             ctx,
-            &*request,
             body
         )
     }
@@ -389,20 +350,19 @@ impl Plugin {
     /// passed on when the manifest asks for it.
     pub async fn transform_response(
         &self,
-        response: &ResponseHead,
+        response: &Arc<ResponseView>,
         body: Option<&[u8]>,
         ctx: &Arc<RequestContext>,
     ) -> Result<ResponseChanges, Fault> {
         let body = body.filter(|_| self.needs_response_body);
-        let response = self.visible_response(response);
         call_phase!(
             self,
             Phase::ResponseTransformer,
             response_transformer,
             call_transform_response,
             |changes: &ResponseChanges| check_body(changes.body.as_ref()),
+            Lent::new(response, &self.response_headers),
             ctx,
-            &*response,
             body
         )
     }
@@ -410,18 +370,17 @@ impl Plugin {
     /// Cache-policy phase.
     pub async fn decide_cache(
         &self,
-        request: &RequestHead,
+        request: &Arc<RequestView>,
         ctx: &Arc<RequestContext>,
     ) -> Result<CacheDecision, Fault> {
-        let request = self.visible(request);
         call_phase!(
             self,
             Phase::CachePolicy,
             cache_policy,
             call_decide,
             check_cache_decision,
+            self.lend_request(request),
             ctx,
-            &*request
         )
     }
 }

@@ -161,7 +161,7 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String
     })
 }
 
-fn lower_case(names: Option<Vec<String>>) -> Option<Vec<String>> {
+fn lower_case(names: Option<Vec<String>>) -> Option<Arc<[String]>> {
     names.map(|names| names.iter().map(|n| n.to_ascii_lowercase()).collect())
 }
 

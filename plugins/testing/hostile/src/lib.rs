@@ -16,7 +16,7 @@ impl Plugin for Hostile {
     }
 
     fn authorize(request: &RequestHead, _body: Option<&[u8]>, _ctx: &RequestContext) -> Decision {
-        match request.header("x-attack") {
+        match request.header("x-attack").as_deref() {
             Some("loop") => {
                 let mut n: u64 = 0;
                 loop {
@@ -41,7 +41,7 @@ impl Plugin for Hostile {
                 Err(e) => Decision::allow("sandboxed", [("file", e.to_string())]),
             },
             Some("http") => {
-                let url = request.header("x-target").unwrap_or_default().to_string();
+                let url = request.header("x-target").unwrap_or_default();
                 let outgoing = host::OutgoingRequest {
                     method: "GET".into(),
                     url,
@@ -58,7 +58,8 @@ impl Plugin for Hostile {
                 }
             }
             Some("snoop") => {
-                let names: Vec<&str> = request.headers.iter().map(|h| h.name.as_str()).collect();
+                let headers = request.headers();
+                let names: Vec<&str> = headers.iter().map(|h| h.name.as_str()).collect();
                 Decision::allow(format!("sees-{}", names.join("+")), [("via", "snoop")])
             }
             Some("socket") => match std::net::TcpStream::connect("127.0.0.1:9") {
