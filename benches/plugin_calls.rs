@@ -55,7 +55,7 @@ fn context() -> Arc<RequestContext> {
         route: "GET /orders/{id}".into(),
         path_parameters: Vec::new(),
         stage_variables: Vec::new(),
-        source_ip: "127.0.0.1".into(),
+        source_ip: Some([127, 0, 0, 1].into()),
         request_id: "00000000-0000-4000-8000-000000000000".into(),
         principal: None,
         authorizer_context: Vec::new(),

@@ -162,7 +162,7 @@ fn new_plugin_context(ctx: &RequestCtx) -> RequestContext {
             .as_ref()
             .map(|s| entries(&s.variables))
             .unwrap_or_default(),
-        source_ip: ctx.source_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        source_ip: ctx.source_ip,
         request_id: ctx.request_id.clone(),
         principal: ctx.principal.clone(),
         authorizer_context: entries(&ctx.authorizer_context),

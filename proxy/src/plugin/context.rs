@@ -2,6 +2,7 @@
 //! of the WIT `request-context` resource, which lends it to one call at a time. A plugin reads a
 //! field by calling a method, so a call copies into the guest only what the plugin asks for.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use wasmtime::component::Resource;
@@ -22,8 +23,8 @@ pub struct RequestContext {
     pub path_parameters: Vec<Entry>,
     /// The stage's variables.
     pub stage_variables: Vec<Entry>,
-    /// The client's IP address.
-    pub source_ip: String,
+    /// The client's IP address (formatted only when a plugin asks for it).
+    pub source_ip: Option<IpAddr>,
     /// The gateway's request id.
     pub request_id: String,
     /// The principal an authorizer allowed, once one has.
@@ -86,7 +87,8 @@ impl HostRequestContext for HostState {
     }
 
     fn source_ip(&mut self, handle: Resource<LentContext>) -> wasmtime::Result<String> {
-        Ok(self.context(&handle)?.source_ip.clone())
+        let ip = self.context(&handle)?.source_ip;
+        Ok(ip.map(|ip| ip.to_string()).unwrap_or_default())
     }
 
     fn request_id(&mut self, handle: Resource<LentContext>) -> wasmtime::Result<String> {
