@@ -115,10 +115,6 @@ impl HostRequestContext for HostState {
     }
 
     fn drop(&mut self, handle: Resource<LentContext>) -> wasmtime::Result<()> {
-        // Guests only ever get borrows; an owned handle would be one the host lent.
-        if handle.owned() {
-            self.table().delete(handle)?;
-        }
-        Ok(())
+        self.release(handle)
     }
 }

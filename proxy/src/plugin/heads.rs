@@ -36,6 +36,24 @@ pub struct ResponseView {
     pub headers: Headers,
 }
 
+/// The headers of a view.
+pub trait HasHeaders {
+    /// The headers the view holds.
+    fn headers(&self) -> &Headers;
+}
+
+impl HasHeaders for RequestView {
+    fn headers(&self) -> &Headers {
+        &self.headers
+    }
+}
+
+impl HasHeaders for ResponseView {
+    fn headers(&self) -> &Headers {
+        &self.headers
+    }
+}
+
 /// A view lent to the call running in a store, with the header names its plugin declared
 /// (`None`: every header): what the store's resource table holds meanwhile.
 pub struct Lent<V> {
@@ -59,6 +77,31 @@ impl<V> Lent<V> {
     }
 }
 
+impl<V: HasHeaders> Lent<V> {
+    /// The values of header `name` the plugin may see.
+    fn values<'h>(&'h self, name: &'h str) -> impl Iterator<Item = String> + 'h {
+        let seen = self.sees(name);
+        self.view
+            .headers()
+            .iter()
+            .filter(move |(n, _)| seen && n.as_str().eq_ignore_ascii_case(name))
+            .map(|(_, value)| text(value))
+    }
+
+    /// Every header the plugin may see.
+    fn visible_headers(&self) -> Vec<Header> {
+        self.view
+            .headers()
+            .iter()
+            .filter(|(name, _)| self.sees(name.as_str()))
+            .map(|(name, value)| Header {
+                name: name.as_str().to_string(),
+                value: text(value),
+            })
+            .collect()
+    }
+}
+
 /// The request head lent to one call.
 pub type LentRequest = Lent<RequestView>;
 /// The response head lent to one call.
@@ -68,49 +111,12 @@ fn text(value: &HeaderValue) -> String {
     String::from_utf8_lossy(value.as_bytes()).into_owned()
 }
 
-/// The values of header `name` in `headers` that `lent` lets its plugin see.
-fn values<'h, V>(
-    lent: &Lent<V>,
-    headers: &'h Headers,
-    name: &'h str,
-) -> impl Iterator<Item = &'h HeaderValue> {
-    let seen = lent.sees(name);
-    headers
-        .iter()
-        .filter(move |(n, _)| seen && n.as_str().eq_ignore_ascii_case(name))
-        .map(|(_, value)| value)
-}
-
-/// Every header in `headers` that `lent` lets its plugin see.
-fn visible_headers<V>(lent: &Lent<V>, headers: &Headers) -> Vec<Header> {
-    headers
-        .iter()
-        .filter(|(name, _)| lent.sees(name.as_str()))
-        .map(|(name, value)| Header {
-            name: name.as_str().to_string(),
-            value: text(value),
-        })
-        .collect()
-}
-
 impl HostState {
     fn lent<V: Send + Sync + 'static>(
         &mut self,
         handle: &Resource<Lent<V>>,
     ) -> wasmtime::Result<&Lent<V>> {
         Ok(self.table().get(handle)?)
-    }
-
-    /// Drop a handle the guest let go of: guests only ever get borrows, so an owned handle
-    /// would be one the host lent.
-    fn release<V: Send + Sync + 'static>(
-        &mut self,
-        handle: Resource<Lent<V>>,
-    ) -> wasmtime::Result<()> {
-        if handle.owned() {
-            self.table().delete(handle)?;
-        }
-        Ok(())
     }
 }
 
@@ -132,8 +138,7 @@ impl HostRequestHead for HostState {
         handle: Resource<LentRequest>,
         name: String,
     ) -> wasmtime::Result<Option<String>> {
-        let lent = self.lent(&handle)?;
-        Ok(values(lent, &lent.view.headers, &name).next().map(text))
+        Ok(self.lent(&handle)?.values(&name).next())
     }
 
     fn header_values(
@@ -141,13 +146,11 @@ impl HostRequestHead for HostState {
         handle: Resource<LentRequest>,
         name: String,
     ) -> wasmtime::Result<Vec<String>> {
-        let lent = self.lent(&handle)?;
-        Ok(values(lent, &lent.view.headers, &name).map(text).collect())
+        Ok(self.lent(&handle)?.values(&name).collect())
     }
 
     fn headers(&mut self, handle: Resource<LentRequest>) -> wasmtime::Result<Vec<Header>> {
-        let lent = self.lent(&handle)?;
-        Ok(visible_headers(lent, &lent.view.headers))
+        Ok(self.lent(&handle)?.visible_headers())
     }
 
     fn drop(&mut self, handle: Resource<LentRequest>) -> wasmtime::Result<()> {
@@ -165,8 +168,7 @@ impl HostResponseHead for HostState {
         handle: Resource<LentResponse>,
         name: String,
     ) -> wasmtime::Result<Option<String>> {
-        let lent = self.lent(&handle)?;
-        Ok(values(lent, &lent.view.headers, &name).next().map(text))
+        Ok(self.lent(&handle)?.values(&name).next())
     }
 
     fn header_values(
@@ -174,13 +176,11 @@ impl HostResponseHead for HostState {
         handle: Resource<LentResponse>,
         name: String,
     ) -> wasmtime::Result<Vec<String>> {
-        let lent = self.lent(&handle)?;
-        Ok(values(lent, &lent.view.headers, &name).map(text).collect())
+        Ok(self.lent(&handle)?.values(&name).collect())
     }
 
     fn headers(&mut self, handle: Resource<LentResponse>) -> wasmtime::Result<Vec<Header>> {
-        let lent = self.lent(&handle)?;
-        Ok(visible_headers(lent, &lent.view.headers))
+        Ok(self.lent(&handle)?.visible_headers())
     }
 
     fn drop(&mut self, handle: Resource<LentResponse>) -> wasmtime::Result<()> {

@@ -85,6 +85,15 @@ impl HostState {
         self.table.delete(lent)?;
         Ok(())
     }
+
+    /// Drop a handle to something lent that the guest let go of: guests only ever get borrows,
+    /// so an owned handle would be one the host lent.
+    pub fn release<T: 'static>(&mut self, handle: Resource<T>) -> wasmtime::Result<()> {
+        if handle.owned() {
+            self.take_back(handle)?;
+        }
+        Ok(())
+    }
 }
 
 /// A borrow of what `lent` holds, as an argument of a phase export.
