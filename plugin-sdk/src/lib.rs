@@ -28,6 +28,7 @@
 
 #![deny(unsafe_code)]
 
+mod call;
 mod helpers;
 
 /// Bindings generated from the `wasmgate:plugin` WIT package (world `gateway-plugin`).
@@ -47,9 +48,8 @@ pub use bindings::exports::wasmgate::plugin::plugin::{Manifest, Phases};
 pub use bindings::exports::wasmgate::plugin::request_transformer::{RequestAction, RequestChanges};
 pub use bindings::exports::wasmgate::plugin::response_transformer::ResponseChanges;
 pub use bindings::exports::wasmgate::plugin::validator::Verdict;
-pub use bindings::wasmgate::plugin::types::{
-    Entry, Header, RequestContext, RequestHead, Response, ResponseHead,
-};
+pub use bindings::wasmgate::plugin::types::{Entry, Header, Response};
+pub use call::{RequestContext, RequestHead, ResponseHead};
 pub use helpers::{config, log, ConfigCell};
 
 /// Host services: logging, the key/value store, metrics and outbound HTTP.
@@ -118,7 +118,6 @@ macro_rules! export {
     ($plugin:ty) => {
         const _: () = {
             use $crate::bindings::exports::wasmgate::plugin as exports;
-            use $crate::bindings::wasmgate::plugin::types;
 
             struct Exported;
 
@@ -129,51 +128,51 @@ macro_rules! export {
             }
 
             impl exports::authorizer::Guest for Exported {
-                fn authorize(
-                    request: &types::RequestHead,
-                    body: Option<Vec<u8>>,
-                    ctx: &types::RequestContext,
-                ) -> $crate::Decision {
-                    <$plugin as $crate::Plugin>::authorize(request, body.as_deref(), ctx)
+                fn authorize(body: Option<Vec<u8>>) -> $crate::Decision {
+                    <$plugin as $crate::Plugin>::authorize(
+                        &$crate::RequestHead::IN_CALL,
+                        body.as_deref(),
+                        &$crate::RequestContext::IN_CALL,
+                    )
                 }
             }
 
             impl exports::request_transformer::Guest for Exported {
-                fn transform_request(
-                    request: &types::RequestHead,
-                    body: Option<Vec<u8>>,
-                    ctx: &types::RequestContext,
-                ) -> $crate::RequestAction {
-                    <$plugin as $crate::Plugin>::transform_request(request, body.as_deref(), ctx)
+                fn transform_request(body: Option<Vec<u8>>) -> $crate::RequestAction {
+                    <$plugin as $crate::Plugin>::transform_request(
+                        &$crate::RequestHead::IN_CALL,
+                        body.as_deref(),
+                        &$crate::RequestContext::IN_CALL,
+                    )
                 }
             }
 
             impl exports::response_transformer::Guest for Exported {
-                fn transform_response(
-                    response: &types::ResponseHead,
-                    body: Option<Vec<u8>>,
-                    ctx: &types::RequestContext,
-                ) -> $crate::ResponseChanges {
-                    <$plugin as $crate::Plugin>::transform_response(response, body.as_deref(), ctx)
+                fn transform_response(body: Option<Vec<u8>>) -> $crate::ResponseChanges {
+                    <$plugin as $crate::Plugin>::transform_response(
+                        &$crate::ResponseHead::IN_CALL,
+                        body.as_deref(),
+                        &$crate::RequestContext::IN_CALL,
+                    )
                 }
             }
 
             impl exports::validator::Guest for Exported {
-                fn validate(
-                    request: &types::RequestHead,
-                    body: Option<Vec<u8>>,
-                    ctx: &types::RequestContext,
-                ) -> $crate::Verdict {
-                    <$plugin as $crate::Plugin>::validate(request, body.as_deref(), ctx)
+                fn validate(body: Option<Vec<u8>>) -> $crate::Verdict {
+                    <$plugin as $crate::Plugin>::validate(
+                        &$crate::RequestHead::IN_CALL,
+                        body.as_deref(),
+                        &$crate::RequestContext::IN_CALL,
+                    )
                 }
             }
 
             impl exports::cache_policy::Guest for Exported {
-                fn decide(
-                    request: &types::RequestHead,
-                    ctx: &types::RequestContext,
-                ) -> $crate::CacheDecision {
-                    <$plugin as $crate::Plugin>::cache_decision(request, ctx)
+                fn decide() -> $crate::CacheDecision {
+                    <$plugin as $crate::Plugin>::cache_decision(
+                        &$crate::RequestHead::IN_CALL,
+                        &$crate::RequestContext::IN_CALL,
+                    )
                 }
             }
 

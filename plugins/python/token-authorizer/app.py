@@ -8,7 +8,7 @@ import json
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.exports import authorizer, plugin
-from wit_world.imports import config, types
+from wit_world.imports import config, request_head, types
 
 
 def configured_tokens() -> dict:
@@ -18,8 +18,8 @@ def configured_tokens() -> dict:
     return tokens
 
 
-def bearer_token(request: types.RequestHead):
-    value = request.header("authorization")
+def bearer_token():
+    value = request_head.header("authorization")
     if value is None:
         return None
     scheme, _, token = value.partition(" ")
@@ -39,8 +39,8 @@ class Plugin(exports.Plugin):
 
 
 class Authorizer(exports.Authorizer):
-    def authorize(self, request, body, context) -> authorizer.Decision:
-        token = bearer_token(request)
+    def authorize(self, body) -> authorizer.Decision:
+        token = bearer_token()
         if token is None:
             return authorizer.Decision_Unauthorized()
         identity = configured_tokens().get(token)

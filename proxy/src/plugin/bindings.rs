@@ -11,15 +11,10 @@ wasmtime::component::bindgen!({
         default: trappable,
     },
     exports: { default: async },
-    with: {
-        "wasmgate:plugin/types.request-context": super::context::LentContext,
-        "wasmgate:plugin/types.request-head": super::heads::LentRequest,
-        "wasmgate:plugin/types.response-head": super::heads::LentResponse,
-    },
 });
 
 pub use self::exports::wasmgate::plugin::{
     authorizer, cache_policy, plugin as manifest, request_transformer, response_transformer,
     validator,
 };
-pub use self::wasmgate::plugin::types;
+pub use self::wasmgate::plugin::{request_context, request_head, response_head, types};

@@ -1,13 +1,12 @@
 //! The request context plugins read: the data the gateway gathers per request, and the host side
-//! of the WIT `request-context` resource, which lends it to one call at a time. A plugin reads a
-//! field by calling a method, so a call copies into the guest only what the plugin asks for.
+//! of the WIT `request-context` import, which reads the context lent to the call in progress. A
+//! plugin reads a field by calling a function, so a call copies into the guest only what the
+//! plugin asks for.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
-use wasmtime::component::Resource;
-
-use super::bindings::types::{Entry, HostRequestContext};
+use super::bindings::request_context;
+use super::bindings::types::Entry;
 use super::host::HostState;
 
 /// What the gateway knows about a request, as plugins see it.
@@ -33,9 +32,6 @@ pub struct RequestContext {
     pub authorizer_context: Vec<Entry>,
 }
 
-/// A context lent to the call running in a store: what its resource table holds meanwhile.
-pub struct LentContext(pub Arc<RequestContext>);
-
 fn value_of(entries: &[Entry], key: &str) -> Option<String> {
     entries
         .iter()
@@ -44,77 +40,61 @@ fn value_of(entries: &[Entry], key: &str) -> Option<String> {
 }
 
 impl HostState {
-    fn context(&mut self, handle: &Resource<LentContext>) -> wasmtime::Result<&RequestContext> {
-        Ok(&self.table().get(handle)?.0)
+    fn context(&self) -> wasmtime::Result<&RequestContext> {
+        self.lent()
+            .context
+            .as_deref()
+            .ok_or_else(|| wasmtime::format_err!("`request-context` was read outside a phase call"))
     }
 }
 
-impl HostRequestContext for HostState {
-    fn api(&mut self, handle: Resource<LentContext>) -> wasmtime::Result<String> {
-        Ok(self.context(&handle)?.api.clone())
+impl request_context::Host for HostState {
+    fn api(&mut self) -> wasmtime::Result<String> {
+        Ok(self.context()?.api.clone())
     }
 
-    fn stage(&mut self, handle: Resource<LentContext>) -> wasmtime::Result<String> {
-        Ok(self.context(&handle)?.stage.clone())
+    fn stage(&mut self) -> wasmtime::Result<String> {
+        Ok(self.context()?.stage.clone())
     }
 
-    fn route(&mut self, handle: Resource<LentContext>) -> wasmtime::Result<String> {
-        Ok(self.context(&handle)?.route.clone())
+    fn route(&mut self) -> wasmtime::Result<String> {
+        Ok(self.context()?.route.clone())
     }
 
-    fn path_parameter(
-        &mut self,
-        handle: Resource<LentContext>,
-        name: String,
-    ) -> wasmtime::Result<Option<String>> {
-        Ok(value_of(&self.context(&handle)?.path_parameters, &name))
+    fn path_parameter(&mut self, name: String) -> wasmtime::Result<Option<String>> {
+        Ok(value_of(&self.context()?.path_parameters, &name))
     }
 
-    fn path_parameters(&mut self, handle: Resource<LentContext>) -> wasmtime::Result<Vec<Entry>> {
-        Ok(self.context(&handle)?.path_parameters.clone())
+    fn path_parameters(&mut self) -> wasmtime::Result<Vec<Entry>> {
+        Ok(self.context()?.path_parameters.clone())
     }
 
-    fn stage_variable(
-        &mut self,
-        handle: Resource<LentContext>,
-        name: String,
-    ) -> wasmtime::Result<Option<String>> {
-        Ok(value_of(&self.context(&handle)?.stage_variables, &name))
+    fn stage_variable(&mut self, name: String) -> wasmtime::Result<Option<String>> {
+        Ok(value_of(&self.context()?.stage_variables, &name))
     }
 
-    fn stage_variables(&mut self, handle: Resource<LentContext>) -> wasmtime::Result<Vec<Entry>> {
-        Ok(self.context(&handle)?.stage_variables.clone())
+    fn stage_variables(&mut self) -> wasmtime::Result<Vec<Entry>> {
+        Ok(self.context()?.stage_variables.clone())
     }
 
-    fn source_ip(&mut self, handle: Resource<LentContext>) -> wasmtime::Result<String> {
-        let ip = self.context(&handle)?.source_ip;
+    fn source_ip(&mut self) -> wasmtime::Result<String> {
+        let ip = self.context()?.source_ip;
         Ok(ip.map(|ip| ip.to_string()).unwrap_or_default())
     }
 
-    fn request_id(&mut self, handle: Resource<LentContext>) -> wasmtime::Result<String> {
-        Ok(self.context(&handle)?.request_id.clone())
+    fn request_id(&mut self) -> wasmtime::Result<String> {
+        Ok(self.context()?.request_id.clone())
     }
 
-    fn principal(&mut self, handle: Resource<LentContext>) -> wasmtime::Result<Option<String>> {
-        Ok(self.context(&handle)?.principal.clone())
+    fn principal(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(self.context()?.principal.clone())
     }
 
-    fn authorizer_value(
-        &mut self,
-        handle: Resource<LentContext>,
-        key: String,
-    ) -> wasmtime::Result<Option<String>> {
-        Ok(value_of(&self.context(&handle)?.authorizer_context, &key))
+    fn authorizer_value(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(value_of(&self.context()?.authorizer_context, &key))
     }
 
-    fn authorizer_context(
-        &mut self,
-        handle: Resource<LentContext>,
-    ) -> wasmtime::Result<Vec<Entry>> {
-        Ok(self.context(&handle)?.authorizer_context.clone())
-    }
-
-    fn drop(&mut self, handle: Resource<LentContext>) -> wasmtime::Result<()> {
-        self.release(handle)
+    fn authorizer_context(&mut self) -> wasmtime::Result<Vec<Entry>> {
+        Ok(self.context()?.authorizer_context.clone())
     }
 }

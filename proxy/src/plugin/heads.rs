@@ -1,15 +1,14 @@
 //! The request and response heads plugins read: the gateway's views of them, and the host side
-//! of the WIT `request-head` and `response-head` resources, which lend a view to one call at a
-//! time. A plugin reads what it needs by method, so a call copies into the guest only that —
-//! never the whole head — and sees only the headers its manifest lists, if it lists any.
+//! of the WIT `request-head` and `response-head` imports, which read the view lent to the call
+//! in progress. A plugin reads what it needs by function, so a call copies into the guest only
+//! that — never the whole head — and sees only the headers its manifest lists, if it lists any.
 
 use std::sync::Arc;
 
-use http::{HeaderName, HeaderValue, Method};
-use wasmtime::component::Resource;
-
-use super::bindings::types::{Header, HostRequestHead, HostResponseHead};
+use super::bindings::types::Header;
+use super::bindings::{request_head, response_head};
 use super::host::HostState;
+use http::{HeaderName, HeaderValue, Method};
 
 /// Headers as the gateway holds them: names lower-case, one entry per value.
 pub type Headers = Vec<(HeaderName, HeaderValue)>;
@@ -55,13 +54,13 @@ impl HasHeaders for ResponseView {
 }
 
 /// A view lent to the call running in a store, with the header names its plugin declared
-/// (`None`: every header): what the store's resource table holds meanwhile.
-pub struct Lent<V> {
+/// (`None`: every header).
+pub struct LentHead<V> {
     view: Arc<V>,
     visible: Option<Arc<[String]>>,
 }
 
-impl<V> Lent<V> {
+impl<V> LentHead<V> {
     /// Lend `view` to a plugin that sees the headers `visible` names (`None`: every header).
     pub fn new(view: &Arc<V>, visible: &Option<Arc<[String]>>) -> Self {
         Self {
@@ -77,7 +76,7 @@ impl<V> Lent<V> {
     }
 }
 
-impl<V: HasHeaders> Lent<V> {
+impl<V: HasHeaders> LentHead<V> {
     /// The values of header `name` the plugin may see.
     fn values<'h>(&'h self, name: &'h str) -> impl Iterator<Item = String> + 'h {
         let seen = self.sees(name);
@@ -102,88 +101,64 @@ impl<V: HasHeaders> Lent<V> {
     }
 }
 
-/// The request head lent to one call.
-pub type LentRequest = Lent<RequestView>;
-/// The response head lent to one call.
-pub type LentResponse = Lent<ResponseView>;
-
 fn text(value: &HeaderValue) -> String {
     String::from_utf8_lossy(value.as_bytes()).into_owned()
 }
 
 impl HostState {
-    fn lent<V: Send + Sync + 'static>(
-        &mut self,
-        handle: &Resource<Lent<V>>,
-    ) -> wasmtime::Result<&Lent<V>> {
-        Ok(self.table().get(handle)?)
+    fn request(&self) -> wasmtime::Result<&LentHead<RequestView>> {
+        self.lent().request.as_ref().ok_or_else(|| {
+            wasmtime::format_err!("`request-head` was read outside a request phase call")
+        })
+    }
+
+    fn response(&self) -> wasmtime::Result<&LentHead<ResponseView>> {
+        self.lent().response.as_ref().ok_or_else(|| {
+            wasmtime::format_err!("`response-head` was read outside a response phase call")
+        })
     }
 }
 
-impl HostRequestHead for HostState {
-    fn method(&mut self, handle: Resource<LentRequest>) -> wasmtime::Result<String> {
-        Ok(self.lent(&handle)?.view.method.to_string())
+impl request_head::Host for HostState {
+    fn method(&mut self) -> wasmtime::Result<String> {
+        Ok(self.request()?.view.method.to_string())
     }
 
-    fn path(&mut self, handle: Resource<LentRequest>) -> wasmtime::Result<String> {
-        Ok(self.lent(&handle)?.view.path.clone())
+    fn path(&mut self) -> wasmtime::Result<String> {
+        Ok(self.request()?.view.path.clone())
     }
 
-    fn query(&mut self, handle: Resource<LentRequest>) -> wasmtime::Result<Option<String>> {
-        Ok(self.lent(&handle)?.view.query.clone())
+    fn query(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(self.request()?.view.query.clone())
     }
 
-    fn header(
-        &mut self,
-        handle: Resource<LentRequest>,
-        name: String,
-    ) -> wasmtime::Result<Option<String>> {
-        Ok(self.lent(&handle)?.values(&name).next())
+    fn header(&mut self, name: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.request()?.values(&name).next())
     }
 
-    fn header_values(
-        &mut self,
-        handle: Resource<LentRequest>,
-        name: String,
-    ) -> wasmtime::Result<Vec<String>> {
-        Ok(self.lent(&handle)?.values(&name).collect())
+    fn header_values(&mut self, name: String) -> wasmtime::Result<Vec<String>> {
+        Ok(self.request()?.values(&name).collect())
     }
 
-    fn headers(&mut self, handle: Resource<LentRequest>) -> wasmtime::Result<Vec<Header>> {
-        Ok(self.lent(&handle)?.visible_headers())
-    }
-
-    fn drop(&mut self, handle: Resource<LentRequest>) -> wasmtime::Result<()> {
-        self.release(handle)
+    fn headers(&mut self) -> wasmtime::Result<Vec<Header>> {
+        Ok(self.request()?.visible_headers())
     }
 }
 
-impl HostResponseHead for HostState {
-    fn status(&mut self, handle: Resource<LentResponse>) -> wasmtime::Result<u16> {
-        Ok(self.lent(&handle)?.view.status)
+impl response_head::Host for HostState {
+    fn status(&mut self) -> wasmtime::Result<u16> {
+        Ok(self.response()?.view.status)
     }
 
-    fn header(
-        &mut self,
-        handle: Resource<LentResponse>,
-        name: String,
-    ) -> wasmtime::Result<Option<String>> {
-        Ok(self.lent(&handle)?.values(&name).next())
+    fn header(&mut self, name: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.response()?.values(&name).next())
     }
 
-    fn header_values(
-        &mut self,
-        handle: Resource<LentResponse>,
-        name: String,
-    ) -> wasmtime::Result<Vec<String>> {
-        Ok(self.lent(&handle)?.values(&name).collect())
+    fn header_values(&mut self, name: String) -> wasmtime::Result<Vec<String>> {
+        Ok(self.response()?.values(&name).collect())
     }
 
-    fn headers(&mut self, handle: Resource<LentResponse>) -> wasmtime::Result<Vec<Header>> {
-        Ok(self.lent(&handle)?.visible_headers())
-    }
-
-    fn drop(&mut self, handle: Resource<LentResponse>) -> wasmtime::Result<()> {
-        self.release(handle)
+    fn headers(&mut self) -> wasmtime::Result<Vec<Header>> {
+        Ok(self.response()?.visible_headers())
     }
 }

@@ -5,11 +5,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::component::{Resource, ResourceTable};
+use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::wasmgate::plugin::{config, http, kv, log as plugin_log, metrics, types};
+use super::context::RequestContext;
+use super::heads::{LentHead, RequestView, ResponseView};
 use super::kv::KvStore;
 use super::outbound;
 use crate::metrics::METRICS;
@@ -44,6 +46,7 @@ pub struct HostState {
     pub deadline: Instant,
     wasi: WasiCtx,
     table: ResourceTable,
+    lent: Lent,
 }
 
 impl HostState {
@@ -66,39 +69,38 @@ impl HostState {
             deadline,
             wasi,
             table: ResourceTable::new(),
+            lent: Lent::default(),
         }
     }
 
-    /// The store's resource table (WASI handles and what is lent to a call).
-    pub fn table(&mut self) -> &mut ResourceTable {
-        &mut self.table
+    /// Lend `call` to the phase call about to run, for the `request-head`, `response-head` and
+    /// `request-context` imports to read.
+    pub fn lend(&mut self, call: Lent) {
+        self.lent = call;
     }
 
-    /// Put `value` in the resource table for one call: the handle to pass as a borrow (with
-    /// [`lent_borrow`]) and to [`HostState::take_back`] once the call is over.
-    pub fn lend<T: Send + 'static>(&mut self, value: T) -> wasmtime::Result<Resource<T>> {
-        Ok(self.table.push(value)?)
+    /// Take back what [`HostState::lend`] lent, once the call is over.
+    pub fn take_back(&mut self) {
+        self.lent = Lent::default();
     }
 
-    /// Take back what [`HostState::lend`] lent.
-    pub fn take_back<T: 'static>(&mut self, lent: Resource<T>) -> wasmtime::Result<()> {
-        self.table.delete(lent)?;
-        Ok(())
-    }
-
-    /// Drop a handle to something lent that the guest let go of: guests only ever get borrows,
-    /// so an owned handle would be one the host lent.
-    pub fn release<T: 'static>(&mut self, handle: Resource<T>) -> wasmtime::Result<()> {
-        if handle.owned() {
-            self.take_back(handle)?;
-        }
-        Ok(())
+    /// What the call in progress was lent.
+    pub fn lent(&self) -> &Lent {
+        &self.lent
     }
 }
 
-/// A borrow of what `lent` holds, as an argument of a phase export.
-pub fn lent_borrow<T: 'static>(lent: &Resource<T>) -> Resource<T> {
-    Resource::new_borrow(lent.rep())
+/// What a phase call may read through the `request-head`, `response-head` and
+/// `request-context` imports: lent to the store for the call and taken back after it (fields a
+/// phase does not get stay `None`, and their imports trap).
+#[derive(Default)]
+pub struct Lent {
+    /// The request head, in request phases.
+    pub request: Option<LentHead<RequestView>>,
+    /// The response head, in the response phase.
+    pub response: Option<LentHead<ResponseView>>,
+    /// The request context, in every phase.
+    pub context: Option<Arc<RequestContext>>,
 }
 
 /// A store for one instance of the plugin behind `shared`: its memory cap, and an epoch check

@@ -18,9 +18,9 @@ use super::bindings::validator::Verdict;
 use super::bindings::{
     authorizer, cache_policy, request_transformer, response_transformer, validator,
 };
-use super::context::{LentContext, RequestContext};
-use super::heads::{Lent, RequestView, ResponseView};
-use super::host::{lent_borrow, new_store, HostState};
+use super::context::RequestContext;
+use super::heads::{LentHead, RequestView, ResponseView};
+use super::host::{new_store, HostState, Lent};
 use super::Plugin;
 use crate::metrics::METRICS;
 
@@ -188,12 +188,11 @@ impl Plugin {
 }
 
 /// Call one phase export: `$guest` names the phase's field in [`PhaseIndices`] and [`Guests`],
-/// `$call` the generated `call_*` method; the head `$head` (a [`Lent`] view) and the request
-/// context `$ctx` are lent to the instance for the call, around the other arguments `$args`;
-/// `$check` vets the answer before the outcome is recorded (an answer that fails it counts as
-/// `invalid`).
+/// `$call` the generated `call_*` method with its arguments `$args`; `$lent` (a [`Lent`]) is what
+/// the call may read through the head and context imports; `$check` vets the answer before the
+/// outcome is recorded (an answer that fails it counts as `invalid`).
 macro_rules! call_phase {
-    ($plugin:expr, $phase:expr, $guest:ident, $call:ident, $check:expr, $head:expr, $ctx:expr, $($args:expr),*) => {{
+    ($plugin:expr, $phase:expr, $guest:ident, $call:ident, $check:expr, $lent:expr, $($args:expr),*) => {{
         let plugin: &Plugin = $plugin;
         let started = Instant::now();
         let result = match plugin.indices.$guest.as_ref() {
@@ -209,16 +208,10 @@ macro_rules! call_phase {
                                 .$guest
                                 .insert(indices.load(&mut live.store, &live.instance)?),
                         };
-                        let state = live.store.data_mut();
-                        let head = state.lend($head)?;
-                        let ctx = state.lend(LentContext($ctx.clone()))?;
-                        let answer = guest
-                            .$call(&mut live.store, lent_borrow(&head), $($args,)* lent_borrow(&ctx))
-                            .await?;
-                        let state = live.store.data_mut();
-                        state.take_back(head)?;
-                        state.take_back(ctx)?;
-                        Ok(answer)
+                        live.store.data_mut().lend($lent);
+                        let answer = guest.$call(&mut live.store, $($args),*).await;
+                        live.store.data_mut().take_back();
+                        answer
                     }
                     .await;
                     match answer {
@@ -275,9 +268,14 @@ impl Plugin {
         body.filter(|_| self.needs_request_body)
     }
 
-    /// The request head lent to this plugin: only the headers its manifest lists, if it does.
-    fn lend_request(&self, request: &Arc<RequestView>) -> Lent<RequestView> {
-        Lent::new(request, &self.request_headers)
+    /// What a request phase of this plugin may read: the request head (only the headers its
+    /// manifest lists, if it does) and the context.
+    fn lend_request(&self, request: &Arc<RequestView>, ctx: &Arc<RequestContext>) -> Lent {
+        Lent {
+            request: Some(LentHead::new(request, &self.request_headers)),
+            response: None,
+            context: Some(ctx.clone()),
+        }
     }
 
     /// Authorizer phase.
@@ -297,8 +295,7 @@ impl Plugin {
                 Decision::Respond(response) => check_response(response),
                 _ => Ok(()),
             },
-            self.lend_request(request),
-            ctx,
+            self.lend_request(request, ctx),
             body
         )
     }
@@ -317,8 +314,7 @@ impl Plugin {
             validator,
             call_validate,
             |_: &Verdict| Ok(()),
-            self.lend_request(request),
-            ctx,
+            self.lend_request(request, ctx),
             body
         )
     }
@@ -340,8 +336,7 @@ impl Plugin {
                 RequestAction::Respond(response) => check_response(response),
                 RequestAction::Continue(changes) => check_body(changes.body.as_ref()),
             },
-            self.lend_request(request),
-            ctx,
+            self.lend_request(request, ctx),
             body
         )
     }
@@ -361,8 +356,11 @@ impl Plugin {
             response_transformer,
             call_transform_response,
             |changes: &ResponseChanges| check_body(changes.body.as_ref()),
-            Lent::new(response, &self.response_headers),
-            ctx,
+            Lent {
+                request: None,
+                response: Some(LentHead::new(response, &self.response_headers)),
+                context: Some(ctx.clone()),
+            },
             body
         )
     }
@@ -379,8 +377,7 @@ impl Plugin {
             cache_policy,
             call_decide,
             check_cache_decision,
-            self.lend_request(request),
-            ctx,
+            self.lend_request(request, ctx),
         )
     }
 }

@@ -172,7 +172,7 @@ async fn hostile_plugins_are_stopped_and_other_routes_keep_serving() {
     let load = Load::start(4, move |client, _| client.get(&url));
 
     let client = client();
-    for attack in ["loop", "memory", "trap", "oversized"] {
+    for attack in ["loop", "memory", "trap", "oversized", "response-head"] {
         let started = Instant::now();
         let response = client
             .get(format!("{}/prod/guarded", gateway.url))

@@ -3,7 +3,8 @@
 //! response (12 MiB, over the gateway's 10 MiB limit for plugin output), or tries to open a file or
 //! a socket, or calls the URL in `x-target` through the `http` import (its principal then says
 //! what happened), or reports the request headers it can see (`snoop`: it declares only
-//! `x-attack` and `x-target`). Without the header it allows the request.
+//! `x-attack` and `x-target`), or reads a response head that no request phase is lent
+//! (`response-head`). Without the header it allows the request.
 
 use wasmgate_plugin_sdk::host;
 use wasmgate_plugin_sdk::prelude::*;
@@ -61,6 +62,11 @@ impl Plugin for Hostile {
                 let headers = request.headers();
                 let names: Vec<&str> = headers.iter().map(|h| h.name.as_str()).collect();
                 Decision::allow(format!("sees-{}", names.join("+")), [("via", "snoop")])
+            }
+            Some("response-head") => {
+                let status =
+                    wasmgate_plugin_sdk::bindings::wasmgate::plugin::response_head::status();
+                Decision::allow(format!("status-{status}"), [("leak", "response-head")])
             }
             Some("socket") => match std::net::TcpStream::connect("127.0.0.1:9") {
                 Ok(_) => Decision::allow("socket-opened", [("leak", "socket")]),
