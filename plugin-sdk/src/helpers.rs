@@ -134,9 +134,23 @@ pub fn config<T: DeserializeOwned>() -> Result<T, String> {
 /// The plugin's config parsed once per instance, for the phase methods: a warm instance then
 /// skips the host call and the parse on every request.
 ///
-/// ```ignore
+/// ```no_run
+/// # use wasmgate_plugin_sdk::prelude::*;
+/// #[derive(serde::Deserialize)]
+/// struct Config {
+///     users: Vec<String>,
+/// }
+///
 /// static CONFIG: ConfigCell<Config> = ConfigCell::new();
-/// let Some(config) = CONFIG.get() else { return Decision::Forbidden };
+///
+/// fn allowed(user: &str) -> Decision {
+///     let Some(config) = CONFIG.get() else { return Decision::Forbidden };
+///     if config.users.iter().any(|u| u == user) {
+///         Decision::allow(user, [("source", "config")])
+///     } else {
+///         Decision::Forbidden
+///     }
+/// }
 /// ```
 pub struct ConfigCell<T>(OnceLock<Option<T>>);
 

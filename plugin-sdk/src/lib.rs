@@ -4,7 +4,7 @@
 //! Implement [`Plugin`] — its [`Plugin::manifest`] and the phase methods you serve; every other
 //! phase keeps its default — and export it with [`export!`]:
 //!
-//! ```ignore
+//! ```no_run
 //! use wasmgate_plugin_sdk::prelude::*;
 //!
 //! struct OnlyAda;
@@ -16,7 +16,7 @@
 //!
 //!     fn authorize(request: &RequestHead, _body: Option<&[u8]>, _ctx: &RequestContext) -> Decision {
 //!         match request.bearer_token().as_deref() {
-//!             Some("ada-token") => Decision::allow("ada", []),
+//!             Some("ada-token") => Decision::allow("ada", [("via", "token")]),
 //!             Some(_) => Decision::Forbidden,
 //!             None => Decision::Unauthorized,
 //!         }
@@ -30,6 +30,18 @@
 
 mod call;
 mod helpers;
+#[cfg(any(test, all(feature = "small-blocks", target_family = "wasm")))]
+mod small_blocks;
+
+/// The allocator of plugins built with the SDK for WebAssembly (single-threaded): see
+/// [`small_blocks::SmallBlocks`]. Turn the default `small-blocks` feature off to bring your own.
+#[cfg(all(
+    feature = "small-blocks",
+    target_family = "wasm",
+    not(target_feature = "atomics")
+))]
+#[global_allocator]
+static ALLOCATOR: small_blocks::SmallBlocks = small_blocks::SmallBlocks::new();
 
 /// Bindings generated from the `wasmgate:plugin` WIT package (world `gateway-plugin`).
 #[allow(missing_docs, unsafe_code, clippy::all)]
