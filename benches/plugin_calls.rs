@@ -50,11 +50,9 @@ fn request() -> Arc<RequestView> {
 
 fn context() -> Arc<RequestContext> {
     Arc::new(RequestContext {
-        api: "shop".into(),
-        stage: "prod".into(),
-        route: "GET /orders/{id}".into(),
-        path_parameters: Vec::new(),
-        stage_variables: Vec::new(),
+        stage: None,
+        route: None,
+        path_parameters: vec![("id".into(), "42".into())],
         source_ip: Some([127, 0, 0, 1].into()),
         request_id: "00000000-0000-4000-8000-000000000000".into(),
         principal: None,

@@ -4,8 +4,10 @@
 //! config = { request = { set = { "x-env" = "prod" }, remove = ["cookie"], rename = { "x-user" = "x-principal" } },
 //!            response = { set = { "x-powered-by" = "wasmgate" }, remove = ["server"] } }
 //! ```
-//! In `set`, the value `$principal` stands for the authorizer's principal and
-//! `$context.<key>` for a value of the authorizer's context (empty when absent).
+//! In `set`, a value may stand for something the gateway knows about the request (empty when
+//! absent): `$principal` (the authorizer's principal), `$context.<key>` (a value of the
+//! authorizer's context), `$api`, `$stage`, `$route`, `$request-id`, `$source-ip`,
+//! `$path.<name>` (a path parameter) and `$stage-variable.<name>`.
 
 use std::collections::BTreeMap;
 
@@ -55,13 +57,7 @@ impl Rules {
             }
         }
         for (name, value) in &self.set {
-            let value = match value.as_str() {
-                "$principal" => ctx.principal().unwrap_or_default(),
-                other => match other.strip_prefix("$context.") {
-                    Some(key) => ctx.authorizer_value(key).unwrap_or_default(),
-                    None => value.clone(),
-                },
-            };
+            let value = placeholder(value, ctx).unwrap_or_else(|| value.clone());
             set.push(Header {
                 name: name.clone(),
                 value,
@@ -69,6 +65,30 @@ impl Rules {
         }
         (set, remove)
     }
+}
+
+/// The value `text` stands for, if it is a placeholder.
+fn placeholder(text: &str, ctx: &RequestContext) -> Option<String> {
+    let value = match text {
+        "$principal" => ctx.principal(),
+        "$api" => Some(ctx.api()),
+        "$stage" => Some(ctx.stage()),
+        "$route" => Some(ctx.route()),
+        "$request-id" => Some(ctx.request_id()),
+        "$source-ip" => Some(ctx.source_ip()),
+        other => {
+            if let Some(key) = other.strip_prefix("$context.") {
+                ctx.authorizer_value(key)
+            } else if let Some(name) = other.strip_prefix("$path.") {
+                ctx.path_parameter(name)
+            } else if let Some(name) = other.strip_prefix("$stage-variable.") {
+                ctx.stage_variable(name)
+            } else {
+                return None;
+            }
+        }
+    };
+    Some(value.unwrap_or_default())
 }
 
 static CONFIG: ConfigCell<Config> = ConfigCell::new();

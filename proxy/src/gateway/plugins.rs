@@ -120,16 +120,6 @@ fn headers_of<'a>(
         .collect()
 }
 
-fn entries(pairs: &[(impl AsRef<str>, impl AsRef<str>)]) -> Vec<Entry> {
-    pairs
-        .iter()
-        .map(|(key, value)| Entry {
-            key: key.as_ref().to_string(),
-            value: value.as_ref().to_string(),
-        })
-        .collect()
-}
-
 /// What the gateway tells plugins about the request: the one the request phases ended with, or
 /// a new one on routes without request phases.
 pub fn plugin_context(ctx: &RequestCtx) -> Arc<RequestContext> {
@@ -141,31 +131,20 @@ pub fn plugin_context(ctx: &RequestCtx) -> Arc<RequestContext> {
 
 fn new_plugin_context(ctx: &RequestCtx) -> RequestContext {
     RequestContext {
-        api: ctx
-            .stage
-            .as_ref()
-            .map(|s| s.api.name.clone())
-            .unwrap_or_default(),
-        stage: ctx
-            .stage
-            .as_ref()
-            .map(|s| s.name.clone())
-            .unwrap_or_default(),
-        route: ctx
-            .route
-            .as_ref()
-            .map(|r| r.key.clone())
-            .unwrap_or_default(),
-        path_parameters: entries(&ctx.params),
-        stage_variables: ctx
-            .stage
-            .as_ref()
-            .map(|s| entries(&s.variables))
-            .unwrap_or_default(),
+        stage: ctx.stage.clone(),
+        route: ctx.route.clone(),
+        path_parameters: ctx.params.clone(),
         source_ip: ctx.source_ip,
         request_id: ctx.request_id.clone(),
         principal: ctx.principal.clone(),
-        authorizer_context: entries(&ctx.authorizer_context),
+        authorizer_context: ctx
+            .authorizer_context
+            .iter()
+            .map(|(key, value)| Entry {
+                key: key.clone(),
+                value: value.clone(),
+            })
+            .collect(),
     }
 }
 

@@ -4,24 +4,23 @@
 //! plugin asks for.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::bindings::request_context;
 use super::bindings::types::Entry;
 use super::host::HostState;
+use crate::snapshot::{Route, Stage};
 
-/// What the gateway knows about a request, as plugins see it.
+/// What the gateway knows about a request, as plugins see it: the snapshot's stage and route
+/// themselves (their names and the stage's variables are copied only when a plugin asks).
 #[derive(Debug, Clone)]
 pub struct RequestContext {
-    /// The API's name.
-    pub api: String,
-    /// The stage's name.
-    pub stage: String,
-    /// The matched route key.
-    pub route: String,
+    /// The stage (and through it the API), once one matched.
+    pub stage: Option<Arc<Stage>>,
+    /// The matched route.
+    pub route: Option<Arc<Route>>,
     /// Path parameters of the route, raw.
-    pub path_parameters: Vec<Entry>,
-    /// The stage's variables.
-    pub stage_variables: Vec<Entry>,
+    pub path_parameters: Vec<(Arc<str>, String)>,
     /// The client's IP address (formatted only when a plugin asks for it).
     pub source_ip: Option<IpAddr>,
     /// The gateway's request id.
@@ -32,11 +31,27 @@ pub struct RequestContext {
     pub authorizer_context: Vec<Entry>,
 }
 
-fn value_of(entries: &[Entry], key: &str) -> Option<String> {
-    entries
+impl RequestContext {
+    fn stage_variables(&self) -> &[(String, String)] {
+        self.stage.as_ref().map_or(&[], |stage| &stage.variables)
+    }
+}
+
+fn value_of<K: AsRef<str>>(pairs: &[(K, String)], key: &str) -> Option<String> {
+    pairs
         .iter()
-        .find(|e| e.key == key)
-        .map(|e| e.value.clone())
+        .find(|(k, _)| k.as_ref() == key)
+        .map(|(_, value)| value.clone())
+}
+
+fn entries<K: AsRef<str>>(pairs: &[(K, String)]) -> Vec<Entry> {
+    pairs
+        .iter()
+        .map(|(key, value)| Entry {
+            key: key.as_ref().to_string(),
+            value: value.clone(),
+        })
+        .collect()
 }
 
 impl HostState {
@@ -50,15 +65,30 @@ impl HostState {
 
 impl request_context::Host for HostState {
     fn api(&mut self) -> wasmtime::Result<String> {
-        Ok(self.context()?.api.clone())
+        let ctx = self.context()?;
+        Ok(ctx
+            .stage
+            .as_ref()
+            .map(|s| s.api.name.clone())
+            .unwrap_or_default())
     }
 
     fn stage(&mut self) -> wasmtime::Result<String> {
-        Ok(self.context()?.stage.clone())
+        let ctx = self.context()?;
+        Ok(ctx
+            .stage
+            .as_ref()
+            .map(|s| s.name.clone())
+            .unwrap_or_default())
     }
 
     fn route(&mut self) -> wasmtime::Result<String> {
-        Ok(self.context()?.route.clone())
+        let ctx = self.context()?;
+        Ok(ctx
+            .route
+            .as_ref()
+            .map(|r| r.key.clone())
+            .unwrap_or_default())
     }
 
     fn path_parameter(&mut self, name: String) -> wasmtime::Result<Option<String>> {
@@ -66,15 +96,15 @@ impl request_context::Host for HostState {
     }
 
     fn path_parameters(&mut self) -> wasmtime::Result<Vec<Entry>> {
-        Ok(self.context()?.path_parameters.clone())
+        Ok(entries(&self.context()?.path_parameters))
     }
 
     fn stage_variable(&mut self, name: String) -> wasmtime::Result<Option<String>> {
-        Ok(value_of(&self.context()?.stage_variables, &name))
+        Ok(value_of(self.context()?.stage_variables(), &name))
     }
 
     fn stage_variables(&mut self) -> wasmtime::Result<Vec<Entry>> {
-        Ok(self.context()?.stage_variables.clone())
+        Ok(entries(self.context()?.stage_variables()))
     }
 
     fn source_ip(&mut self) -> wasmtime::Result<String> {
@@ -91,7 +121,12 @@ impl request_context::Host for HostState {
     }
 
     fn authorizer_value(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(value_of(&self.context()?.authorizer_context, &key))
+        let ctx = self.context()?;
+        Ok(ctx
+            .authorizer_context
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| e.value.clone()))
     }
 
     fn authorizer_context(&mut self) -> wasmtime::Result<Vec<Entry>> {

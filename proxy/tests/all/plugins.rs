@@ -163,6 +163,50 @@ integration = {{ type = "http_proxy", uri = "http://{b}/plain" }}
 }
 
 #[tokio::test]
+async fn plugins_read_every_field_of_the_request_context() {
+    let backend = Backend::start("b").await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[plugins.context]
+path = "{}"
+config = {{ request = {{ set = {{ "x-api" = "$api", "x-stage" = "$stage", "x-route" = "$route", "x-id" = "$path.id", "x-color" = "$stage-variable.color", "x-ip" = "$source-ip", "x-rid" = "$request-id", "x-nobody" = "$principal", "x-missing" = "$path.nope" }} }} }}
+
+[apis.shop]
+type = "http"
+[apis.shop.stages.prod]
+variables = {{ color = "teal" }}
+[apis.shop.routes."GET /pets/{{id}}"]
+plugins = ["context"]
+integration = {{ type = "http_proxy", uri = "http://{}/pets" }}
+"#,
+        plugin_path("header_transformer").display(),
+        backend.addr
+    ))
+    .await;
+    let response = client()
+        .get(format!("{}/prod/pets/42", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let echo: Value = response.json().await.unwrap();
+    let seen = &echo["headers"];
+    assert_eq!(seen["x-api"], "shop");
+    assert_eq!(seen["x-stage"], "prod");
+    assert_eq!(seen["x-route"], "GET /pets/{id}");
+    assert_eq!(seen["x-id"], "42");
+    assert_eq!(seen["x-color"], "teal");
+    assert_eq!(seen["x-ip"], "127.0.0.1");
+    assert_eq!(seen["x-rid"], request_id.as_str());
+    assert_eq!(seen["x-nobody"], "", "no authorizer ran");
+    assert_eq!(seen["x-missing"], "");
+}
+
+#[tokio::test]
 async fn hostile_plugins_are_stopped_and_other_routes_keep_serving() {
     let backend = Backend::start("b").await;
     let gateway = Gateway::start(&hostile_config("closed", &backend)).await;
