@@ -62,7 +62,7 @@ pub use bindings::exports::wasmgate::plugin::response_transformer::ResponseChang
 pub use bindings::exports::wasmgate::plugin::validator::Verdict;
 pub use bindings::wasmgate::plugin::types::{Entry, Header, Response};
 pub use call::{RequestContext, RequestHead, ResponseHead};
-pub use helpers::{config, log, ConfigCell};
+pub use helpers::{config, log, ConfigCell, Pairs};
 
 /// Host services: logging, the key/value store, metrics and outbound HTTP.
 pub mod host {
@@ -77,8 +77,8 @@ pub mod host {
 /// Everything a plugin usually needs.
 pub mod prelude {
     pub use crate::{
-        Allow, CacheDecision, CacheRule, ConfigCell, Decision, Entry, Header, Manifest, Phases,
-        Plugin, RequestAction, RequestChanges, RequestContext, RequestHead, Response,
+        Allow, CacheDecision, CacheRule, ConfigCell, Decision, Entry, Header, Manifest, Pairs,
+        Phases, Plugin, RequestAction, RequestChanges, RequestContext, RequestHead, Response,
         ResponseChanges, ResponseHead, Verdict,
     };
 }

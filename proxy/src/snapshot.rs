@@ -10,6 +10,8 @@ mod secrets;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use http::HeaderName;
+
 use crate::apikeys::{KeyDigest, KeyEntry, UsagePlan};
 use crate::config::{AdminFile, ApiKeySource, ApiKind, ServerFile, Throttle};
 use crate::gateway_response::GatewayResponses;
@@ -151,14 +153,15 @@ pub struct Chain {
     pub response_headers: HeaderNeeds,
 }
 
-/// Which headers some plugins read together: every one, or those named (lower case). The
-/// gateway copies only these into what it hands plugins.
+/// Which headers some plugins read together: every one, or those named. The gateway copies
+/// only these into what it hands plugins, looking each name up rather than going through every
+/// header.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct HeaderNeeds {
     /// Some plugin reads every header.
     pub all: bool,
-    /// The headers named.
-    pub names: Vec<String>,
+    /// The headers named (a declared name that cannot be a header name matches none).
+    pub names: Vec<HeaderName>,
 }
 
 impl HeaderNeeds {
@@ -168,17 +171,14 @@ impl HeaderNeeds {
             None => self.all = true,
             Some(names) => {
                 for name in names {
-                    if !self.names.contains(name) {
-                        self.names.push(name.clone());
+                    if let Ok(name) = HeaderName::from_bytes(name.as_bytes()) {
+                        if !self.names.contains(&name) {
+                            self.names.push(name);
+                        }
                     }
                 }
             }
         }
-    }
-
-    /// Whether a header of this name is needed.
-    pub fn wants(&self, name: &str) -> bool {
-        self.all || self.names.iter().any(|n| n.eq_ignore_ascii_case(name))
     }
 }
 

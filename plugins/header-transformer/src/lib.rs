@@ -9,8 +9,6 @@
 //! authorizer's context), `$api`, `$stage`, `$route`, `$request-id`, `$source-ip`,
 //! `$path.<name>` (a path parameter) and `$stage-variable.<name>`.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 use wasmgate_plugin_sdk::prelude::*;
 
@@ -27,11 +25,11 @@ struct Config {
 #[serde(deny_unknown_fields)]
 struct Rules {
     #[serde(default)]
-    set: BTreeMap<String, String>,
+    set: Pairs,
     #[serde(default)]
     remove: Vec<String>,
     #[serde(default)]
-    rename: BTreeMap<String, String>,
+    rename: Pairs,
 }
 
 impl Rules {
@@ -45,21 +43,21 @@ impl Rules {
         values_of: impl Fn(&str) -> Vec<String>,
         ctx: &RequestContext,
     ) -> (Vec<Header>, Vec<String>) {
-        let mut set = Vec::new();
+        let mut set = Vec::with_capacity(self.set.len() + self.rename.len());
         let mut remove = self.remove.clone();
-        for (from, to) in &self.rename {
+        for (from, to) in self.rename.iter() {
             for value in values_of(from) {
                 set.push(Header {
-                    name: to.clone(),
+                    name: to.to_string(),
                     value,
                 });
-                remove.push(from.clone());
+                remove.push(from.to_string());
             }
         }
-        for (name, value) in &self.set {
-            let value = placeholder(value, ctx).unwrap_or_else(|| value.clone());
+        for (name, value) in self.set.iter() {
+            let value = placeholder(value, ctx).unwrap_or_else(|| value.to_string());
             set.push(Header {
-                name: name.clone(),
+                name: name.to_string(),
                 value,
             });
         }
@@ -110,8 +108,8 @@ impl Plugin for HeaderTransformer {
         }
         // Only renamed headers are read.
         Ok(Manifest::new(phases)
-            .with_request_headers(config.request.rename.keys().cloned())
-            .with_response_headers(config.response.rename.keys().cloned()))
+            .with_request_headers(config.request.rename.iter().map(|(from, _)| from))
+            .with_response_headers(config.response.rename.iter().map(|(from, _)| from)))
     }
 
     fn transform_request(

@@ -24,7 +24,7 @@ struct Config {
 struct Identity {
     principal: String,
     #[serde(default)]
-    context: BTreeMap<String, String>,
+    context: Pairs,
 }
 
 static CONFIG: ConfigCell<Config> = ConfigCell::new();
@@ -52,7 +52,7 @@ impl Plugin for TokenAuthorizer {
             return Decision::Forbidden;
         };
         if let Some(identity) = config.tokens.get(&token) {
-            return Decision::allow(identity.principal.clone(), identity.context.clone());
+            return Decision::allow(identity.principal.as_str(), identity.context.iter());
         }
         let Some(signer) = &config.hmac else {
             return Decision::Forbidden;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::Session;
 use pingora::{Error, ErrorType, Result};
@@ -106,17 +106,26 @@ pub fn request_view(request: &RequestHeader, needs: &HeaderNeeds) -> Arc<Request
         method: request.method.clone(),
         path: request.uri.path().to_string(),
         query: request.uri.query().map(str::to_string),
-        headers: headers_of(request.headers.iter(), needs),
+        headers: headers_of(&request.headers, needs),
     })
 }
 
-fn headers_of<'a>(
-    headers: impl Iterator<Item = (&'a HeaderName, &'a HeaderValue)>,
-    needs: &HeaderNeeds,
-) -> Headers {
-    headers
-        .filter(|(name, _)| needs.wants(name.as_str()))
-        .map(|(name, value)| (name.clone(), value.clone()))
+fn headers_of(headers: &HeaderMap, needs: &HeaderNeeds) -> Headers {
+    if needs.all {
+        return headers
+            .iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+    }
+    needs
+        .names
+        .iter()
+        .flat_map(|name| {
+            headers
+                .get_all(name)
+                .iter()
+                .map(|value| (name.clone(), value.clone()))
+        })
         .collect()
 }
 
@@ -374,7 +383,7 @@ async fn write_plugin_response(
 fn response_view(response: &ResponseHeader, needs: &HeaderNeeds) -> Arc<ResponseView> {
     Arc::new(ResponseView {
         status: response.status.as_u16(),
-        headers: headers_of(response.headers.iter(), needs),
+        headers: headers_of(&response.headers, needs),
     })
 }
 
