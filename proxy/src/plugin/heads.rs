@@ -5,10 +5,11 @@
 
 use std::sync::Arc;
 
+use http::{HeaderName, HeaderValue, Method};
+
 use super::bindings::types::Header;
 use super::bindings::{request_head, response_head};
 use super::host::HostState;
-use http::{HeaderName, HeaderValue, Method};
 
 /// Headers as the gateway holds them: names lower-case, one entry per value.
 pub type Headers = Vec<(HeaderName, HeaderValue)>;

@@ -1,6 +1,7 @@
 //! What a plugin instance can reach: the `log`, `config`, `kv`, `metrics` and `http` imports,
-//! and a deny-all WASI context (no files, sockets, environment or arguments) for components
-//! that import WASI.
+//! what is lent to the phase call in progress (read by the head and context imports), and a
+//! deny-all WASI context (no files, sockets, environment or arguments) for components that
+//! import WASI.
 
 use std::sync::Arc;
 use std::time::Instant;
