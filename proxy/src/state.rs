@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
@@ -33,6 +33,12 @@ pub struct State {
     /// API keys and usage counts, kept in the state database.
     pub keys: Arc<KeyService>,
 }
+
+/// How long the config watcher waits for a changed config file to stop changing before loading
+/// it: a file written in place (truncated, then written, as `std::fs::write` and many editors
+/// do) read in between is valid TOML missing its end — routes that answer 404 until the next
+/// change.
+const SETTLE: Duration = Duration::from_millis(100);
 
 /// The config file's text and the size and modification time of each watched file.
 #[derive(Debug, PartialEq, Eq)]
@@ -132,12 +138,17 @@ impl State {
     }
 
     /// Reload if the config file's contents or a watched file (plugin component, model file)
-    /// changed since the last attempt (the config watcher).
+    /// changed since the last attempt (the config watcher), once the config file has stayed the
+    /// same for [`SETTLE`]; a file still being written is looked at again at the next poll.
     pub fn reload_if_changed(&self) -> Option<Result<Reloaded, ConfigErrors>> {
         let mut last_seen = self.last_seen.lock().unwrap_or_else(|e| e.into_inner());
         let text = std::fs::read_to_string(&self.config_path).ok()?;
         let seen = Seen::now(text, &self.snapshot());
         if last_seen.as_ref() == Some(&seen) {
+            return None;
+        }
+        std::thread::sleep(SETTLE);
+        if std::fs::read_to_string(&self.config_path).ok()? != seen.config {
             return None;
         }
         let result = self.swap_in(&seen.config);

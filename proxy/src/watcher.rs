@@ -1,5 +1,6 @@
 //! The config watcher: reloads on SIGHUP and, when `server.watch_config` is on, when the config
-//! file's contents change (polled once a second, so editors that replace the file are seen too).
+//! file's contents change (polled once a second, so editors that replace the file are seen too;
+//! a changed file is loaded once it has stopped changing).
 
 use std::sync::Arc;
 use std::time::Duration;
