@@ -17,8 +17,8 @@ use crate::apikeys::{KeyService, Refusal};
 use crate::gateway_response::ErrorKind;
 use crate::jwt::JwtRefusal;
 use crate::plugin::{
-    Decision, Entry, Fault, Headers, Plugin, RequestAction, RequestChanges, RequestContext,
-    RequestView, Response, ResponseChanges, ResponseView, Verdict,
+    Decision, Fault, Headers, Plugin, RequestAction, RequestChanges, RequestContext, RequestView,
+    Response, ResponseChanges, ResponseView, Verdict,
 };
 use crate::snapshot::{HeaderNeeds, Route};
 use crate::validation::Invalid;
@@ -146,14 +146,7 @@ fn new_plugin_context(ctx: &RequestCtx) -> RequestContext {
         source_ip: ctx.source_ip,
         request_id: ctx.request_id.clone(),
         principal: ctx.principal.clone(),
-        authorizer_context: ctx
-            .authorizer_context
-            .iter()
-            .map(|(key, value)| Entry {
-                key: key.clone(),
-                value: value.clone(),
-            })
-            .collect(),
+        authorizer_context: ctx.authorizer_context.clone(),
     }
 }
 
@@ -258,12 +251,12 @@ async fn run_request_phases(
                 ctx.principal = Some(allow.principal.clone());
                 ctx.authorizer_context = allow
                     .context
-                    .iter()
-                    .map(|e| (e.key.clone(), e.value.clone()))
+                    .into_iter()
+                    .map(|e| (e.key, e.value))
                     .collect();
                 let lent = Arc::make_mut(&mut plugin_ctx);
                 lent.principal = Some(allow.principal);
-                lent.authorizer_context = allow.context;
+                lent.authorizer_context = ctx.authorizer_context.clone();
             }
             Ok(Decision::Unauthorized) => return Some(Stop::Error(ErrorKind::Unauthorized, None)),
             Ok(Decision::Forbidden) => return Some(Stop::Error(ErrorKind::AccessDenied, None)),

@@ -28,7 +28,7 @@ pub struct RequestContext {
     /// The principal an authorizer allowed, once one has.
     pub principal: Option<String>,
     /// The context that authorizer returned.
-    pub authorizer_context: Vec<Entry>,
+    pub authorizer_context: Vec<(String, String)>,
 }
 
 impl RequestContext {
@@ -121,15 +121,10 @@ impl request_context::Host for HostState {
     }
 
     fn authorizer_value(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        let ctx = self.context()?;
-        Ok(ctx
-            .authorizer_context
-            .iter()
-            .find(|e| e.key == key)
-            .map(|e| e.value.clone()))
+        Ok(value_of(&self.context()?.authorizer_context, &key))
     }
 
     fn authorizer_context(&mut self) -> wasmtime::Result<Vec<Entry>> {
-        Ok(self.context()?.authorizer_context.clone())
+        Ok(entries(&self.context()?.authorizer_context))
     }
 }
