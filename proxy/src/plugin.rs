@@ -14,6 +14,7 @@ mod host;
 mod invoke;
 mod kv;
 mod load;
+mod names;
 mod outbound;
 mod pool;
 
@@ -58,6 +59,7 @@ pub struct Plugin {
     pub identity: Option<crate::authorizer::IdentityRule>,
     warm: pool::WarmPool,
     metrics: invoke::CallMetrics,
+    header_names: names::HeaderNames,
 }
 
 /// How a plugin is run.
@@ -69,6 +71,16 @@ pub struct PluginSettings {
     pub failure_mode: FailureMode,
     /// Fresh instance per request or a warm one.
     pub isolation: Isolation,
+}
+
+impl Plugin {
+    /// A header name this plugin returned, parsed once per worker thread.
+    pub fn header_name(
+        &self,
+        name: &str,
+    ) -> Result<http::HeaderName, http::header::InvalidHeaderName> {
+        self.header_names.parse(name)
+    }
 }
 
 impl std::fmt::Debug for Plugin {

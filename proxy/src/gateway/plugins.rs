@@ -1,11 +1,13 @@
 //! Running a route's plugin chain: its JWT authorizer, then authorizer plugins (then the API key
-//! they returned, on APIs that take keys from authorizers), then validators, then request transformers before the integration; response transformers on its response. A plugin fault is answered by
-//! the plugin's failure mode: `closed` refuses (403 for authorizers, 500 otherwise), `open`
-//! skips the plugin.
+//! they returned, on APIs that take keys from authorizers), then validators, then request
+//! transformers before the integration; response transformers on its response. A plugin fault
+//! is answered by the plugin's failure mode: `closed` refuses (403 for authorizers, 500
+//! otherwise), `open` skips the plugin.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use http::header::InvalidHeaderName;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::Session;
@@ -17,8 +19,8 @@ use crate::apikeys::{KeyService, Refusal};
 use crate::gateway_response::ErrorKind;
 use crate::jwt::JwtRefusal;
 use crate::plugin::{
-    Decision, Fault, Headers, Plugin, RequestAction, RequestChanges, RequestContext, RequestView,
-    Response, ResponseChanges, ResponseView, Verdict,
+    Decision, Fault, Header, Headers, Plugin, RequestAction, RequestChanges, RequestContext,
+    RequestView, Response, ResponseChanges, ResponseView, Verdict,
 };
 use crate::snapshot::{HeaderNeeds, Route};
 use crate::validation::Invalid;
@@ -38,17 +40,28 @@ pub struct RequestEdits {
     pub remove_headers: Vec<HeaderName>,
 }
 
-fn header_pair(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), Fault> {
-    let name = HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| Fault::Invalid(format!("header name `{name}`")))?;
-    let value = HeaderValue::from_str(value)
+/// A header a plugin returned, its name parsed by `parse_name`; the value keeps the text's
+/// buffer instead of copying it.
+fn header_pair(
+    header: Header,
+    parse_name: impl Fn(&str) -> Result<HeaderName, InvalidHeaderName>,
+) -> Result<(HeaderName, HeaderValue), Fault> {
+    let name = parse_name(&header.name)
+        .map_err(|_| Fault::Invalid(format!("header name `{}`", header.name)))?;
+    let value = HeaderValue::try_from(header.value)
         .map_err(|_| Fault::Invalid(format!("value of header `{name}`")))?;
     Ok((name, value))
 }
 
 impl RequestEdits {
-    /// Take in one transformer's changes, applying them to `head` for the plugins after it.
-    fn merge(&mut self, changes: RequestChanges, head: &mut RequestView) -> Result<(), Fault> {
+    /// Take in the changes of transformer `plugin`, applying them to `head` for the plugins after
+    /// it.
+    fn merge(
+        &mut self,
+        plugin: &Plugin,
+        changes: RequestChanges,
+        head: &mut RequestView,
+    ) -> Result<(), Fault> {
         if let Some(method) = changes.method {
             let method = Method::from_bytes(method.as_bytes())
                 .map_err(|_| Fault::Invalid(format!("method `{method}`")))?;
@@ -69,14 +82,15 @@ impl RequestEdits {
             self.query = Some(query);
         }
         for name in changes.remove_headers {
-            let parsed = HeaderName::from_bytes(name.as_bytes())
+            let parsed = plugin
+                .header_name(&name)
                 .map_err(|_| Fault::Invalid(format!("header name `{name}`")))?;
             head.headers.retain(|(n, _)| *n != parsed);
             self.set_headers.retain(|(n, _)| *n != parsed);
             self.remove_headers.push(parsed);
         }
         for header in changes.set_headers {
-            let pair = header_pair(&header.name, &header.value)?;
+            let pair = header_pair(header, |name| plugin.header_name(name))?;
             head.headers.retain(|(n, _)| *n != pair.0);
             head.headers.push(pair.clone());
             self.set_headers.retain(|(n, _)| *n != pair.0);
@@ -303,7 +317,7 @@ async fn run_request_phases(
                     if let Some(new_body) = new_body {
                         *body = Some(new_body.into());
                     }
-                    ctx.edits.merge(changes, Arc::make_mut(&mut head))
+                    ctx.edits.merge(plugin, changes, Arc::make_mut(&mut head))
                 }
             },
             Ok(RequestAction::Respond(response)) => return Some(Stop::Respond(response)),
@@ -350,8 +364,8 @@ async fn write_plugin_response(
 ) -> Result<()> {
     let headers: Result<Vec<_>, Fault> = response
         .headers
-        .iter()
-        .map(|h| header_pair(&h.name, &h.value))
+        .into_iter()
+        .map(|header| header_pair(header, |name| HeaderName::from_bytes(name.as_bytes())))
         .collect();
     match headers {
         Ok(headers) => {
@@ -381,6 +395,7 @@ fn response_view(response: &ResponseHeader, needs: &HeaderNeeds) -> Arc<Response
 }
 
 fn apply_response_changes(
+    plugin: &Plugin,
     response: &mut ResponseHeader,
     changes: ResponseChanges,
     body: Option<&mut Bytes>,
@@ -398,8 +413,8 @@ fn apply_response_changes(
     for name in &changes.remove_headers {
         response.remove_header(name.as_str());
     }
-    for header in &changes.set_headers {
-        let (name, value) = header_pair(&header.name, &header.value)?;
+    for header in changes.set_headers {
+        let (name, value) = header_pair(header, |name| plugin.header_name(name))?;
         response
             .insert_header(name, value)
             .map_err(|e| Fault::Invalid(e.to_string()))?;
@@ -472,7 +487,7 @@ async fn response_transformers(
             )
             .await
         {
-            Ok(changes) => apply_response_changes(response, changes, body.as_deref_mut()),
+            Ok(changes) => apply_response_changes(plugin, response, changes, body.as_deref_mut()),
             Err(fault) => Err(fault),
         };
         if let Err(fault) = result {

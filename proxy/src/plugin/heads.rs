@@ -10,6 +10,7 @@ use http::{HeaderName, HeaderValue, Method};
 use super::bindings::types::Header;
 use super::bindings::{request_head, response_head};
 use super::host::HostState;
+use super::names::same_name;
 
 /// Headers as the gateway holds them: names lower-case, one entry per value.
 pub type Headers = Vec<(HeaderName, HeaderValue)>;
@@ -73,7 +74,7 @@ impl<V> LentHead<V> {
     fn sees(&self, name: &str) -> bool {
         self.visible
             .as_ref()
-            .is_none_or(|names| names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+            .is_none_or(|names| names.iter().any(|n| same_name(n, name)))
     }
 }
 
@@ -84,7 +85,7 @@ impl<V: HasHeaders> LentHead<V> {
         self.view
             .headers()
             .iter()
-            .filter(move |(n, _)| seen && n.as_str().eq_ignore_ascii_case(name))
+            .filter(move |(n, _)| seen && same_name(n.as_str(), name))
             .map(|(_, value)| text(value))
     }
 

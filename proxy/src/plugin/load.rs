@@ -158,6 +158,7 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String
         },
         warm: Default::default(),
         metrics: Default::default(),
+        header_names: Default::default(),
     })
 }
 
