@@ -173,7 +173,7 @@ export BENCH_API_KEY=bench-api-key-0123456789abcdef
 BATCH=(chrt --batch 0)
 "${BATCH[@]}" nginx -p "$work/backend" -c "$work/backend/nginx.conf" -g 'daemon off;' & pids+=($!)
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
-RUST_LOG=warn "$WASMGATE" serve "$work/gateway.toml" & pids+=($!)
+RUST_LOG=warn "$WASMGATE" serve "$work/gateway.toml" & pids+=($!); GATE_PID=$!
 
 wait_up() {
   for _ in $(seq 100); do
@@ -184,18 +184,31 @@ wait_up() {
 }
 wait_up "$BACKEND_PORT"; wait_up "$NGINX_PORT"; wait_up "$GATE_PORT"
 
-# One wrk run against port $1, path $2 (default /): prints "rps p50_ms p99_ms".
+# CPU time wasmgate has used so far (user + system, in clock ticks).
+CLOCK_TICKS=$(getconf CLK_TCK)
+gateway_ticks() { awk '{ print $14 + $15 }' "/proc/$GATE_PID/stat"; }
+
+# One wrk run against port $1, path $2 (default /): prints "rps p50_ms p99_ms cpu_us", cpu_us
+# being wasmgate's CPU time per request in the run ("-" for the other servers).
 measure() {
-  local url="http://127.0.0.1:$1${2:-/}"
+  local url="http://127.0.0.1:$1${2:-/}" output ticks_before ticks=""
   local headers=(-H 'authorization: Bearer bench-token' -H "x-api-key: $BENCH_API_KEY" -H "x-jwt: $BENCH_JWT")
   "${BATCH[@]}" wrk -t2 -c"$CONNECTIONS" -d2s "${headers[@]}" "$url" >/dev/null
-  "${BATCH[@]}" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${headers[@]}" "$url" | awk '
+  ticks_before=$(gateway_ticks)
+  output=$("${BATCH[@]}" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${headers[@]}" "$url")
+  [ "$1" = "$GATE_PORT" ] && ticks=$(( $(gateway_ticks) - ticks_before ))
+  printf '%s\n' "$output" | awk -v ticks="$ticks" -v hz="$CLOCK_TICKS" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /Requests\/sec/ { rps = $2 }
+    / requests in / { requests = $1 }
     $1 == "50.000%" || $1 == "50%" { p50 = ms($2) }
     $1 == "99.000%" || $1 == "99%" { p99 = ms($2) }
     /Non-2xx/ { bad = $NF }
-    END { if (bad > 0) { print "non-2xx responses: " bad > "/dev/stderr"; exit 1 } printf "%.0f %.3f %.3f\n", rps, p50, p99 }'
+    END {
+      if (bad > 0) { print "non-2xx responses: " bad > "/dev/stderr"; exit 1 }
+      cpu = ticks == "" ? "-" : sprintf("%.1f", ticks * 1e6 / hz / requests)
+      printf "%.0f %.3f %.3f %s\n", rps, p50, p99, cpu
+    }'
 }
 
 declare -A runs
@@ -212,15 +225,18 @@ rounds() {
       esac
       result=$(measure "$port" "$path")
       runs[$target]+="$result"$'\n'
-      sequence+="$round $target ${result%% *}"$'\n'
-      echo "round $round $target: $result (rps p50_ms p99_ms)" >&2
+      read -r rps _ _ cpu <<<"$result"
+      sequence+="$round $target $rps $cpu"$'\n'
+      echo "round $round $target: $result (rps p50_ms p99_ms cpu_us_per_request)" >&2
     done
   done
 }
 # The plain route is measured right before and right after each target compared with it, and
 # each ratio is the target's requests/s over the mean of those two plain runs: this VM's speed
 # drifts by a third within minutes, and ratios of medians taken over different minutes came out
-# at 0.76 one run and 1.00 the next for a route that runs no wasm.
+# at 0.76 one run and 1.00 the next for a route that runs no wasm. The same pairing of wasmgate's
+# CPU time per request (plain over target) is the share in CPU terms — what the target costs the
+# gateway itself, whatever the load generator and the backend take of the two cores.
 rounds backend nginx wasmgate chain wasmgate keyed wasmgate jwt wasmgate cachedauth wasmgate
 
 # The middle of the numbers on standard input, one per line.
@@ -229,36 +245,40 @@ middle() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # Median of each column over the rounds.
 median() { printf '%s' "${runs[$1]}" | awk -v col="$2" 'NF { print $col }' | middle; }
 
-# Target $1 against the plain runs $2 beside it in each round: "<median> (<round ratios>)".
+# Target $1 against the plain runs $2 beside it in each round: "<median> (<round ratios>)", by
+# requests/s (target over plain), or with $3 = cpu by CPU time per request (plain over target).
 paired() {
   local ratios
-  ratios=$(printf '%s' "$sequence" | awk -v target="$1" -v plain="$2" '
+  ratios=$(printf '%s' "$sequence" | awk -v target="$1" -v plain="$2" -v by="${3:-rps}" '
+    function ratio(target_value, plain_mean) { return by == "cpu" ? plain_mean / target_value : target_value / plain_mean }
+    { value = by == "cpu" ? $4 : $3 }
     $1 != round { round = $1; before = ""; pending = "" }
-    $2 == plain { if (pending != "") { printf "%.2f\n", pending / ((before + $3) / 2); pending = "" } before = $3 }
-    $2 == target { pending = $3 }')
+    $2 == plain { if (pending != "") { printf "%.2f\n", ratio(pending, (before + value) / 2); pending = "" } before = value }
+    $2 == target { pending = value }')
   echo "$(printf '%s\n' "$ratios" | middle) (rounds: $(echo $ratios))"
 }
 
+# Both pairings of target $1 with the plain runs $2.
+both_paired() { echo "$(paired "$1" "$2"); by CPU per request: $(paired "$1" "$2" cpu)"; }
+
 echo
 echo "plain proxy, 1 KiB response, $CONNECTIONS connections, ${DURATION}s x $ROUNDS rounds (median), $WORKERS workers each, $(nproc) cores"
-printf '%-10s %12s %10s %10s\n' target "requests/s" "p50 ms" "p99 ms"
-for target in backend nginx wasmgate; do
-  printf '%-10s %12s %10s %10s\n' "$target" "$(median $target 1)" "$(median $target 2)" "$(median $target 3)"
-done
+row() { printf '%-10s %12s %10s %10s %14s\n' "$1" "$(median "$1" 1)" "$(median "$1" 2)" "$(median "$1" 3)" "$(median "$1" 4)"; }
+printf '%-10s %12s %10s %10s %14s\n' target "requests/s" "p50 ms" "p99 ms" "CPU µs/request"
+for target in backend nginx wasmgate; do row "$target"; done
 awk -v gr="$(median wasmgate 1)" -v nr="$(median nginx 1)" -v gp="$(median wasmgate 3)" -v np="$(median nginx 3)" \
   'BEGIN { printf "wasmgate/nginx throughput ratio: %.2f   p99 ratio (lower is better): %.2f\n", gr / nr, gp / np }'
 echo
-printf '%-10s %12s %10s %10s\n' "chain" "$(median chain 1)" "$(median chain 2)" "$(median chain 3)"
-echo "3-plugin chain (isolation $ISOLATION) / plain route of the same wasmgate: $(paired chain wasmgate)"
+row chain
+echo "3-plugin chain (isolation $ISOLATION) / plain route of the same wasmgate: $(both_paired chain wasmgate)"
 
-printf '%-10s %12s %10s %10s\n' "keyed" "$(median keyed 1)" "$(median keyed 2)" "$(median keyed 3)"
-echo "API key + usage plan + throttle / plain route of the same wasmgate: $(paired keyed wasmgate)"
+row keyed
+echo "API key + usage plan + throttle / plain route of the same wasmgate: $(both_paired keyed wasmgate)"
 
-for target in jwt cachedauth; do
-  printf '%-10s %12s %10s %10s\n' "$target" "$(median $target 1)" "$(median $target 2)" "$(median $target 3)"
-done
-echo "RS256 JWT / plain: $(paired jwt wasmgate)"
-echo "cached Wasm authorizer / plain: $(paired cachedauth wasmgate)"
+row jwt
+row cachedauth
+echo "RS256 JWT / plain: $(both_paired jwt wasmgate)"
+echo "cached Wasm authorizer / plain: $(both_paired cachedauth wasmgate)"
 
 # 100,000 more keys in the database (one import), then the keyed and plain routes again.
 python3 -c 'import json; print(json.dumps({"keys": [{"name": f"k{i}", "plans": ["bench"], "value": f"imported-key-{i:08d}-padding"} for i in range(100000)]}))' > "$work/keys.json"
@@ -266,8 +286,8 @@ imported=$(curl -sf -X POST --data-binary @"$work/keys.json" "http://127.0.0.1:$
   | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
 echo "imported $imported keys" >&2
 rounds plain100k keyed100k plain100k
-printf '%-10s %12s %10s %10s\n' "keyed100k" "$(median keyed100k 1)" "$(median keyed100k 2)" "$(median keyed100k 3)"
-echo "with 100,000 keys stored: keyed/plain $(paired keyed100k plain100k)"
+row keyed100k
+echo "with 100,000 keys stored: keyed/plain $(both_paired keyed100k plain100k)"
 echo
 
 # Startup to ready with 10 plugins whose compiled code is cached (the first start fills the cache).
