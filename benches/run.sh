@@ -13,6 +13,7 @@
 #
 #   benches/run.sh                          # 64 connections, 10 s per target, 3 rounds
 #   CONNECTIONS=128 DURATION=20 ROUNDS=5 benches/run.sh
+#   WASMGATE=/path/to/wasmgate benches/run.sh   # bench another build of the gateway binary
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,8 +31,10 @@ command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-cargo build --release -p wasmgate >&2
-WASMGATE="$CARGO_TARGET_DIR/release/wasmgate"
+if [ -z "${WASMGATE:-}" ]; then
+  cargo build --release -p wasmgate >&2
+  WASMGATE="$CARGO_TARGET_DIR/release/wasmgate"
+fi
 
 work=$(mktemp -d)
 PYTHON=$(bash scripts/test-venv.sh)
