@@ -266,8 +266,10 @@ both_paired() { echo "$(paired "$1" "$2"); by CPU per request: $(paired "$1" "$2
 
 echo
 echo "plain proxy, 1 KiB response, $CONNECTIONS connections, ${DURATION}s x $ROUNDS rounds (median), $WORKERS workers each, $(nproc) cores"
-row() { printf '%-10s %12s %10s %10s %14s\n' "$1" "$(median "$1" 1)" "$(median "$1" 2)" "$(median "$1" 3)" "$(median "$1" 4)"; }
-printf '%-10s %12s %10s %10s %14s\n' target "requests/s" "p50 ms" "p99 ms" "CPU µs/request"
+# One line of the table: target, then requests/s, p50, p99 and CPU µs/request.
+table_line() { printf '%-10s %12s %10s %10s %14s\n' "$@"; }
+row() { table_line "$1" "$(median "$1" 1)" "$(median "$1" 2)" "$(median "$1" 3)" "$(median "$1" 4)"; }
+table_line target "requests/s" "p50 ms" "p99 ms" "CPU µs/request"
 for target in backend nginx wasmgate; do row "$target"; done
 awk -v gr="$(median wasmgate 1)" -v nr="$(median nginx 1)" -v gp="$(median wasmgate 3)" -v np="$(median nginx 3)" \
   'BEGIN { printf "wasmgate/nginx throughput ratio: %.2f   p99 ratio (lower is better): %.2f\n", gr / nr, gp / np }'
