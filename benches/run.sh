@@ -14,6 +14,10 @@
 #   benches/run.sh                          # 64 connections, 10 s per target, 3 rounds
 #   CONNECTIONS=128 DURATION=20 ROUNDS=5 benches/run.sh
 #   WASMGATE=/path/to/wasmgate benches/run.sh   # bench another build of the gateway binary
+#   TRAIN=1 WASMGATE=<instrumented build> benches/run.sh   # drive each wasmgate route once, report
+#                                           # nothing: the PGO training of scripts/build-release.sh
+#
+# Without WASMGATE it benches the production build, scripts/build-release.sh's (PGO).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,10 +35,7 @@ command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-if [ -z "${WASMGATE:-}" ]; then
-  cargo build --release -p wasmgate >&2
-  WASMGATE="$CARGO_TARGET_DIR/release/wasmgate"
-fi
+WASMGATE="${WASMGATE:-$(bash scripts/build-release.sh)}"
 
 work=$(mktemp -d)
 PYTHON=$(bash scripts/test-venv.sh)
@@ -234,6 +235,12 @@ rounds() {
     done
   done
 }
+if [ -n "${TRAIN:-}" ]; then
+  ROUNDS=1
+  rounds wasmgate chain keyed jwt cachedauth
+  exit 0
+fi
+
 # The plain route is measured right before and right after each target compared with it, and
 # each ratio is the target's requests/s over the mean of those two plain runs: this VM's speed
 # drifts by a third within minutes, and ratios of medians taken over different minutes came out
