@@ -19,9 +19,9 @@ if [ -x "$optimized" ] && [ "$(cat "$optimized_dir/inputs.sha256" 2>/dev/null)" 
   exit 0
 fi
 
-bash scripts/setup.sh
+bash scripts/setup.sh >&2
 rustup component add llvm-tools >&2
-bash scripts/build-plugins.sh
+bash scripts/build-plugins.sh >&2
 profiles="$CARGO_TARGET_DIR/pgo-profiles"
 rm -rf "$profiles"
 mkdir -p "$profiles/raw"
