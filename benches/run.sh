@@ -47,7 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source scripts/loopback.sh
 BACKEND_PORT=$(free_port); NGINX_PORT=$(free_port); GATE_PORT=$(free_port); ADMIN_PORT=$(free_port)
 BODY=$(head -c 1024 /dev/zero | tr '\0' 'x')
 
@@ -179,14 +179,7 @@ BATCH=(chrt --batch 0)
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
 RUST_LOG=warn "$WASMGATE" serve "$work/gateway.toml" & pids+=($!); GATE_PID=$!
 
-wait_up() {
-  for _ in $(seq 100); do
-    curl -sf -o /dev/null "http://127.0.0.1:$1/" && return 0
-    sleep 0.1
-  done
-  echo "nothing answers on port $1" >&2; exit 1
-}
-wait_up "$BACKEND_PORT"; wait_up "$NGINX_PORT"; wait_up "$GATE_PORT"
+for port in "$BACKEND_PORT" "$NGINX_PORT" "$GATE_PORT"; do wait_for "http://127.0.0.1:$port/"; done
 
 # CPU time wasmgate has used so far (user + system, in clock ticks).
 CLOCK_TICKS=$(getconf CLK_TCK)

@@ -22,18 +22,15 @@ cleanup() {
 trap cleanup EXIT
 
 # The quickstart on free ports; its plugin paths are relative to the config's directory.
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-gate_port=$(port)
-admin_port=$(port)
+source scripts/loopback.sh
+gate_port=$(free_port)
+admin_port=$(free_port)
 mkdir "$work/examples"
 ln -s "$PWD/plugins" "$work/plugins"
 sed -e "s/127\.0\.0\.1:8080/127.0.0.1:$gate_port/g" -e "s/127\.0\.0\.1:9901/127.0.0.1:$admin_port/g" \
   examples/quickstart.toml > "$work/examples/quickstart.toml"
 RUST_LOG=warn "$gateway" serve "$work/examples/quickstart.toml" >/dev/null & gateway_pid=$!
-for _ in $(seq 100); do
-  curl -sf -o /dev/null "http://127.0.0.1:$admin_port/readyz" && break
-  sleep 0.1
-done
+wait_for "http://127.0.0.1:$admin_port/readyz"
 
 key=$("$gateway" keys create --admin "http://127.0.0.1:$admin_port" --name train --plan starter --json \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["value"])')
