@@ -1,10 +1,13 @@
 //! The admin listener (loopback by default): `GET /healthz`, `GET /readyz`, `GET /metrics`,
 //! `POST /admin/reload`, `DELETE /admin/cache` (flush the response cache), and the API keys and
-//! usage plans of [`keys`]. Answers are JSON except the Prometheus text of `/metrics`. With
-//! `[admin] token_env` or `token_file`, every `/admin/*` call needs `Authorization: Bearer
-//! <token>` (401 otherwise); health and metrics stay open.
+//! usage plans of [`keys`], matched by the table in [`routes`]. Answers are JSON except the
+//! Prometheus text of `/metrics`. With `[admin] token_env` or `token_file`, every request but
+//! `/healthz` and `/readyz` (and `/metrics` with `public_metrics = true`) needs `Authorization:
+//! Bearer <token>`, checked before the path is even looked up or the body read: 401 otherwise,
+//! whatever the path. Unknown paths are 404, known paths with another method 405.
 
 mod keys;
+mod routes;
 
 use std::sync::Arc;
 
@@ -17,6 +20,7 @@ use serde_json::json;
 
 use crate::metrics::METRICS;
 use crate::state::State;
+use routes::{Endpoint, Matched};
 
 /// The admin HTTP app.
 pub struct AdminApp {
@@ -29,10 +33,7 @@ const MAX_BODY: usize = 64 << 20;
 
 /// An admin request, its body read.
 pub struct Request {
-    method: Method,
-    path: String,
     query: Option<String>,
-    authorization: Option<String>,
     body: Bytes,
 }
 
@@ -43,14 +44,7 @@ impl Request {
     }
 
     async fn read(session: &mut ServerSession) -> Result<Self, Response<Vec<u8>>> {
-        let header = session.req_header();
-        let (method, path) = (header.method.clone(), header.uri.path().to_string());
-        let query = header.uri.query().map(str::to_string);
-        let authorization = header
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_string);
+        let query = session.req_header().uri.query().map(str::to_string);
         let mut body = BytesMut::new();
         loop {
             match session.read_request_body().await {
@@ -73,24 +67,23 @@ impl Request {
             }
         }
         Ok(Self {
-            method,
-            path,
             query,
-            authorization,
             body: body.freeze(),
         })
     }
 }
 
-/// Whether the request may call `/admin/*`: always without a configured token, else only with
-/// `Authorization: Bearer <token>` (compared by digest, in constant time).
-fn authorized(state: &State, request: &Request) -> bool {
+/// Whether the request may call a protected endpoint: always without a configured token, else
+/// only with `Authorization: Bearer <token>` (compared by digest, in constant time).
+fn authorized(state: &State, session: &ServerSession) -> bool {
     let Some(token) = state.snapshot().admin_token.clone() else {
         return true;
     };
-    let presented = request
-        .authorization
-        .as_deref()
+    let presented = session
+        .req_header()
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or("");
     let (expected, presented) = (
@@ -141,43 +134,49 @@ impl AdminApp {
     }
 }
 
-#[async_trait]
-impl ServeHttp for AdminApp {
-    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        let request = match Request::read(session).await {
-            Ok(request) => request,
-            Err(response) => return response,
-        };
-        if request.path.starts_with("/admin/") && !authorized(&self.state, &request) {
-            let mut response = json_response(
-                StatusCode::UNAUTHORIZED,
-                json!({ "message": "Unauthorized" }),
-            );
-            response.headers_mut().insert(
-                http::header::WWW_AUTHENTICATE,
-                http::HeaderValue::from_static("Bearer"),
-            );
-            return response;
-        }
-        if let Some(response) = keys::route(&self.state, &request).await {
-            return response;
-        }
-        match (request.method.clone(), request.path.as_str()) {
-            (Method::GET, "/healthz") => json_response(StatusCode::OK, json!({ "status": "ok" })),
-            (Method::GET, "/readyz") => {
-                if self.state.drain.is_draining() {
-                    json_response(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        json!({ "status": "draining" }),
-                    )
-                } else {
-                    json_response(
-                        StatusCode::OK,
-                        json!({ "status": "ready", "generation": self.state.generation() }),
-                    )
-                }
-            }
-            (Method::GET, "/metrics") => {
+fn unauthorized() -> Response<Vec<u8>> {
+    let mut response = json_response(
+        StatusCode::UNAUTHORIZED,
+        json!({ "message": "Unauthorized" }),
+    );
+    response.headers_mut().insert(
+        http::header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static("Bearer"),
+    );
+    response
+}
+
+fn method_not_allowed(allowed: &[Method]) -> Response<Vec<u8>> {
+    let mut response = json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        json!({ "message": "Method Not Allowed" }),
+    );
+    let allow: Vec<&str> = allowed.iter().map(Method::as_str).collect();
+    if let Ok(value) = http::HeaderValue::from_str(&allow.join(", ")) {
+        response.headers_mut().insert(http::header::ALLOW, value);
+    }
+    response
+}
+
+impl AdminApp {
+    async fn answer(
+        &self,
+        endpoint: Endpoint,
+        param: &str,
+        request: &Request,
+    ) -> Response<Vec<u8>> {
+        let state = &self.state;
+        match endpoint {
+            Endpoint::Healthz => json_response(StatusCode::OK, json!({ "status": "ok" })),
+            Endpoint::Readyz if state.drain.is_draining() => json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "status": "draining" }),
+            ),
+            Endpoint::Readyz => json_response(
+                StatusCode::OK,
+                json!({ "status": "ready", "generation": state.generation() }),
+            ),
+            Endpoint::Metrics => {
                 let body = METRICS.render();
                 Response::builder()
                     .status(StatusCode::OK)
@@ -186,18 +185,47 @@ impl ServeHttp for AdminApp {
                     .body(body)
                     .expect("static response parts are valid")
             }
-            (Method::POST, "/admin/reload") => self.reload().await,
-            (Method::DELETE, "/admin/cache") => {
-                self.state.cache.flush();
+            Endpoint::Reload => self.reload().await,
+            Endpoint::FlushCache => {
+                state.cache.flush();
                 json_response(StatusCode::OK, json!({ "message": "cache flushed" }))
             }
-            (_, "/healthz" | "/readyz" | "/metrics" | "/admin/reload" | "/admin/cache") => {
-                json_response(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    json!({ "message": "Method Not Allowed" }),
-                )
+            Endpoint::ListKeys => keys::into_response(keys::list(state, request)),
+            Endpoint::CreateKey => keys::into_response(keys::create(state, request).await),
+            Endpoint::ImportKeys => keys::into_response(keys::import(state, request).await),
+            Endpoint::GetKey => keys::into_response(keys::get(state, param)),
+            Endpoint::UpdateKey => keys::into_response(keys::update(state, request, param).await),
+            Endpoint::DeleteKey => keys::into_response(keys::delete(state, param).await),
+            Endpoint::RotateKey => keys::into_response(keys::rotate(state, request, param).await),
+            Endpoint::ListPlans => keys::into_response(Ok(keys::plans(state))),
+            Endpoint::PlanUsage => keys::into_response(keys::usage(state, request, param).await),
+        }
+    }
+}
+
+#[async_trait]
+impl ServeHttp for AdminApp {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let found = {
+            let header = session.req_header();
+            routes::find(&header.method, header.uri.path())
+        };
+        let public_metrics = self.state.snapshot().admin.public_metrics;
+        let public =
+            matches!(found, Matched::Endpoint(endpoint, _) if endpoint.is_public(public_metrics));
+        if !public && !authorized(&self.state, session) {
+            return unauthorized();
+        }
+        let (endpoint, param) = match found {
+            Matched::Endpoint(endpoint, param) => (endpoint, param.unwrap_or_default()),
+            Matched::MethodNotAllowed(allowed) => return method_not_allowed(&allowed),
+            Matched::NotFound => {
+                return json_response(StatusCode::NOT_FOUND, json!({ "message": "Not Found" }))
             }
-            _ => json_response(StatusCode::NOT_FOUND, json!({ "message": "Not Found" })),
+        };
+        match Request::read(session).await {
+            Ok(request) => self.answer(endpoint, &param, &request).await,
+            Err(response) => response,
         }
     }
 }

@@ -5,9 +5,11 @@
 //! so one bad entry does not hide the mistakes in the others. `wasmgate check` prints them all.
 
 mod diagnostics;
+mod limits;
 mod load;
 mod schema;
 
 pub use diagnostics::{ConfigError, ConfigErrors, Diagnostics, SourceMap};
+pub use limits::RequestLimits;
 pub use load::{load_file, parse_source, LoadedConfig};
 pub use schema::*;

@@ -1,7 +1,8 @@
 //! The request pipeline on pingora's [`ProxyHttp`] phases.
 //!
 //! ```text
-//! request_filter ─► client address (trusted proxies) ─► resolve stage (host, path prefix)
+//! request_filter ─► the edge's checks on the head (limits, Host, path normalised; `edge`)
+//!                   ─► client address (trusted proxies) ─► resolve stage (host, path prefix)
 //!                   ─► the API's resource policy ─► CORS preflight (answered here)
 //!                   ─► match route ─► body limit
 //!                   ─► throttles ─► API key (x-api-key) and usage plan
@@ -18,6 +19,7 @@
 //! response_body_filter ─► cache recording (stored at the end of a complete response)
 //! response_filter ─► x-request-id, CORS headers (also on every response the gateway writes)
 //! fail_to_proxy ─► timeout 504, refused 502, no healthy backend 503, JSON body
+//! invalid_request_response ─► a head pingora refused itself: 400 / 431, JSON body
 //! logging ─► metrics, access log
 //! ```
 
@@ -123,6 +125,33 @@ impl Gateway {
 /// An error the gateway answers itself, with its message when not the kind's own.
 type Refused = (ErrorKind, Option<String>);
 
+/// Answer a request the gateway refuses before it has a route (no stage, no route, a policy
+/// denial, a body over the limit). It still takes a token from the account's bucket, so a
+/// flood of unknown paths is throttled like any other traffic.
+async fn refuse_unrouted(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    refused: Refused,
+) -> Result<bool> {
+    let (kind, message) = refused;
+    if ctx.route.is_none() {
+        if let Err(wait) = ctx.snapshot.account_throttle.admit() {
+            let (api, stage) = ctx
+                .stage
+                .as_ref()
+                .map_or(("", ""), |s| (s.api.name.as_str(), s.name.as_str()));
+            crate::metrics::METRICS
+                .throttled
+                .with_label_values(&[api, stage, "", throttle::Level::Account.label()])
+                .inc();
+            respond::throttled(session, ctx, throttle::retry_after_seconds(wait)).await?;
+            return Ok(true);
+        }
+    }
+    respond::error_with_message(session, ctx, kind, message.as_deref()).await?;
+    Ok(true)
+}
+
 /// The client's address: the peer, or who a trusted proxy says it forwards for.
 fn client_ip(session: &Session, ctx: &RequestCtx) -> Option<std::net::IpAddr> {
     let peer = ctx.peer_ip?;
@@ -210,8 +239,15 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        crate::edge::connection::head_arrived();
         if self.state.drain.is_draining() {
             session.set_keepalive(None);
+        }
+        let limits = &ctx.snapshot.server.limits;
+        if let Err(refusal) = crate::edge::check_head(session.req_header_mut(), limits) {
+            session.set_keepalive(None);
+            respond::error_with_message(session, ctx, refusal.kind, Some(&refusal.message)).await?;
+            return Ok(true);
         }
         ctx.peer_ip = session
             .client_addr()
@@ -220,17 +256,13 @@ impl ProxyHttp for Gateway {
         ctx.source_ip = client_ip(session, ctx);
         let stage_path = match self.resolve_stage(session, ctx) {
             Ok(stage_path) => stage_path,
-            Err((kind, message)) => {
-                respond::error_with_message(session, ctx, kind, message.as_deref()).await?;
-                return Ok(true);
-            }
+            Err(refused) => return refuse_unrouted(session, ctx, refused).await,
         };
         if cors::answer_preflight(session, ctx).await? {
             return Ok(true);
         }
-        if let Err((kind, message)) = self.route(session, ctx, &stage_path) {
-            respond::error_with_message(session, ctx, kind, message.as_deref()).await?;
-            return Ok(true);
+        if let Err(refused) = self.route(session, ctx, &stage_path) {
+            return refuse_unrouted(session, ctx, refused).await;
         }
         let route = ctx.route.clone().ok_or_else(|| internal("route matched"))?;
         if let Some(wait) = throttle_wait(&route, ctx) {
@@ -268,6 +300,17 @@ impl ProxyHttp for Gateway {
         }
         match &route.integration {
             Integration::Mock(mock) => {
+                if body.is_none() {
+                    let limit = ctx
+                        .stage
+                        .as_ref()
+                        .map_or(u64::MAX, |s| s.api.max_request_body_bytes);
+                    if let Err(kind) = forward::skip_request_body(session, limit).await? {
+                        session.set_keepalive(None);
+                        respond::error(session, ctx, kind).await?;
+                        return Ok(true);
+                    }
+                }
                 let mut head = ResponseHeader::build(mock.status, Some(mock.headers.len()))?;
                 for (name, value) in &mock.headers {
                     head.append_header(name.clone(), value.clone())?;
@@ -426,6 +469,16 @@ impl ProxyHttp for Gateway {
         cors::decorate(upstream_response, session.req_header(), ctx)
     }
 
+    fn invalid_request_response(&self, error: &Error) -> Option<(ResponseHeader, Bytes)> {
+        let kind = errors::refused_head_kind(error);
+        log::debug!("refused request head: {error}");
+        crate::metrics::METRICS
+            .requests
+            .with_label_values(&["", "", "", &kind.status().to_string()])
+            .inc();
+        respond::refused_head(kind).ok()
+    }
+
     fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
         // A client that hung up is not the gateway's error; it is still in the access log.
         errors::classify(error).is_none()
@@ -444,7 +497,10 @@ impl ProxyHttp for Gateway {
         let Some(kind) = errors::classify(e) else {
             return give_up(0);
         };
-        if session.response_written().is_some() {
+        let final_head_sent = session
+            .response_written()
+            .is_some_and(|head| !head.status.is_informational());
+        if final_head_sent {
             // Headers already went out: all that is left is to close the connection.
             return give_up(0);
         }
@@ -454,7 +510,7 @@ impl ProxyHttp for Gateway {
             Ok(status) => give_up(status),
             Err(write_error) => {
                 log::debug!("cannot send error response: {write_error}");
-                give_up(respond::render_error(ctx, kind, None).status)
+                give_up(respond::render_error(session.req_header(), ctx, kind, None).status)
             }
         }
     }

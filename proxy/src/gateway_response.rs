@@ -9,6 +9,9 @@ use http::{HeaderName, HeaderValue};
 
 use crate::template::{ContextVar, Lookup, Template};
 
+/// The header naming the AWS error type of a gateway error (`x-amzn-ErrorType`).
+pub const AWS_ERROR_TYPE: &str = "x-amzn-errortype";
+
 /// A kind of error the gateway answers itself, named as AWS gateway response types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -40,11 +43,17 @@ pub enum ErrorKind {
     InvalidApiKey,
     /// The API key's usage-plan quota is used up: 429.
     QuotaExceeded,
+    /// A malformed request head (path, `Host`, framing): 400. Not an AWS type.
+    BadRequest,
+    /// The request target is over the limit: 414. Not an AWS type.
+    UriTooLong,
+    /// The request's header fields are over the limits: 431. Not an AWS type.
+    RequestHeaderFieldsTooLarge,
 }
 
 impl ErrorKind {
     /// Every kind, for parsing config keys.
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 17] = [
         Self::MissingAuthenticationToken,
         Self::ResourceNotFound,
         Self::Unauthorized,
@@ -59,6 +68,9 @@ impl ErrorKind {
         Self::Throttled,
         Self::InvalidApiKey,
         Self::QuotaExceeded,
+        Self::BadRequest,
+        Self::UriTooLong,
+        Self::RequestHeaderFieldsTooLarge,
     ];
 
     /// The AWS gateway response type name, used as the config key.
@@ -78,6 +90,32 @@ impl ErrorKind {
             Self::Throttled => "THROTTLED",
             Self::InvalidApiKey => "INVALID_API_KEY",
             Self::QuotaExceeded => "QUOTA_EXCEEDED",
+            Self::BadRequest => "BAD_REQUEST",
+            Self::UriTooLong => "URI_TOO_LONG",
+            Self::RequestHeaderFieldsTooLarge => "REQUEST_HEADER_FIELDS_TOO_LARGE",
+        }
+    }
+
+    /// The `x-amzn-ErrorType` AWS sends with this kind, which AWS SDKs and clients read.
+    pub fn aws_error_type(self) -> &'static str {
+        match self {
+            Self::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            Self::ResourceNotFound => "NotFoundException",
+            Self::Unauthorized => "UnauthorizedException",
+            Self::AccessDenied => "AccessDeniedException",
+            Self::RequestTooLarge => "RequestTooLargeException",
+            Self::BadRequestBody | Self::BadRequestParameters | Self::BadRequest => {
+                "BadRequestException"
+            }
+            Self::IntegrationTimeout | Self::IntegrationFailure | Self::InternalError => {
+                "InternalServerErrorException"
+            }
+            Self::ServiceUnavailable => "ServiceUnavailableException",
+            Self::Throttled => "TooManyRequestsException",
+            Self::InvalidApiKey => "ForbiddenException",
+            Self::QuotaExceeded => "LimitExceededException",
+            Self::UriTooLong => "UriTooLongException",
+            Self::RequestHeaderFieldsTooLarge => "RequestHeaderFieldsTooLargeException",
         }
     }
 
@@ -96,6 +134,9 @@ impl ErrorKind {
             Self::InternalError => 500,
             Self::Throttled | Self::QuotaExceeded => 429,
             Self::InvalidApiKey => 403,
+            Self::BadRequest => 400,
+            Self::UriTooLong => 414,
+            Self::RequestHeaderFieldsTooLarge => 431,
         }
     }
 
@@ -115,6 +156,9 @@ impl ErrorKind {
             Self::Throttled => "Too Many Requests",
             Self::InvalidApiKey => "Forbidden",
             Self::QuotaExceeded => "Limit Exceeded",
+            Self::BadRequest => "Bad Request",
+            Self::UriTooLong => "Request-URI Too Long",
+            Self::RequestHeaderFieldsTooLarge => "Request Header Fields Too Large",
         }
     }
 }
@@ -178,13 +222,14 @@ impl GatewayResponses {
         self.overrides.insert(response_type, response);
     }
 
-    /// The response for `kind`, rendering body templates with `request_id`; `message` replaces
-    /// the kind's own message (e.g. a validator's reason).
+    /// The response for `kind`, rendering body templates with `request`'s values (its
+    /// `$context`, headers and parameters) and the error's; `message` replaces the kind's own
+    /// message (e.g. a validator's reason).
     pub fn render(
         &self,
         kind: ErrorKind,
         message: Option<&str>,
-        request_id: &str,
+        request: &dyn Lookup,
     ) -> RenderedError {
         let fallback = if kind.status() < 500 {
             ResponseType::Default4xx
@@ -199,15 +244,22 @@ impl GatewayResponses {
         let lookup = ErrorValues {
             kind,
             message,
-            request_id,
+            request,
         };
         let body = match custom.and_then(|c| c.body.as_ref()) {
             Some(template) => Bytes::from(template.render(&lookup)),
             None => default_body(message),
         };
+        let mut headers = custom.map(|c| c.headers.clone()).unwrap_or_default();
+        if !headers.iter().any(|(name, _)| name == AWS_ERROR_TYPE) {
+            headers.push((
+                HeaderName::from_static(AWS_ERROR_TYPE),
+                HeaderValue::from_static(kind.aws_error_type()),
+            ));
+        }
         RenderedError {
             status: custom.and_then(|c| c.status).unwrap_or(kind.status()),
-            headers: custom.map(|c| c.headers.clone()).unwrap_or_default(),
+            headers,
             body,
         }
     }
@@ -218,29 +270,32 @@ pub fn default_body(message: &str) -> Bytes {
     Bytes::from(serde_json::json!({ "message": message }).to_string())
 }
 
+/// An error's own `$context.error.*` values in front of the request's.
 struct ErrorValues<'a> {
     kind: ErrorKind,
     message: &'a str,
-    request_id: &'a str,
+    request: &'a dyn Lookup,
 }
 
 impl Lookup for ErrorValues<'_> {
-    fn header(&self, _: &str) -> Option<&str> {
-        None
+    fn header(&self, name: &str) -> Option<&str> {
+        self.request.header(name)
     }
-    fn query(&self, _: &str) -> Option<String> {
-        None
+    fn query(&self, name: &str) -> Option<String> {
+        self.request.query(name)
     }
-    fn path_param(&self, _: &str) -> Option<&str> {
-        None
+    fn path_param(&self, name: &str) -> Option<&str> {
+        self.request.path_param(name)
     }
     fn context(&self, var: ContextVar) -> Option<String> {
         Some(match var {
-            ContextVar::RequestId => self.request_id.to_string(),
             ContextVar::ErrorMessage => self.message.to_string(),
             ContextVar::ErrorMessageString => serde_json::Value::from(self.message).to_string(),
             ContextVar::ErrorResponseType => self.kind.response_type().to_string(),
-            _ => return None,
+            other => return self.request.context(other),
         })
+    }
+    fn authorizer(&self, key: Option<&str>) -> Option<String> {
+        self.request.authorizer(key)
     }
 }

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod cors;
 pub mod drain;
+pub mod edge;
 pub mod gateway;
 pub mod gateway_response;
 pub mod integration;

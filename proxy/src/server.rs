@@ -15,6 +15,7 @@ use pingora::services::listening::Service;
 
 use crate::admin::AdminApp;
 use crate::drain::DrainingShutdown;
+use crate::edge::connection::EdgeApp;
 use crate::gateway::Gateway;
 use crate::state::State;
 use crate::watcher::ConfigWatcher;
@@ -46,10 +47,10 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let mut proxy = pingora::proxy::http_proxy_service_with_name(
-        &server.configuration,
-        Gateway::new(state.clone()),
-        "wasmgate proxy",
+    let gateway = pingora::proxy::http_proxy(&server.configuration, Gateway::new(state.clone()));
+    let mut proxy = Service::new(
+        "wasmgate proxy".to_string(),
+        EdgeApp::new(gateway, state.clone()),
     );
     for address in &proxy_listens {
         proxy.add_tcp(address);

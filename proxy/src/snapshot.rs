@@ -46,6 +46,9 @@ pub struct Snapshot {
     pub trusted_proxies: TrustedProxies,
     /// `[jwt_authorizers]` by name.
     pub jwt_authorizers: HashMap<String, Arc<crate::jwt::JwtAuthorizer>>,
+    /// The account-level bucket (also the last of every route's), which requests that match
+    /// no route take from too.
+    pub account_throttle: Arc<Bucket>,
 }
 
 /// Where a stage is reachable: an optional host name and a path prefix.

@@ -51,38 +51,55 @@ impl Model {
 }
 
 /// A parameter that must be present.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Required {
-    /// `querystring.<name>`.
-    Query(String),
     /// `header.<name>`.
     Header(HeaderName),
+    /// `path.<name>`: a path parameter of the route (present whenever the route matched, as
+    /// routing needs a non-empty segment; declared for AWS compatibility).
+    Path(String),
+    /// `querystring.<name>`.
+    Query(String),
 }
 
 impl Required {
-    /// Parse `querystring.<name>` or `header.<name>`.
+    /// Parse `header.<name>`, `path.<name>` or `querystring.<name>`.
     pub fn parse(text: &str) -> Result<Required, String> {
         match text.split_once('.') {
             Some(("querystring", name)) if !name.is_empty() => Ok(Required::Query(name.into())),
+            Some(("path", name)) if !name.is_empty() => Ok(Required::Path(name.into())),
             Some(("header", name)) => HeaderName::from_bytes(name.as_bytes())
                 .map(Required::Header)
                 .map_err(|_| format!("`{name}` is not a header name")),
             _ => Err(format!(
-                "`{text}`: a required parameter is `querystring.<name>` or `header.<name>`"
+                "`{text}`: a required parameter is `header.<name>`, `path.<name>` or \
+                 `querystring.<name>`"
             )),
+        }
+    }
+
+    /// Where AWS lists a missing parameter of this kind: headers, then path, then query string.
+    pub fn kind_order(&self) -> u8 {
+        match self {
+            Required::Header(_) => 0,
+            Required::Path(_) => 1,
+            Required::Query(_) => 2,
         }
     }
 
     fn name(&self) -> &str {
         match self {
-            Required::Query(name) => name,
             Required::Header(name) => name.as_str(),
+            Required::Path(name) | Required::Query(name) => name,
         }
     }
 
-    fn present(&self, request: &RequestHeader) -> bool {
+    fn present(&self, request: &RequestHeader, path_params: &[(Arc<str>, String)]) -> bool {
         match self {
             Required::Header(name) => request.headers.contains_key(name),
+            Required::Path(name) => path_params
+                .iter()
+                .any(|(param, value)| &**param == name && !value.is_empty()),
             Required::Query(name) => crate::query::param(request.uri.query(), name).is_some(),
         }
     }
@@ -91,7 +108,8 @@ impl Required {
 /// Why a request is invalid.
 #[derive(Debug, PartialEq)]
 pub enum Invalid {
-    /// `Missing required request parameters: [a, b]`, in declared order.
+    /// `Missing required request parameters: [a, b]`: headers, then path, then query string
+    /// parameters, as AWS lists them.
     Parameters(String),
     /// The body is not JSON or does not match its model: the detail.
     Body(String),
@@ -102,7 +120,8 @@ pub enum Invalid {
 pub struct RequestValidation {
     /// Models by lower-case media type, or [`DEFAULT_MODEL`].
     pub models: Vec<(String, Arc<Model>)>,
-    /// Parameters that must be present.
+    /// Parameters that must be present, in the order AWS reports them
+    /// ([`Required::kind_order`]).
     pub required: Vec<Required>,
 }
 
@@ -118,11 +137,16 @@ impl RequestValidation {
     }
 
     /// Check the parameters, then the body (when the route reads it).
-    pub fn check(&self, request: &RequestHeader, body: Option<&[u8]>) -> Result<(), Invalid> {
+    pub fn check(
+        &self,
+        request: &RequestHeader,
+        path_params: &[(Arc<str>, String)],
+        body: Option<&[u8]>,
+    ) -> Result<(), Invalid> {
         let missing: Vec<&str> = self
             .required
             .iter()
-            .filter(|required| !required.present(request))
+            .filter(|required| !required.present(request, path_params))
             .map(Required::name)
             .collect();
         if !missing.is_empty() {

@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use chrono::{Days, NaiveDate};
-use http::{Method, Response, StatusCode};
+use http::{Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -28,34 +28,9 @@ use crate::state::State;
 /// Most keys one list answer holds.
 const MAX_LIST_LIMIT: usize = 1000;
 
-/// Answer a request under `/admin/keys` or `/admin/usage-plans`, or `None` for other paths.
-pub async fn route(state: &Arc<State>, request: &Request) -> Option<Response<Vec<u8>>> {
-    let path = request.path.as_str();
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
-    let method = &request.method;
-    let answer = match (segments.as_slice(), method) {
-        (["keys"], &Method::GET) => list(state, request),
-        (["keys"], &Method::POST) => create(state, request).await,
-        (["keys", "import"], &Method::POST) => import(state, request).await,
-        (["keys", id], &Method::GET) => state
-            .keys
-            .get(&state.snapshot(), id)
-            .map(|entry| (StatusCode::OK, key_json(&entry, None))),
-        (["keys", id], &Method::PATCH) => update(state, request, id).await,
-        (["keys", id], &Method::DELETE) => delete(state, id).await,
-        (["keys", id, "rotate"], &Method::POST) => rotate(state, request, id).await,
-        (["usage-plans"], &Method::GET) => Ok(plans(state)),
-        (["usage-plans", plan, "usage"], &Method::GET) => usage(state, request, plan).await,
-        (["keys"] | ["keys", "import"] | ["keys", _] | ["keys", _, "rotate"], _)
-        | (["usage-plans"] | ["usage-plans", _, "usage"], _) => {
-            return Some(json_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                json!({ "message": "Method Not Allowed" }),
-            ))
-        }
-        _ => return None,
-    };
-    Some(match answer {
+/// The response for a key endpoint's answer: its JSON, or the error's status and message.
+pub fn into_response(answer: Answer) -> Response<Vec<u8>> {
+    match answer {
         Ok((status, body)) if status == StatusCode::NO_CONTENT => Response::builder()
             .status(status)
             .body(Vec::new())
@@ -70,10 +45,11 @@ pub async fn route(state: &Arc<State>, request: &Request) -> Option<Response<Vec
             };
             json_response(status, json!({ "message": error.to_string() }))
         }
-    })
+    }
 }
 
-type Answer = Result<(StatusCode, Value), AdminError>;
+/// A status and JSON body, or what went wrong.
+pub type Answer = Result<(StatusCode, Value), AdminError>;
 
 fn key_json(entry: &KeyEntry, value: Option<&str>) -> Value {
     let mut json = serde_json::to_value(entry).unwrap_or_default();
@@ -100,7 +76,8 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| AdminError::Internal(format!("admin task failed: {e}")))?
 }
 
-fn list(state: &Arc<State>, request: &Request) -> Answer {
+/// `GET /admin/keys`: a page of keys.
+pub fn list(state: &Arc<State>, request: &Request) -> Answer {
     let limit = match request.query("limit") {
         Some(text) => text
             .parse::<usize>()
@@ -128,7 +105,8 @@ fn list(state: &Arc<State>, request: &Request) -> Answer {
     Ok((StatusCode::OK, answer))
 }
 
-async fn create(state: &Arc<State>, request: &Request) -> Answer {
+/// `POST /admin/keys`: one new key, its value shown this once.
+pub async fn create(state: &Arc<State>, request: &Request) -> Answer {
     let new: NewKey = body(request)?;
     let state = state.clone();
     let mut created = blocking(move || state.keys.create(&state.snapshot(), vec![new])).await?;
@@ -144,7 +122,8 @@ struct Import {
     keys: Vec<NewKey>,
 }
 
-async fn import(state: &Arc<State>, request: &Request) -> Answer {
+/// `POST /admin/keys/import`: many keys in one transaction.
+pub async fn import(state: &Arc<State>, request: &Request) -> Answer {
     let import: Import = body(request)?;
     if import.keys.is_empty() {
         return Err(AdminError::BadRequest(
@@ -160,7 +139,16 @@ async fn import(state: &Arc<State>, request: &Request) -> Answer {
     Ok((StatusCode::CREATED, json!({ "items": items })))
 }
 
-async fn update(state: &Arc<State>, request: &Request, id: &str) -> Answer {
+/// `GET /admin/keys/{id}`.
+pub fn get(state: &Arc<State>, id: &str) -> Answer {
+    state
+        .keys
+        .get(&state.snapshot(), id)
+        .map(|entry| (StatusCode::OK, key_json(&entry, None)))
+}
+
+/// `PATCH /admin/keys/{id}`.
+pub async fn update(state: &Arc<State>, request: &Request, id: &str) -> Answer {
     let patch: KeyPatch = body(request)?;
     let (state, id) = (state.clone(), id.to_string());
     let entry = blocking(move || state.keys.update(&state.snapshot(), &id, patch)).await?;
@@ -173,7 +161,8 @@ struct Rotate {
     value: Option<String>,
 }
 
-async fn rotate(state: &Arc<State>, request: &Request, id: &str) -> Answer {
+/// `POST /admin/keys/{id}/rotate`: a new value for the key.
+pub async fn rotate(state: &Arc<State>, request: &Request, id: &str) -> Answer {
     let rotate: Rotate = body(request)?;
     let (state, id) = (state.clone(), id.to_string());
     let (entry, value) =
@@ -181,20 +170,23 @@ async fn rotate(state: &Arc<State>, request: &Request, id: &str) -> Answer {
     Ok((StatusCode::OK, key_json(&entry, Some(&value))))
 }
 
-async fn delete(state: &Arc<State>, id: &str) -> Answer {
+/// `DELETE /admin/keys/{id}`.
+pub async fn delete(state: &Arc<State>, id: &str) -> Answer {
     let (state, id) = (state.clone(), id.to_string());
     blocking(move || state.keys.delete(&state.snapshot(), &id)).await?;
     Ok((StatusCode::NO_CONTENT, Value::Null))
 }
 
-fn plans(state: &Arc<State>) -> (StatusCode, Value) {
+/// `GET /admin/usage-plans`: the config's plans.
+pub fn plans(state: &Arc<State>) -> (StatusCode, Value) {
     let snapshot = state.snapshot();
     let mut plans: Vec<_> = snapshot.usage_plans.values().collect();
     plans.sort_by(|a, b| a.name.cmp(&b.name));
     (StatusCode::OK, json!({ "items": plans }))
 }
 
-async fn usage(state: &Arc<State>, request: &Request, plan: &str) -> Answer {
+/// `GET /admin/usage-plans/{plan}/usage`: counts per key and day.
+pub async fn usage(state: &Arc<State>, request: &Request, plan: &str) -> Answer {
     let date = |name: &str| -> Result<Option<NaiveDate>, AdminError> {
         request
             .query(name)

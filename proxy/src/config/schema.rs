@@ -135,6 +135,9 @@ pub struct ServerFile {
     /// the client is the connection's peer.
     #[serde(default)]
     pub trusted_proxies: Vec<Spanned<String>>,
+    /// `[server.limits]`: what a request head may be (`config::RequestLimits`).
+    #[serde(default)]
+    pub limits: super::RequestLimits,
 }
 
 /// A token bucket: `rate` requests per second on average, up to `burst` at once.
@@ -194,6 +197,7 @@ impl Default for ServerFile {
             throttle: default_account_throttle(),
             state_dir: default_state_dir(),
             trusted_proxies: Vec::new(),
+            limits: super::RequestLimits::default(),
         }
     }
 }
@@ -209,6 +213,11 @@ pub struct AdminFile {
     pub token_env: Option<Spanned<String>>,
     /// A file holding that token (surrounding whitespace ignored), relative to the config.
     pub token_file: Option<Spanned<String>>,
+    /// Whether `GET /metrics` is served without the token (for a scraper that cannot send one).
+    /// Default false: with a token configured, every endpoint but `/healthz` and `/readyz`
+    /// needs it.
+    #[serde(default)]
+    pub public_metrics: bool,
 }
 
 impl Default for AdminFile {
@@ -217,6 +226,7 @@ impl Default for AdminFile {
             listen: default_admin_listen(),
             token_env: None,
             token_file: None,
+            public_metrics: false,
         }
     }
 }
@@ -427,6 +437,16 @@ pub enum ApiKind {
     Rest,
     /// HTTP API: unknown routes answer 404 `Not Found`; a `$default` route catches everything.
     Http,
+}
+
+impl ApiKind {
+    /// The kind as written in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rest => "rest",
+            Self::Http => "http",
+        }
+    }
 }
 
 /// `[apis.<name>]`.

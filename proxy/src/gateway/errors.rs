@@ -1,5 +1,6 @@
 //! Mapping pingora's errors to the gateway's error kinds: timeouts are 504 (pingora would say
-//! 502), refused or broken backends 502, no healthy backend 503, body over the limit 413.
+//! 502), refused or broken backends 502, no healthy backend 503, body over the limit 413, an
+//! integration path with dot segments 400.
 
 use pingora::{Error, ErrorSource, ErrorType};
 
@@ -9,12 +10,15 @@ use crate::gateway_response::ErrorKind;
 pub const NO_HEALTHY_BACKEND: u16 = 503;
 /// Status used inside the gateway to signal "request body over the limit".
 pub const BODY_TOO_LARGE: u16 = 413;
+/// Status used inside the gateway to signal "the integration path would climb (dot segments)".
+pub const BAD_UPSTREAM_PATH: u16 = 400;
 
 /// What to answer for a fatal proxy error; `None` when the client is gone and nothing can be sent.
 pub fn classify(error: &Error) -> Option<ErrorKind> {
     use ErrorType::*;
     let kind = match (error.esource(), error.etype()) {
         (_, HTTPStatus(BODY_TOO_LARGE)) => ErrorKind::RequestTooLarge,
+        (_, HTTPStatus(BAD_UPSTREAM_PATH)) => ErrorKind::BadRequest,
         (_, HTTPStatus(NO_HEALTHY_BACKEND)) => ErrorKind::ServiceUnavailable,
         (ErrorSource::Upstream, ConnectTimedout | ReadTimedout | WriteTimedout) => {
             ErrorKind::IntegrationTimeout
@@ -37,4 +41,15 @@ pub fn is_backend_failure(error: &Error) -> bool {
             | ErrorType::ConnectError
             | ErrorType::TLSHandshakeFailure
     )
+}
+
+/// What to answer for a request head pingora refused before any phase ran: 431 when it was
+/// over pingora's own caps (more than 256 header fields, or over 1 MiB), else 400.
+pub fn refused_head_kind(error: &Error) -> ErrorKind {
+    let text = error.to_string().to_ascii_lowercase();
+    if text.contains("too many headers") || text.contains("request header larger than") {
+        ErrorKind::RequestHeaderFieldsTooLarge
+    } else {
+        ErrorKind::BadRequest
+    }
 }

@@ -79,10 +79,36 @@ pub fn prepare_request(
     upstream.insert_header("x-forwarded-proto", "http")?;
     ctx.edits.apply(upstream)?;
     http.request_mapping.apply(upstream, &mut uri, &values)?;
+    let path = uri.split('?').next().unwrap_or_default();
+    if crate::edge::path::has_dot_segment(path) {
+        // Whatever built it (a template, a mapping, a plugin), a path with `.` or `..` segments
+        // could climb out of the integration's prefix on a backend that resolves them.
+        return Err(Error::explain(
+            ErrorType::HTTPStatus(errors::BAD_UPSTREAM_PATH),
+            format!("integration path `{path}` has a dot segment"),
+        ));
+    }
     let uri = uri
         .parse::<http::Uri>()
         .map_err(|e| Error::because(ErrorType::InternalError, "invalid upstream URI", e))?;
     upstream.set_uri(uri);
+    Ok(())
+}
+
+/// Tell a client that sent `Expect: 100-continue` to go on: the gateway itself is about to
+/// read the body (the streaming path leaves that to the backend, which sees the header).
+async fn continue_if_expected(session: &mut Session) -> Result<()> {
+    let expects = session
+        .req_header()
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects {
+        session
+            .as_downstream_mut()
+            .write_continue_response()
+            .await?;
+    }
     Ok(())
 }
 
@@ -91,6 +117,7 @@ pub async fn read_request_body(
     session: &mut Session,
     limit: u64,
 ) -> Result<Result<Bytes, ErrorKind>> {
+    continue_if_expected(session).await?;
     let mut body = BytesMut::new();
     while let Some(chunk) = session.read_request_body().await? {
         if (body.len() + chunk.len()) as u64 > limit {
@@ -99,6 +126,20 @@ pub async fn read_request_body(
         body.extend_from_slice(&chunk);
     }
     Ok(Ok(body.freeze()))
+}
+
+/// Read and drop the request body, up to `limit` bytes (`Err(RequestTooLarge)` past it): for
+/// integrations that answer without it, so the limit holds there too.
+pub async fn skip_request_body(session: &mut Session, limit: u64) -> Result<Result<(), ErrorKind>> {
+    continue_if_expected(session).await?;
+    let mut seen = 0u64;
+    while let Some(chunk) = session.read_request_body().await? {
+        seen += chunk.len() as u64;
+        if seen > limit {
+            return Ok(Err(ErrorKind::RequestTooLarge));
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// Send the buffered request to a backend of `http` and answer the client with its response,

@@ -288,7 +288,10 @@ async fn run_request_phases(
             return Some(Stop::Key(refusal));
         }
     }
-    if let Err(invalid) = route.validation.check(request, body.as_deref()) {
+    if let Err(invalid) = route
+        .validation
+        .check(request, &ctx.params, body.as_deref())
+    {
         return Some(validation_stop(ctx, invalid));
     }
     for plugin in &chain.validators {

@@ -3,12 +3,12 @@
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
-use pingora::http::ResponseHeader;
+use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::Session;
 use pingora::Result;
 
-use super::context::RequestCtx;
-use crate::gateway_response::{default_body, ErrorKind, RenderedError};
+use super::context::{RequestCtx, RequestValues};
+use crate::gateway_response::{ErrorKind, GatewayResponses, RenderedError};
 
 /// The header carrying the request id on every response.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -65,15 +65,18 @@ async fn send(
     Ok(())
 }
 
-/// The error response for `kind`, customised by the matched API's gateway responses.
-pub fn render_error(ctx: &RequestCtx, kind: ErrorKind, message: Option<&str>) -> RenderedError {
+/// The error response for `kind` to `request`, customised by the matched API's gateway
+/// responses.
+pub fn render_error(
+    request: &RequestHeader,
+    ctx: &RequestCtx,
+    kind: ErrorKind,
+    message: Option<&str>,
+) -> RenderedError {
+    let values = RequestValues { request, ctx };
     match &ctx.stage {
-        Some(stage) => stage.api.responses.render(kind, message, &ctx.request_id),
-        None => RenderedError {
-            status: kind.status(),
-            headers: Vec::new(),
-            body: default_body(message.unwrap_or(kind.message())),
-        },
+        Some(stage) => stage.api.responses.render(kind, message, &values),
+        None => GatewayResponses::default().render(kind, message, &values),
     }
 }
 
@@ -118,7 +121,7 @@ async fn error_with_headers(
     extra_headers: Vec<(HeaderName, HeaderValue)>,
 ) -> Result<u16> {
     ctx.error = Some(kind);
-    let mut rendered = render_error(ctx, kind, message);
+    let mut rendered = render_error(session.req_header(), ctx, kind, message);
     rendered.headers.extend(extra_headers);
     let status = rendered.status;
     write(
@@ -131,4 +134,37 @@ async fn error_with_headers(
     )
     .await
     .map(|()| status)
+}
+
+/// The response to a request head pingora refused before the gateway saw it: the error's
+/// default JSON with a fresh request id, and the connection closed.
+pub fn refused_head(kind: ErrorKind) -> Result<(ResponseHeader, Bytes)> {
+    let rendered = GatewayResponses::default().render(kind, None, &NoRequest);
+    let mut header = ResponseHeader::build(rendered.status, Some(rendered.headers.len() + 4))?;
+    for (name, value) in rendered.headers {
+        header.append_header(name, value)?;
+    }
+    header.insert_header(http::header::CONTENT_TYPE, "application/json")?;
+    header.insert_header(http::header::CONTENT_LENGTH, rendered.body.len())?;
+    header.insert_header(http::header::CONNECTION, "close")?;
+    header.insert_header(REQUEST_ID_HEADER, super::trace::request_id())?;
+    Ok((header, rendered.body))
+}
+
+/// No request to read template values from: the head could not be parsed.
+struct NoRequest;
+
+impl crate::template::Lookup for NoRequest {
+    fn header(&self, _: &str) -> Option<&str> {
+        None
+    }
+    fn query(&self, _: &str) -> Option<String> {
+        None
+    }
+    fn path_param(&self, _: &str) -> Option<&str> {
+        None
+    }
+    fn context(&self, _: crate::template::ContextVar) -> Option<String> {
+        None
+    }
 }

@@ -1,7 +1,9 @@
 //! An issuer's signing keys (a JSON Web Key Set) from a file or an `http(s)` URL: kept in memory,
 //! fetched off the request threads, and fetched again when a token names an unknown `kid` (key
 //! rotation) or the keys are an hour old — but never more often than the configured interval,
-//! so tokens with made-up `kid`s cannot turn the gateway into a flood of fetches.
+//! so tokens with made-up `kid`s cannot turn the gateway into a flood of fetches. A fetch that
+//! failed (the issuer unreachable at startup, say) is tried again at the next token after a
+//! backoff of 1 s, doubling up to that interval, instead of a whole interval later.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -33,13 +35,34 @@ enum Source {
     File(PathBuf),
 }
 
+/// The first wait after a failed fetch.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+
 /// A key set and when it may be fetched again.
 pub struct Jwks {
     source: Source,
     keys: ArcSwap<Vec<Key>>,
-    /// When the keys were last fetched (or tried).
-    fetched: Mutex<Option<Instant>>,
+    fetches: Mutex<Fetches>,
     min_interval: Duration,
+}
+
+/// The last fetch: when it was claimed, and how many fetches in a row have failed.
+#[derive(Default)]
+struct Fetches {
+    claimed: Option<Instant>,
+    failures: u32,
+}
+
+impl Fetches {
+    /// How long after the last claim another fetch may start.
+    fn wait(&self, min_interval: Duration) -> Duration {
+        match self.failures {
+            0 => min_interval,
+            n => FIRST_RETRY
+                .saturating_mul(1 << (n - 1).min(16))
+                .min(min_interval),
+        }
+    }
 }
 
 impl Jwks {
@@ -56,7 +79,7 @@ impl Jwks {
         let jwks = Self::new(Source::File(path.to_path_buf()), refresh_seconds);
         let keys = fetch(&jwks.source)?;
         jwks.keys.store(Arc::new(keys));
-        *jwks.fetched.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        jwks.lock_fetches().claimed = Some(Instant::now());
         Ok(jwks)
     }
 
@@ -64,7 +87,7 @@ impl Jwks {
         Self {
             source,
             keys: ArcSwap::from_pointee(Vec::new()),
-            fetched: Mutex::new(None),
+            fetches: Mutex::new(Fetches::default()),
             min_interval: Duration::from_secs(refresh_seconds),
         }
     }
@@ -73,9 +96,8 @@ impl Jwks {
     /// (and allowed to).
     pub async fn key(&self, kid: Option<&str>, alg: Algorithm) -> Option<DecodingKey> {
         let stale = self
-            .fetched
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .lock_fetches()
+            .claimed
             .is_none_or(|at| at.elapsed() > MAX_AGE);
         if !stale {
             if let Some(key) = find(&self.keys.load(), kid, alg) {
@@ -84,11 +106,10 @@ impl Jwks {
         }
         if self.claim_fetch() {
             let source = self.source.clone();
-            match tokio::task::spawn_blocking(move || fetch(&source)).await {
-                Ok(Ok(keys)) => self.keys.store(Arc::new(keys)),
-                Ok(Err(e)) => log::warn!("JWKS: {e}"),
-                Err(e) => log::warn!("JWKS fetch task: {e}"),
-            }
+            let fetched = tokio::task::spawn_blocking(move || fetch(&source))
+                .await
+                .unwrap_or_else(|e| Err(format!("fetch task: {e}")));
+            self.store(fetched, "");
         }
         find(&self.keys.load(), kid, alg)
     }
@@ -96,20 +117,33 @@ impl Jwks {
     /// Fetch now, blocking (at startup).
     pub fn prefetch(&self) {
         if self.claim_fetch() {
-            match fetch(&self.source) {
-                Ok(keys) => self.keys.store(Arc::new(keys)),
-                Err(e) => log::warn!("JWKS: {e}; fetched again at the first token"),
-            }
+            self.store(fetch(&self.source), "; tried again at the next token");
         }
     }
 
-    /// Whether this caller may fetch now: the first fetch, or the interval has passed. The
-    /// winner records the time, so concurrent callers do not fetch too.
+    fn lock_fetches(&self) -> std::sync::MutexGuard<'_, Fetches> {
+        self.fetches.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keep what a fetch got, and count a failure towards the next wait.
+    fn store(&self, fetched: Result<Vec<Key>, String>, note: &str) {
+        let ok = fetched.is_ok();
+        match fetched {
+            Ok(keys) => self.keys.store(Arc::new(keys)),
+            Err(e) => log::warn!("JWKS: {e}{note}"),
+        }
+        let mut fetches = self.lock_fetches();
+        fetches.failures = if ok { 0 } else { fetches.failures + 1 };
+    }
+
+    /// Whether this caller may fetch now: the first fetch, or the wait after the last one has
+    /// passed. The winner records the time, so concurrent callers do not fetch too.
     fn claim_fetch(&self) -> bool {
-        let mut fetched = self.fetched.lock().unwrap_or_else(|e| e.into_inner());
-        let allowed = fetched.is_none_or(|at| at.elapsed() >= self.min_interval);
+        let mut fetches = self.lock_fetches();
+        let wait = fetches.wait(self.min_interval);
+        let allowed = fetches.claimed.is_none_or(|at| at.elapsed() >= wait);
         if allowed {
-            *fetched = Some(Instant::now());
+            fetches.claimed = Some(Instant::now());
         }
         allowed
     }
@@ -165,4 +199,25 @@ fn fetch(source: &Source) -> Result<Vec<Key>, String> {
             })
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_fetches_back_off_from_a_second_up_to_the_interval() {
+        let interval = Duration::from_secs(30);
+        let waits: Vec<u64> = (0..8)
+            .map(|failures| {
+                Fetches {
+                    claimed: None,
+                    failures,
+                }
+                .wait(interval)
+                .as_secs()
+            })
+            .collect();
+        assert_eq!(waits, [30, 1, 2, 4, 8, 16, 30, 30]);
+    }
 }

@@ -115,6 +115,7 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
         admin_token,
         trusted_proxies,
         jwt_authorizers,
+        account_throttle: throttle::bucket(Level::Account, "", &file.server.throttle),
     })
 }
 
@@ -440,6 +441,7 @@ fn compile_stage(
             ParsedRoute::Default(route) => (route, Vec::new()),
         };
         let context = IntegrationContext {
+            kind: api.kind,
             params: &params,
             variables,
             stage: stage.name.get_ref(),
@@ -557,8 +559,19 @@ fn compile_validations(
                 ),
             }
         }
+        let route_params: Vec<String> = RouteKey::parse(route.name.get_ref())
+            .map(|key| key.param_names().map(str::to_string).collect())
+            .unwrap_or_default();
         for parameter in &route.value.required_parameters {
-            match Required::parse(parameter.get_ref()) {
+            let required =
+                Required::parse(parameter.get_ref()).and_then(|required| match &required {
+                    Required::Path(name) if !route_params.contains(name) => Err(format!(
+                        "`{name}` is not a path parameter of `{}`",
+                        route.name.get_ref()
+                    )),
+                    _ => Ok(required),
+                });
+            match required {
                 Ok(required) => validation.required.push(required),
                 Err(e) => diags.error(
                     Some(parameter.span()),
@@ -567,6 +580,7 @@ fn compile_validations(
                 ),
             }
         }
+        validation.required.sort_by_key(Required::kind_order);
         validations.insert(route.name.get_ref().clone(), Arc::new(validation));
     }
     validations
@@ -608,6 +622,7 @@ fn route_throttles(
 }
 
 struct IntegrationContext<'a> {
+    kind: ApiKind,
     params: &'a [&'a str],
     variables: &'a BTreeMap<String, String>,
     stage: &'a str,
@@ -734,11 +749,20 @@ fn compile_http(
             return None;
         }
     }
-    if settings.timeout_ms == 0 {
+    // AWS's bounds: 50 ms to 29 s for REST APIs, to 30 s for HTTP APIs.
+    let max_timeout_ms = match cx.kind {
+        ApiKind::Rest => 29_000,
+        ApiKind::Http => 30_000,
+    };
+    if !(50..=max_timeout_ms).contains(&settings.timeout_ms) {
         diags.error(
             None,
             &cx.key("timeout_ms"),
-            "the timeout must be at least 1 ms",
+            format!(
+                "the timeout is from 50 to {max_timeout_ms} ms on a {} API (got {})",
+                cx.kind.name(),
+                settings.timeout_ms
+            ),
         );
         return None;
     }

@@ -2,12 +2,15 @@
 //! backends and asserts on what a client sees.
 
 mod access;
+mod admin;
 mod api_keys;
 mod authorizers;
 mod body_plugins;
 mod caching;
 mod cors;
+mod edge;
 mod errors;
+mod hostile;
 mod integrations;
 mod jwt;
 mod lifecycle;

@@ -375,7 +375,22 @@ pub struct Backend {
     pub addr: SocketAddr,
     /// Requests received.
     pub hits: Arc<AtomicUsize>,
+    /// Each request whose body was read to its end or failed: what arrived.
+    pub seen: Arc<Mutex<Vec<Seen>>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// One request as a backend parsed it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Its method.
+    pub method: String,
+    /// Its path and query as received.
+    pub target: String,
+    /// Body bytes received.
+    pub body_len: usize,
+    /// Whether the body ended as its framing said (not cut short).
+    pub complete: bool,
 }
 
 impl Backend {
@@ -386,17 +401,18 @@ impl Backend {
             .expect("bind backend");
         let addr = listener.local_addr().expect("backend addr");
         let hits = Arc::new(AtomicUsize::new(0));
-        let counter = hits.clone();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (counter, record) = (hits.clone(), seen.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let counter = counter.clone();
+                let (counter, record) = (counter.clone(), record.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |request| {
                         counter.fetch_add(1, Ordering::SeqCst);
-                        echo(name, request)
+                        echo(name, request, record.clone())
                     });
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -404,12 +420,22 @@ impl Backend {
                 });
             }
         });
-        Backend { addr, hits, task }
+        Backend {
+            addr,
+            hits,
+            seen,
+            task,
+        }
     }
 
     /// Requests received so far.
     pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
+    }
+
+    /// The requests whose bodies ended (or broke off) so far.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
     }
 }
 
@@ -419,7 +445,11 @@ impl Drop for Backend {
     }
 }
 
-async fn echo(name: &str, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn echo(
+    name: &str,
+    request: Request<Incoming>,
+    seen: Arc<Mutex<Vec<Seen>>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
     let query: BTreeMap<String, String> = parts
         .uri
@@ -429,11 +459,15 @@ async fn echo(name: &str, request: Request<Incoming>) -> Result<Response<Full<By
     if let Some(ms) = query.get("sleep_ms").and_then(|ms| ms.parse().ok()) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    let body = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let collected = body.collect().await.map(|b| b.to_bytes());
+    let complete = collected.is_ok();
+    let body = collected.unwrap_or_default();
+    seen.lock().unwrap().push(Seen {
+        method: parts.method.to_string(),
+        target: parts.uri.to_string(),
+        body_len: body.len(),
+        complete,
+    });
     let headers: BTreeMap<String, String> = parts
         .headers
         .iter()
@@ -544,4 +578,126 @@ impl Load {
             self.failed.load(Ordering::Relaxed),
         )
     }
+}
+
+/// What came back from a raw exchange: the bytes read until the server closed the connection
+/// or `idle` passed without more, and whether it closed.
+pub struct RawReply {
+    /// Everything the server sent.
+    pub text: String,
+    /// Whether the server closed the connection (rather than leaving it idle).
+    pub closed: bool,
+}
+
+impl RawReply {
+    /// Each response in the reply, in order: its head and its body (framed by its
+    /// `Content-Length` or chunked encoding; informational responses have none).
+    pub fn responses(&self) -> Vec<(String, String)> {
+        let mut responses = Vec::new();
+        let mut rest = self.text.as_str();
+        while let Some(head_end) = rest.find("\r\n\r\n") {
+            let head = rest[..head_end].to_string();
+            rest = &rest[head_end + 4..];
+            let header = |name: &str| {
+                head.lines().find_map(|line| {
+                    let (key, value) = line.split_once(':')?;
+                    key.eq_ignore_ascii_case(name)
+                        .then(|| value.trim().to_string())
+                })
+            };
+            let informational = head.get(9..10) == Some("1");
+            let length = header("content-length").and_then(|l| l.parse::<usize>().ok());
+            let chunked = header("transfer-encoding").is_some_and(|te| te.contains("chunked"));
+            let mut body = String::new();
+            match (informational, length, chunked) {
+                (true, _, _) => {}
+                (false, Some(length), _) => {
+                    let length = rest.len().min(length);
+                    body = rest[..length].to_string();
+                    rest = &rest[length..];
+                }
+                (false, None, true) => {
+                    while let Some(line_end) = rest.find("\r\n") {
+                        let size = usize::from_str_radix(rest[..line_end].trim(), 16).unwrap_or(0);
+                        let end = (line_end + 2 + size).min(rest.len());
+                        body.push_str(&rest[line_end + 2..end]);
+                        rest = rest.get(end + 2..).unwrap_or("");
+                        if size == 0 {
+                            break;
+                        }
+                    }
+                }
+                (false, None, false) => {
+                    body = rest.to_string();
+                    rest = "";
+                }
+            }
+            responses.push((head, body));
+        }
+        responses
+    }
+
+    /// The status of each response in the reply, in order.
+    pub fn statuses(&self) -> Vec<u16> {
+        self.responses()
+            .iter()
+            .filter_map(|(head, _)| head.get(9..12)?.parse().ok())
+            .collect()
+    }
+
+    /// The first final (not informational) response's body.
+    pub fn body(&self) -> String {
+        self.responses()
+            .into_iter()
+            .find(|(head, _)| head.get(9..10) != Some("1"))
+            .map(|(_, body)| body)
+            .unwrap_or_default()
+    }
+
+    /// The first final response's body as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body())
+            .unwrap_or_else(|e| panic!("not a JSON body ({e}) in:\n{}", self.text))
+    }
+
+    /// Whether the first final response carries header `name` (lowercase) with some value.
+    pub fn has_header(&self, name: &str) -> bool {
+        self.responses()
+            .into_iter()
+            .find(|(head, _)| head.get(9..10) != Some("1"))
+            .is_some_and(|(head, _)| {
+                head.lines()
+                    .any(|line| line.to_ascii_lowercase().starts_with(&format!("{name}:")))
+            })
+    }
+}
+
+/// Send `request` as raw bytes to `url`'s host and port (no client library to normalise it)
+/// and read what comes back, until the server closes or `idle` passes without a byte.
+pub async fn raw_exchange(url: &str, request: &[u8], idle: Duration) -> RawReply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = url.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(request).await.expect("send request");
+    let mut received = Vec::new();
+    let mut buf = [0u8; 16384];
+    let closed = loop {
+        match tokio::time::timeout(idle, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break true,
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+            Err(_) => break false,
+        }
+    };
+    RawReply {
+        text: String::from_utf8_lossy(&received).into_owned(),
+        closed,
+    }
+}
+
+/// [`raw_exchange`] of one `GET` of `target` as sent (`Host` included, connection closed
+/// after).
+pub async fn raw_get(url: &str, target: &str, headers: &str) -> RawReply {
+    let request =
+        format!("GET {target} HTTP/1.1\r\nHost: gateway\r\n{headers}Connection: close\r\n\r\n");
+    raw_exchange(url, request.as_bytes(), Duration::from_secs(5)).await
 }

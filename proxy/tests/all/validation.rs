@@ -18,10 +18,29 @@ schema = {{ type = "object", required = ["name"], properties = {{ name = {{ type
 [apis.v.routes."POST /pets"]
 request_models = {{ "application/json" = "Pet" }}
 required_parameters = ["querystring.store", "header.x-tenant"]
-integration = {{ type = "http_proxy", uri = "http://{}/pets" }}
+integration = {{ type = "http_proxy", uri = "http://{b}/pets" }}
+[apis.v.routes."GET /issuers/{{issuer}}/items"]
+required_parameters = ["querystring.qs1", "path.issuer", "header.x-header-param"]
+integration = {{ type = "http_proxy", uri = "http://{b}/items" }}
 "#,
-        backend.addr
+        b = backend.addr
     )
+}
+
+#[tokio::test]
+async fn missing_parameters_are_listed_headers_then_path_then_query_as_aws_does() {
+    let backend = Backend::start("b").await;
+    let gateway = Gateway::start(&config(&backend, false)).await;
+    let url = format!("{}/prod/issuers/acme/items", gateway.url);
+    let (status, body) = crate::support::get_json(&url, &[]).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["message"],
+        "Missing required request parameters: [x-header-param, qs1]"
+    );
+    let found = format!("{url}?qs1=1");
+    let (status, _) = crate::support::get_json(&found, &[("x-header-param", "v")]).await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]
@@ -55,7 +74,7 @@ async fn parameters_and_bodies_are_validated_with_aws_messages() {
         (
             "",
             None,
-            "Missing required request parameters: [store, x-tenant]",
+            "Missing required request parameters: [x-tenant, store]",
         ),
         (
             "?store=1",
@@ -154,11 +173,15 @@ schema = { type = 5 }
 request_models = { "application/json" = "Nobody" }
 required_parameters = ["cookie.session"]
 integration = { type = "mock" }
+[apis.v.routes."GET /y/{id}"]
+required_parameters = ["path.id", "path.nope"]
+integration = { type = "mock" }
 "#,
         &[
             (3, "not a valid JSON Schema"),
             (7, "no model named `Nobody`"),
-            (8, "`querystring.<name>` or `header.<name>`"),
+            (8, "`header.<name>`, `path.<name>` or `querystring.<name>`"),
+            (11, "`nope` is not a path parameter of `GET /y/{id}`"),
         ],
     );
 }

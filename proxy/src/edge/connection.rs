@@ -1,0 +1,89 @@
+//! What each client connection gets around pingora's proxy: HTTP/1.1 pipelining switched on
+//! (pingora then answers every pipelined request, in order, instead of dropping all but the
+//! first), and a deadline for each request head — a client that sends its head a byte at a
+//! time, or keeps an idle connection open, is disconnected once `head_timeout_ms` has passed
+//! without a whole head.
+//!
+//! The deadline is a task-local flag: the connection's task runs the proxy's phases itself, so
+//! the gateway's first hook marks the head arrived ([`head_arrived`]) and the timer checks the
+//! flag when it fires.
+
+use std::cell::Cell;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pingora::apps::{HttpServerApp, HttpServerOptions, ReusedHttpStream};
+use pingora::protocols::http::ServerSession;
+use pingora::server::ShutdownWatch;
+
+use crate::state::State;
+
+tokio::task_local! {
+    static HEAD_ARRIVED: Cell<bool>;
+}
+
+/// Mark the current request's head as arrived (called from the proxy's first phase).
+pub fn head_arrived() {
+    let _ = HEAD_ARRIVED.try_with(|arrived| arrived.set(true));
+}
+
+/// An HTTP app (pingora's proxy) with the edge's connection behaviour around it.
+pub struct EdgeApp<A> {
+    inner: Arc<A>,
+    state: Arc<State>,
+}
+
+impl<A> EdgeApp<A> {
+    /// `inner` behind the edge, with limits read from `state`'s serving snapshot.
+    pub fn new(inner: A, state: Arc<State>) -> Self {
+        Self {
+            inner: Arc::new(inner),
+            state,
+        }
+    }
+}
+
+#[async_trait]
+impl<A> HttpServerApp for EdgeApp<A>
+where
+    A: HttpServerApp + Send + Sync + 'static,
+{
+    async fn process_new_http(
+        self: &Arc<Self>,
+        mut session: ServerSession,
+        shutdown: &ShutdownWatch,
+    ) -> Option<ReusedHttpStream> {
+        if let ServerSession::H1(h1) = &mut session {
+            h1.set_pipelining_enabled(true);
+        }
+        let deadline = self.state.snapshot().server.limits.head_timeout;
+        HEAD_ARRIVED
+            .scope(Cell::new(false), async {
+                let request = self.inner.process_new_http(session, shutdown);
+                tokio::pin!(request);
+                tokio::select! {
+                    done = &mut request => return done,
+                    () = tokio::time::sleep(deadline) => {}
+                }
+                if HEAD_ARRIVED.with(Cell::get) {
+                    request.await
+                } else {
+                    log::debug!("no whole request head within {deadline:?}: connection closed");
+                    None
+                }
+            })
+            .await
+    }
+
+    fn h2_options(&self) -> Option<pingora::protocols::http::v2::server::H2Options> {
+        self.inner.h2_options()
+    }
+
+    fn server_options(&self) -> Option<&HttpServerOptions> {
+        self.inner.server_options()
+    }
+
+    async fn http_cleanup(&self) {
+        self.inner.http_cleanup().await
+    }
+}

@@ -1,0 +1,166 @@
+//! Checks on a request head as pingora parsed it, before routing: the configured limits on
+//! its size, RFC 9112's rule of exactly one `Host`, and the path normalised in place (see
+//! [`super::path`]) so routing, plugins, logs and backends all see the same path.
+
+use http::Version;
+use pingora::http::RequestHeader;
+
+use crate::config::RequestLimits;
+use crate::gateway_response::ErrorKind;
+
+/// Why a request head was refused: the error to answer with and its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadRefusal {
+    /// The gateway error.
+    pub kind: ErrorKind,
+    /// What was wrong, for the client.
+    pub message: String,
+}
+
+impl HeadRefusal {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Check `request` against `limits` and normalise its path in place.
+pub fn check_head(request: &mut RequestHeader, limits: &RequestLimits) -> Result<(), HeadRefusal> {
+    let target_bytes = request.raw_path().len();
+    if target_bytes > limits.max_uri_bytes {
+        return Err(HeadRefusal::new(
+            ErrorKind::UriTooLong,
+            format!(
+                "Request-URI Too Long: {target_bytes} bytes, at most {}",
+                limits.max_uri_bytes
+            ),
+        ));
+    }
+    let fields = request.headers.len();
+    if fields > limits.max_headers {
+        return Err(HeadRefusal::new(
+            ErrorKind::RequestHeaderFieldsTooLarge,
+            format!(
+                "Request Header Fields Too Large: {fields} fields, at most {}",
+                limits.max_headers
+            ),
+        ));
+    }
+    let line_bytes = request.method.as_str().len() + target_bytes + " HTTP/1.1\r\n".len() + 1;
+    let head_bytes = request
+        .headers
+        .iter()
+        .fold(line_bytes, |sum, (name, value)| {
+            sum + name.as_str().len() + value.len() + ": \r\n".len()
+        });
+    if head_bytes > limits.max_header_bytes {
+        return Err(HeadRefusal::new(
+            ErrorKind::RequestHeaderFieldsTooLarge,
+            format!(
+                "Request Header Fields Too Large: {head_bytes} bytes, at most {}",
+                limits.max_header_bytes
+            ),
+        ));
+    }
+    if request.version == Version::HTTP_11 {
+        let hosts = request.headers.get_all(http::header::HOST).iter().count();
+        if hosts != 1 {
+            let message = if hosts == 0 {
+                "Bad Request: HTTP/1.1 requests need a Host header"
+            } else {
+                "Bad Request: more than one Host header"
+            };
+            return Err(HeadRefusal::new(ErrorKind::BadRequest, message));
+        }
+    }
+    normalize_path(request)
+}
+
+fn normalize_path(request: &mut RequestHeader) -> Result<(), HeadRefusal> {
+    let normal = match super::path::normalize(request.uri.path()) {
+        Ok(std::borrow::Cow::Borrowed(_)) => return Ok(()),
+        Ok(std::borrow::Cow::Owned(normal)) => normal,
+        Err(e) => {
+            return Err(HeadRefusal::new(
+                ErrorKind::BadRequest,
+                format!("Bad Request: {e}"),
+            ))
+        }
+    };
+    let target = match request.uri.query() {
+        Some(query) => format!("{normal}?{query}"),
+        None => normal,
+    };
+    let invalid = |e: &dyn std::fmt::Display| {
+        HeadRefusal::new(ErrorKind::BadRequest, format!("Bad Request: {e}"))
+    };
+    let mut parts = request.uri.clone().into_parts();
+    parts.path_and_query = Some(target.parse().map_err(|e| invalid(&e))?);
+    let uri = http::Uri::from_parts(parts).map_err(|e| invalid(&e))?;
+    request.set_uri(uri);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(target: &str, headers: &[(&str, &str)]) -> RequestHeader {
+        let mut request = RequestHeader::build("GET", target.as_bytes(), None).unwrap();
+        for (name, value) in headers {
+            request.append_header(name.to_string(), *value).unwrap();
+        }
+        request
+    }
+
+    #[test]
+    fn heads_over_the_limits_are_refused_with_their_status() {
+        let limits = RequestLimits {
+            max_uri_bytes: 64,
+            max_header_bytes: 300,
+            max_headers: 4,
+            ..RequestLimits::default()
+        };
+        let host = [("host", "h")];
+        let long_target = format!("/{}", "a".repeat(64));
+        let big_value = "v".repeat(300);
+        let cases: Vec<(RequestHeader, Option<u16>)> = vec![
+            (head("/ok", &host), None),
+            (head(&long_target, &host), Some(414)),
+            (
+                head(
+                    "/ok",
+                    &[
+                        ("host", "h"),
+                        ("a", "1"),
+                        ("b", "2"),
+                        ("c", "3"),
+                        ("d", "4"),
+                    ],
+                ),
+                Some(431),
+            ),
+            (head("/ok", &[("host", "h"), ("x", &big_value)]), Some(431)),
+            (head("/ok", &[]), Some(400)),
+            (head("/ok", &[("host", "a"), ("host", "b")]), Some(400)),
+            (head("/a/%2fb", &host), Some(400)),
+        ];
+        for (mut request, expected) in cases {
+            let target = request.uri.to_string();
+            let got = check_head(&mut request, &limits)
+                .err()
+                .map(|r| r.kind.status());
+            assert_eq!(got, expected, "{target}");
+        }
+    }
+
+    #[test]
+    fn the_path_is_normalised_in_place_and_the_query_kept() {
+        let mut request = head("/dev/echo/../%61dmin/./x?a=1&b=..%2F", &[("host", "h")]);
+        check_head(&mut request, &RequestLimits::default()).unwrap();
+        assert_eq!(request.uri.path(), "/dev/admin/x");
+        assert_eq!(request.uri.query(), Some("a=1&b=..%2F"));
+    }
+}
