@@ -168,6 +168,11 @@ impl CorsPolicy {
         Some(headers)
     }
 
+    /// Whether `origin` may read this API's responses.
+    pub fn allows(&self, origin: &str) -> bool {
+        self.allow_origin(origin).is_some()
+    }
+
     /// Whether responses vary by `Origin` (every list but `*`).
     fn varies(&self) -> bool {
         !matches!(self.origins, Allowed::Any)

@@ -283,5 +283,17 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// The CORS policy for a request from `origin` that no stage serves: the first API's that
+    /// lets `origin` read its responses, so a browser app of this gateway can read the 404 of a
+    /// mistyped URL (the answer tells it nothing an API's own 404 would not).
+    pub fn cors_outside_apis(&self, origin: &str) -> Option<&crate::cors::CorsPolicy> {
+        self.entrypoints
+            .iter()
+            .filter_map(|e| e.stage.api.cors.as_ref())
+            .find(|cors| cors.allows(origin))
+    }
+}
+
 #[cfg(test)]
 mod tests;

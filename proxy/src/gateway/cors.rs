@@ -36,13 +36,18 @@ pub async fn answer_preflight(session: &mut Session, ctx: &mut RequestCtx) -> Re
     Ok(true)
 }
 
-/// Add the API's CORS headers for the request's origin to a response.
+/// Add the API's CORS headers for the request's origin to a response (for a request outside
+/// every API, those of the first API that allows its origin).
 pub fn decorate(
     head: &mut ResponseHeader,
     request: &RequestHeader,
     ctx: &RequestCtx,
 ) -> Result<()> {
-    let Some(cors) = ctx.stage.as_ref().and_then(|s| s.api.cors.as_ref()) else {
+    let cors = match &ctx.stage {
+        Some(stage) => stage.api.cors.as_ref(),
+        None => origin(request).and_then(|origin| ctx.snapshot.cors_outside_apis(origin)),
+    };
+    let Some(cors) = cors else {
         return Ok(());
     };
     for (name, value) in cors.response_headers(origin(request)) {

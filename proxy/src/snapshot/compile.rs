@@ -754,14 +754,17 @@ fn compile_http(
         ApiKind::Rest => 29_000,
         ApiKind::Http => 30_000,
     };
-    if !(50..=max_timeout_ms).contains(&settings.timeout_ms) {
+    let timeout_ms = settings
+        .timeout_ms
+        .as_ref()
+        .map_or(29_000, |t| *t.get_ref());
+    if !(50..=max_timeout_ms).contains(&timeout_ms) {
         diags.error(
-            None,
+            settings.timeout_ms.as_ref().map(Spanned::span),
             &cx.key("timeout_ms"),
             format!(
-                "the timeout is from 50 to {max_timeout_ms} ms on a {} API (got {})",
+                "the timeout is from 50 to {max_timeout_ms} ms on a {} API (got {timeout_ms})",
                 cx.kind.name(),
-                settings.timeout_ms
             ),
         );
         return None;
@@ -784,7 +787,7 @@ fn compile_http(
         host_header: authority,
         path,
         query,
-        timeout: Duration::from_millis(settings.timeout_ms),
+        timeout: Duration::from_millis(timeout_ms),
         method,
         request_mapping,
         response_mapping,

@@ -104,6 +104,7 @@ async fn preflights_are_answered_and_errors_carry_cors_headers() {
         ("/prod/limited", 200),
         ("/prod/limited", 429),
         ("/prod/nowhere", 404),
+        ("/outside/every/api", 404),
     ] {
         let response = http
             .get(format!("{}{path}", gateway.url))
@@ -121,6 +122,19 @@ async fn preflights_are_answered_and_errors_carry_cors_headers() {
         assert_eq!(h["access-control-expose-headers"], "x-request-id");
         assert_eq!(h["vary"], "origin");
     }
+    let foreign = http
+        .get(format!("{}/outside/every/api", gateway.url))
+        .header("origin", "https://evil.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 404);
+    assert!(
+        !foreign
+            .headers()
+            .contains_key("access-control-allow-origin"),
+        "an origin no API allows reads nothing outside the APIs either"
+    );
 }
 
 const PAGE: &str = r#"<!doctype html><html><body><pre id="result">pending</pre><script>

@@ -213,7 +213,7 @@ integration = {{ type = "http_proxy", uri = "http://127.0.0.1:{dead}" }}
 [apis.c.gateway_responses.MISSING_AUTHENTICATION_TOKEN]
 status = 404
 headers = {{ "x-reason" = "no-route" }}
-body = '{{"error": $context.error.messageString, "type": "$context.error.responseType", "id": "$context.requestId"}}'
+body = '{{"error": $context.error.messageString, "type": "$context.error.responseType", "id": "$context.requestId", "api": "$context.apiId", "stage": "$context.stage", "method": "$context.httpMethod", "path": "$context.path"}}'
 [apis.c.gateway_responses.DEFAULT_5XX]
 headers = {{ "retry-after" = "5" }}
 "#
@@ -227,6 +227,10 @@ headers = {{ "retry-after" = "5" }}
         .unwrap();
     assert_eq!(response.status(), 404);
     assert_eq!(response.headers()["x-reason"], "no-route");
+    assert_eq!(
+        response.headers()["x-amzn-errortype"],
+        "MissingAuthenticationTokenException"
+    );
     let request_id = response.headers()["x-request-id"]
         .to_str()
         .unwrap()
@@ -235,6 +239,10 @@ headers = {{ "retry-after" = "5" }}
     assert_eq!(body["error"], "Missing Authentication Token");
     assert_eq!(body["type"], "MISSING_AUTHENTICATION_TOKEN");
     assert_eq!(body["id"], request_id);
+    assert_eq!(body["api"], "c");
+    assert_eq!(body["stage"], "prod");
+    assert_eq!(body["method"], "GET");
+    assert_eq!(body["path"], "/prod/nope");
     let down = client
         .get(format!("{}/prod/down", gateway.url))
         .send()
@@ -242,4 +250,72 @@ headers = {{ "retry-after" = "5" }}
         .unwrap();
     assert_eq!(down.headers()["retry-after"], "5");
     assert_eq!(json_error(down).await, (502, "Bad Gateway".to_string()));
+}
+
+#[tokio::test]
+async fn every_error_names_its_aws_error_type() {
+    let gateway = Gateway::start(
+        r#"
+[apis.rest]
+type = "rest"
+[apis.rest.stages.prod]
+[apis.rest.routes."GET /known"]
+integration = { type = "mock" }
+[apis.rest.routes."POST /known"]
+required_parameters = ["header.x-tenant"]
+integration = { type = "mock" }
+"#,
+    )
+    .await;
+    let cases = [
+        (
+            "GET",
+            "/prod/unknown",
+            403,
+            "MissingAuthenticationTokenException",
+        ),
+        ("GET", "/nowhere", 404, "NotFoundException"),
+        ("POST", "/prod/known", 400, "BadRequestException"),
+    ];
+    for (method, path, status, error_type) in cases {
+        let response = client()
+            .request(method.parse().unwrap(), format!("{}{path}", gateway.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status, "{method} {path}");
+        assert_eq!(
+            response.headers()["x-amzn-errortype"],
+            error_type,
+            "{method} {path}"
+        );
+    }
+}
+
+#[test]
+fn integration_timeouts_outside_aws_bounds_are_config_errors() {
+    crate::support::assert_config_errors(
+        "timeouts.toml",
+        r#"[apis.r]
+type = "rest"
+[apis.r.stages.prod]
+[apis.r.routes."GET /a"]
+integration = { type = "http_proxy", uri = "http://127.0.0.1:1", timeout_ms = 29001 }
+[apis.r.routes."GET /b"]
+integration = { type = "http_proxy", uri = "http://127.0.0.1:1", timeout_ms = 49 }
+[apis.h]
+type = "http"
+base_path = "/h"
+[apis.h.stages.prod]
+[apis.h.routes."GET /c"]
+integration = { type = "http_proxy", uri = "http://127.0.0.1:1", timeout_ms = 30001 }
+[apis.h.routes."GET /d"]
+integration = { type = "http_proxy", uri = "http://127.0.0.1:1", timeout_ms = 30000 }
+"#,
+        &[
+            (5, "from 50 to 29000 ms on a rest API (got 29001)"),
+            (7, "from 50 to 29000 ms on a rest API (got 49)"),
+            (13, "from 50 to 30000 ms on a http API (got 30001)"),
+        ],
+    );
 }

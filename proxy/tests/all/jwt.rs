@@ -278,3 +278,47 @@ integration = { type = "mock" }
         ],
     );
 }
+
+#[tokio::test]
+async fn an_issuer_unreachable_at_startup_is_fetched_again_at_the_next_tokens() {
+    let minted = tokio::task::spawn_blocking(mint).await.unwrap();
+    let token = minted["tokens"]["rs256"].as_str().unwrap().to_string();
+    let port = crate::support::free_port();
+    let config = format!(
+        r#"
+[jwt_authorizers.issuer]
+issuer = "{ISSUER}"
+audiences = ["{AUDIENCE}"]
+jwks_uri = "http://127.0.0.1:{port}/jwks.json"
+jwks_refresh_seconds = 300
+
+[apis.jwt]
+type = "http"
+[apis.jwt.stages.prod]
+[apis.jwt.routes."GET /orders"]
+jwt_authorizer = "issuer"
+integration = {{ type = "mock", body = "orders" }}
+"#
+    );
+    let gateway = Gateway::start(&config).await;
+    let (status, _) = call(&gateway, "/prod/orders", Some(&token)).await;
+    assert_eq!(status, 401, "no keys yet: the issuer is down");
+    let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let jwks = serve_document(listener, "application/json", minted["jwks"].to_string());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _) = call(&gateway, "/prod/orders", Some(&token)).await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "valid tokens still refused 10 s after the issuer came up (refresh is 300 s)"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        jwks.fetches.load(Ordering::SeqCst) <= 2,
+        "fetches are bounded"
+    );
+}

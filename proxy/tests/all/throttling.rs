@@ -173,3 +173,48 @@ integration = { type = "mock" }
         ],
     );
 }
+
+#[tokio::test]
+async fn requests_that_match_no_route_take_account_tokens_too() {
+    let gateway = Gateway::start_with(
+        r#"
+[apis.t]
+type = "http"
+[apis.t.stages.prod]
+[apis.t.routes."GET /x"]
+integration = { type = "mock", body = "ok" }
+"#,
+        crate::support::Extra {
+            server: "throttle = { rate = 0.5, burst = 3 }",
+            ..crate::support::Extra::default()
+        },
+    )
+    .await;
+    let mut statuses = Vec::new();
+    for path in [
+        "/prod/unknown",
+        "/nowhere",
+        "/prod/unknown",
+        "/nowhere",
+        "/prod/x",
+    ] {
+        let response = client()
+            .get(format!("{}{path}", gateway.url))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        if status == 429 {
+            assert!(response.headers().contains_key("retry-after"));
+            assert_eq!(
+                response.headers()["x-amzn-errortype"],
+                "TooManyRequestsException"
+            );
+        }
+        statuses.push(status);
+    }
+    assert_eq!(statuses, [404, 404, 404, 429, 429]);
+    gateway
+        .metrics_containing(r#"wasmgate_throttled_requests_total{api="",level="account""#)
+        .await;
+}
