@@ -469,6 +469,10 @@ impl ProxyHttp for Gateway {
         cors::decorate(upstream_response, session.req_header(), ctx)
     }
 
+    fn upstream_response_head_deadline(&self, ctx: &RequestCtx) -> Option<Duration> {
+        ctx.http_integration().map(|http| http.timeout)
+    }
+
     fn invalid_request_response(&self, error: &Error) -> Option<(ResponseHeader, Bytes)> {
         let kind = errors::refused_head_kind(error);
         log::debug!("refused request head: {error}");

@@ -159,19 +159,29 @@ pub async fn buffered_exchange(
     prepare_request(session.req_header(), &mut upstream_request, ctx, http)?;
     ctx.integration_started = Some(Instant::now());
 
+    // The integration timeout bounds the whole call, up to the response head: a backend that
+    // trickles its answer a byte at a time cannot stretch it read by read.
+    let deadline = tokio::time::Instant::now() + http.timeout;
     let (mut upstream, peer) = match connect(ctx, http).await {
         Ok(connected) => connected,
         Err(kind) => return respond::error(session, ctx, kind).await,
     };
-    let sent = async {
+    let exchange = async {
         upstream
             .write_request_header(Box::new(upstream_request))
             .await?;
         upstream.write_request_body(body, true).await?;
         upstream.finish_request_body().await?;
         upstream.read_response_header().await
-    }
-    .await;
+    };
+    let sent = tokio::time::timeout_at(deadline, exchange)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Error::explain(
+                ErrorType::ReadTimedout,
+                "integration timeout",
+            ))
+        });
     if let Err(e) = sent {
         let kind = match e.etype() {
             ErrorType::ReadTimedout | ErrorType::WriteTimedout => ErrorKind::IntegrationTimeout,

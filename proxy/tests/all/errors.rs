@@ -319,3 +319,65 @@ integration = { type = "http_proxy", uri = "http://127.0.0.1:1", timeout_ms = 30
         ],
     );
 }
+
+/// A backend that reads a request, then sends its response head a byte every 100 ms.
+async fn trickling_backend() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\nContent-Length: 2\r\n\r\nok";
+                for byte in head.bytes() {
+                    if stream.write_all(&[byte]).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn the_integration_timeout_bounds_the_whole_wait_for_the_response_head() {
+    let slow = trickling_backend().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[apis.t]
+type = "rest"
+[apis.t.models.Any]
+schema = {{ type = "object" }}
+[apis.t.stages.prod]
+[apis.t.routes."GET /streamed"]
+integration = {{ type = "http_proxy", uri = "http://{slow}/", timeout_ms = 500 }}
+[apis.t.routes."POST /buffered"]
+request_models = {{ "$default" = "Any" }}
+integration = {{ type = "http_proxy", uri = "http://{slow}/", timeout_ms = 500 }}
+"#
+    ))
+    .await;
+    for (method, path) in [("GET", "/prod/streamed"), ("POST", "/prod/buffered")] {
+        let started = Instant::now();
+        let response = client()
+            .request(method.parse().unwrap(), format!("{}{path}", gateway.url))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        assert_eq!(
+            json_error(response).await,
+            (504, "Endpoint request timed out".to_string()),
+            "{path}"
+        );
+        assert!(
+            took < Duration::from_millis(1500),
+            "{path}: {took:?} for a 500 ms timeout while each byte came within it"
+        );
+    }
+}

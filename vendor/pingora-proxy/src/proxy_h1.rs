@@ -119,6 +119,12 @@ where
 
         debug!("Sending header to upstream {:?}", req);
 
+        // wasmgate patch: a deadline for the whole response head.
+        let head_deadline = self
+            .inner
+            .upstream_response_head_deadline(ctx)
+            .map(|wait| time::Instant::now() + wait);
+
         match client_session.write_request_header(Box::new(req)).await {
             Ok(_) => { /* Continue */ }
             Err(e) => {
@@ -159,7 +165,13 @@ where
                 &mut downstream_custom_message_reader,
                 pipe_state.clone(),
             ),
-            self.proxy_handle_upstream(client_session, tx_upstream, rx_downstream, pipe_state),
+            self.proxy_handle_upstream(
+                client_session,
+                tx_upstream,
+                rx_downstream,
+                pipe_state,
+                head_deadline
+            ),
         );
 
         if let Some(custom_session) = session.downstream_session.as_custom_mut() {
@@ -251,6 +263,7 @@ where
         tx: mpsc::Sender<HttpTask>,
         mut rx: mpsc::Receiver<HttpTask>,
         pipe_state: Arc<AtomicU8>,
+        mut head_deadline: Option<time::Instant>,
     ) -> Result<bool>
     where
         SV: ProxyHttp + Send + Sync,
@@ -265,9 +278,12 @@ where
         /* duplex mode, wait for either to complete */
         while !request_done || !response_done {
             tokio::select! {
-                res = client_session.read_response_task(), if !response_done => {
+                res = read_response_task_by(client_session, head_deadline), if !response_done => {
                     match res {
                         Ok(task) => {
+                            if matches!(&task, HttpTask::Header(head, _) if !head.status.is_informational()) {
+                                head_deadline = None;
+                            }
                             response_done = task.is_end();
                             if !upgraded && client_session.was_upgraded() {
                                 // upgrade can only happen once
@@ -1267,5 +1283,18 @@ mod tests {
 
         assert_eq!(err.etype(), &InvalidHTTPHeader);
         assert_eq!(err.esource(), &ErrorSource::Upstream);
+    }
+}
+
+/// wasmgate patch: the next response task, failing as a read timeout once `deadline` passes.
+async fn read_response_task_by(
+    client_session: &mut HttpSessionV1,
+    deadline: Option<time::Instant>,
+) -> Result<HttpTask> {
+    match deadline {
+        Some(at) => time::timeout_at(at, client_session.read_response_task())
+            .await
+            .unwrap_or_else(|_| Error::e_explain(ReadTimedout, "upstream response head deadline")),
+        None => client_session.read_response_task().await,
     }
 }

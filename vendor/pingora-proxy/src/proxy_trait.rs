@@ -115,6 +115,15 @@ pub trait ProxyHttp {
         None
     }
 
+    /// How long an HTTP/1 upstream may take, from when the request head is sent, to send its
+    /// whole (final) response head; `None` (the default) for no bound beyond the peer's
+    /// per-read timeout. Past it the exchange fails as an upstream `ReadTimedout`.
+    ///
+    /// wasmgate patch: upstream pingora 0.9.1 bounds each read, not the wait for the head.
+    fn upstream_response_head_deadline(&self, _ctx: &Self::CTX) -> Option<Duration> {
+        None
+    }
+
     /// Handle the incoming request before any downstream module is executed.
     ///
     /// This function is similar to [Self::request_filter()] but executes before any other logic,
