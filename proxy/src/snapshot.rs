@@ -6,6 +6,7 @@ mod authorizers;
 mod compile;
 mod plans;
 mod secrets;
+mod steps;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::throttle::Bucket;
 use crate::validation::RequestValidation;
 
 pub use compile::compile;
+pub use steps::Step;
 
 /// Everything the request path needs, resolved at load time.
 #[derive(Debug)]
@@ -118,6 +120,8 @@ pub struct Route {
     pub plan_method_throttles: Vec<(Arc<str>, Throttle)>,
     /// The JWT authorizer that verifies requests first, with the scopes it requires.
     pub jwt: Option<RouteJwt>,
+    /// What a request walks before the integration, in order ([`Step`]).
+    pub steps: Vec<Step>,
 }
 
 /// A route's JWT authorizer and the scopes of which a token must hold one.

@@ -10,28 +10,26 @@ use pingora::proxy::Session;
 use pingora::Result;
 
 use super::context::RequestCtx;
-use super::plugins::{plugin_context, request_view, write_whole_response};
-use super::respond;
+use super::outcome::{Answer, Outcome};
+use super::views::{plugin_context, request_view};
 use crate::cache::{CacheKey, CachedResponse, Fill, ResponseCache};
 use crate::gateway_response::ErrorKind;
 use crate::metrics::METRICS;
-use crate::plugin::CacheDecision;
+use crate::plugin::{CacheDecision, Plugin};
 
 /// The response header telling how the cache answered.
 pub const CACHE_HEADER: &str = "x-wasmgate-cache";
 
-/// Run the route's cache policy; `Ok(true)` when the response was written (a hit, or the
-/// policy failed closed).
-pub async fn consult(
-    session: &mut Session,
+/// Ask the route's cache `policy` how to cache the request: a hit is answered whole from the
+/// cache, a miss or refresh is marked for recording on its way to the client.
+pub async fn lookup(
+    policy: &Plugin,
+    session: &Session,
     ctx: &mut RequestCtx,
     cache: &ResponseCache,
-) -> Result<bool> {
+) -> Result<Outcome> {
     let Some(route) = ctx.route.clone() else {
-        return Ok(false);
-    };
-    let Some(policy) = route.plugins.cache_policy.clone() else {
-        return Ok(false);
+        return Ok(Outcome::Continue);
     };
     let decision = policy
         .decide_cache(
@@ -44,27 +42,26 @@ pub async fn consult(
         Ok(CacheDecision::Refresh(rule)) => (rule, false),
         Ok(CacheDecision::Bypass) => {
             count(ctx, "bypass");
-            return Ok(false);
+            return Ok(Outcome::Continue);
         }
-        Err(_) if policy.settings.failure_mode.is_open() => return Ok(false),
-        Err(_) => {
-            respond::error(session, ctx, ErrorKind::InternalError).await?;
-            return Ok(true);
-        }
+        Err(_) if policy.settings.failure_mode.is_open() => return Ok(Outcome::Continue),
+        Err(_) => return Ok(ErrorKind::InternalError.into()),
     };
     if rule.ttl_seconds == 0 {
         count(ctx, "bypass");
-        return Ok(false);
+        return Ok(Outcome::Continue);
     }
     let key = match &ctx.stage {
         Some(stage) => CacheKey::new(&stage.api.name, &stage.name, rule.key),
-        None => return Ok(false),
+        None => return Ok(Outcome::Continue),
     };
     if read {
         if let Some(hit) = cache.get(&key) {
             count(ctx, "hit");
-            write_whole_response(session, ctx, cached_head(&hit)?, hit.body.clone()).await?;
-            return Ok(true);
+            return Ok(Outcome::Answer(Answer::Whole(
+                Box::new(cached_head(&hit)?),
+                hit.body.clone(),
+            )));
         }
     }
     let outcome = if read { "miss" } else { "refresh" };
@@ -77,7 +74,7 @@ pub async fn consult(
             outcome,
         ));
     }
-    Ok(false)
+    Ok(Outcome::Continue)
 }
 
 fn cached_head(hit: &CachedResponse) -> Result<ResponseHeader> {

@@ -6,7 +6,9 @@ use std::time::{Instant, SystemTime};
 
 use pingora::http::RequestHeader;
 
-use super::plugins::RequestEdits;
+use bytes::Bytes;
+
+use super::edits::RequestEdits;
 use crate::cache::Fill;
 use crate::drain::InFlight;
 use crate::gateway_response::ErrorKind;
@@ -40,6 +42,10 @@ pub struct RequestCtx {
     pub authorizer_context: Vec<(String, String)>,
     /// Changes request transformers made, applied upstream.
     pub edits: RequestEdits,
+    /// The whole request body, on routes that read it before the integration.
+    pub body: Option<Bytes>,
+    /// The request head as the route's plugins see it (request transformers change it).
+    pub view: Option<Arc<crate::plugin::RequestView>>,
     /// Where the request goes upstream (http integrations).
     pub upstream: Option<UpstreamPlan>,
     /// Request body bytes seen so far.
@@ -72,6 +78,36 @@ pub struct UpstreamPlan {
 }
 
 impl RequestCtx {
+    /// A new request's state on `snapshot`, counted in flight while it lives.
+    pub fn new(snapshot: Arc<Snapshot>, in_flight: InFlight) -> Self {
+        RequestCtx {
+            snapshot,
+            request_id: super::trace::request_id(),
+            started: Instant::now(),
+            arrived: SystemTime::now(),
+            source_ip: None,
+            peer_ip: None,
+            stage: None,
+            route: None,
+            params: Vec::new(),
+            principal: None,
+            authorizer_context: Vec::new(),
+            edits: RequestEdits::default(),
+            body: None,
+            view: None,
+            upstream: None,
+            body_bytes: 0,
+            error: None,
+            integration_started: None,
+            integration_latency: None,
+            cache_fill: None,
+            validation_error: None,
+            api_key_id: None,
+            plugin_context: None,
+            _in_flight: in_flight,
+        }
+    }
+
     /// The matched route's http integration, if it has one.
     pub fn http_integration(&self) -> Option<&HttpIntegration> {
         match &self.route.as_ref()?.integration {
@@ -86,6 +122,25 @@ impl RequestCtx {
             .iter()
             .find(|(name, _)| name == key)
             .map(|(_, value)| value.as_str())
+    }
+
+    /// The API's and the stage's names, empty before a stage matched (metric labels).
+    pub fn api_and_stage_names(&self) -> (&str, &str) {
+        self.stage
+            .as_ref()
+            .map_or(("", ""), |s| (s.api.name.as_str(), s.name.as_str()))
+    }
+
+    /// The largest request body the matched API accepts.
+    pub fn max_request_body_bytes(&self) -> u64 {
+        self.stage
+            .as_ref()
+            .map_or(u64::MAX, |s| s.api.max_request_body_bytes)
+    }
+
+    /// The matched stage's variables.
+    pub fn stage_variables(&self) -> &[(String, String)] {
+        self.stage.as_ref().map_or(&[][..], |s| &s.variables[..])
     }
 
     /// The backend currently tried.

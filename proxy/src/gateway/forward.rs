@@ -17,7 +17,7 @@ use pingora::{Error, ErrorType, Result};
 
 use super::context::{RequestCtx, RequestValues};
 use super::respond::REQUEST_ID_HEADER;
-use super::{caching, errors, plugins, respond, trace};
+use super::{caching, errors, respond, responses, trace};
 use crate::cache::ResponseCache;
 use crate::gateway_response::ErrorKind;
 use crate::integration::{HttpIntegration, HOP_BY_HOP};
@@ -190,17 +190,11 @@ pub async fn buffered_exchange(
         log::warn!("{}: backend exchange failed: {e}", ctx.request_id);
         return respond::error(session, ctx, kind).await;
     }
-    ctx.integration_latency = ctx.integration_started.map(|started| started.elapsed());
     let mut head = upstream
         .response_header()
         .cloned()
         .ok_or_else(|| Error::explain(ErrorType::InternalError, "response header read"))?;
-    let values = RequestValues {
-        request: session.req_header(),
-        ctx,
-    };
-    http.response_mapping.apply(&mut head, &values)?;
-    caching::record_head(ctx, &mut head)?;
+    responses::integration_head(session.req_header(), &mut head, ctx)?;
     head.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
     super::cors::decorate(&mut head, session.req_header(), ctx)?;
     let needs_body = ctx
@@ -217,7 +211,7 @@ pub async fn buffered_exchange(
         }
         let mut body = body.freeze();
         caching::record_body(ctx, Some(&body), true, cache);
-        if let Err(kind) = plugins::whole_response_phases(&mut head, &mut body, ctx).await {
+        if let Err(kind) = responses::whole_response_phases(&mut head, &mut body, ctx).await {
             return respond::error(session, ctx, kind).await;
         }
         head.remove_header(&http::header::TRANSFER_ENCODING);
@@ -225,7 +219,7 @@ pub async fn buffered_exchange(
         session.write_response_header(Box::new(head), false).await?;
         session.write_response_body(Some(body), true).await?;
     } else {
-        plugins::response_phases(&mut head, ctx).await?;
+        responses::response_phases(&mut head, ctx).await?;
         session.write_response_header(Box::new(head), false).await?;
         while let Some(chunk) = upstream.read_response_body().await? {
             caching::record_body(ctx, Some(&chunk), false, cache);
@@ -241,6 +235,27 @@ pub async fn buffered_exchange(
 }
 
 type Upstream = pingora::protocols::http::client::HttpSession;
+
+/// A connection to the current backend failed: mark it down for its pool's `fail_timeout_ms`
+/// when the failure says it is, and let pingora retry while another backend is left.
+pub fn connect_failed(ctx: &RequestCtx, mut e: Box<Error>) -> Box<Error> {
+    let (Some(http), Some(addr)) = (ctx.http_integration(), ctx.current_backend()) else {
+        return e;
+    };
+    if errors::is_backend_failure(&e) {
+        http.pool.mark_failed(addr);
+        METRICS
+            .upstream_failures
+            .with_label_values(&[http.pool.name()])
+            .inc();
+        let tried = ctx
+            .upstream
+            .as_ref()
+            .map_or(&[][..], |plan| &plan.tried[..]);
+        e.set_retry(http.pool.pick(tried).is_some());
+    }
+    e
+}
 
 /// Connect to the next healthy backend, failing over on connect errors like the streaming path.
 async fn connect(

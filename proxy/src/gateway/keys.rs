@@ -1,17 +1,11 @@
-//! API keys on the request path: where a route's key comes from, admitting it against the
-//! stage's usage plans, and the AWS answers when it is refused (403 `Forbidden`, 429 `Too Many
-//! Requests` with `Retry-After`, 429 `Limit Exceeded`).
-
-use pingora::proxy::Session;
-use pingora::Result;
+//! API keys on the request path: admitting the key a request presented (from `x-api-key` or
+//! its authorizer's context) against the stage's usage plans, and the AWS answers when it is
+//! refused (403 `Forbidden`, 429 `Too Many Requests` with `Retry-After`, 429 `Limit Exceeded`).
 
 use super::context::RequestCtx;
-use super::respond;
+use super::outcome;
 use crate::apikeys::{KeyService, Refusal};
-use crate::config::ApiKeySource;
 use crate::gateway_response::ErrorKind;
-use crate::snapshot::Route;
-use crate::throttle;
 
 /// The request header carrying the API key.
 pub const API_KEY_HEADER: &str = "x-api-key";
@@ -19,36 +13,15 @@ pub const API_KEY_HEADER: &str = "x-api-key";
 /// The authorizer context entry carrying the API key (AWS's usage identifier key).
 pub const USAGE_IDENTIFIER_KEY: &str = "usageIdentifierKey";
 
-/// Whether `route` needs a key from the `x-api-key` header (checked before plugins run).
-pub fn checked_from_header(route: &Route, ctx: &RequestCtx) -> bool {
-    route.api_key_required && source(ctx) == ApiKeySource::Header
-}
-
-/// Whether `route` needs a key from its authorizer's context (checked after authorizers).
-pub fn checked_from_authorizer(route: &Route, ctx: &RequestCtx) -> bool {
-    route.api_key_required && source(ctx) == ApiKeySource::Authorizer
-}
-
-fn source(ctx: &RequestCtx) -> ApiKeySource {
-    ctx.stage
-        .as_ref()
-        .map_or(ApiKeySource::Header, |s| s.api.api_key_source)
-}
-
-/// The key an authorizer returned.
-pub fn from_authorizer(ctx: &RequestCtx) -> Option<String> {
-    ctx.authorizer_value(USAGE_IDENTIFIER_KEY)
-        .map(str::to_string)
-}
-
-/// Admit the request by the key it presented, remembering the key for the access log.
+/// Admit the request by the key it presented, remembering the key for the access log; the
+/// AWS answer when it is refused.
 pub fn admit(
     keys: &KeyService,
     ctx: &mut RequestCtx,
     presented: Option<&str>,
-) -> Result<(), Refusal> {
+) -> Result<(), outcome::Refusal> {
     let (Some(stage), Some(route)) = (&ctx.stage, &ctx.route) else {
-        return Err(Refusal::Forbidden("missing"));
+        return Err(ErrorKind::InvalidApiKey.into());
     };
     match crate::apikeys::admit(keys, &ctx.snapshot, stage, route, presented) {
         Ok(admitted) => {
@@ -77,18 +50,11 @@ pub fn admit(
                     .with_label_values(&[labels[0], labels[1], labels[2], "key"])
                     .inc();
             }
-            Err(refusal)
+            Err(match refusal {
+                Refusal::Forbidden(_) => ErrorKind::InvalidApiKey.into(),
+                Refusal::Throttled(wait) => outcome::Refusal::throttled(wait),
+                Refusal::LimitExceeded => ErrorKind::QuotaExceeded.into(),
+            })
         }
-    }
-}
-
-/// Answer a refused key.
-pub async fn refuse(session: &mut Session, ctx: &mut RequestCtx, refusal: Refusal) -> Result<()> {
-    match refusal {
-        Refusal::Forbidden(_) => respond::error(session, ctx, ErrorKind::InvalidApiKey).await,
-        Refusal::Throttled(wait) => {
-            respond::throttled(session, ctx, throttle::retry_after_seconds(wait)).await
-        }
-        Refusal::LimitExceeded => respond::error(session, ctx, ErrorKind::QuotaExceeded).await,
     }
 }

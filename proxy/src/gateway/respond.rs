@@ -1,5 +1,6 @@
-//! Writing responses the gateway produces itself: mock integrations and JSON errors. Every one
-//! carries the request id.
+//! Writing the responses the gateway produces itself — JSON errors (customised by the API's
+//! gateway responses), mock and plugin responses, preflights — each with the request id and
+//! the API's CORS headers.
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
@@ -8,6 +9,7 @@ use pingora::proxy::Session;
 use pingora::Result;
 
 use super::context::{RequestCtx, RequestValues};
+use super::outcome::Refusal;
 use crate::gateway_response::{ErrorKind, GatewayResponses, RenderedError};
 
 /// The header carrying the request id on every response.
@@ -80,60 +82,37 @@ pub fn render_error(
     }
 }
 
-/// Answer with the gateway error `kind` and remember it for logging.
-pub async fn error(session: &mut Session, ctx: &mut RequestCtx, kind: ErrorKind) -> Result<()> {
-    error_with_message(session, ctx, kind, None)
-        .await
-        .map(|_| ())
-}
-
-/// Answer with the gateway error `kind` carrying `message` instead of the kind's own; the status
-/// it answered with.
-pub async fn error_with_message(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    kind: ErrorKind,
-    message: Option<&str>,
-) -> Result<u16> {
-    error_with_headers(session, ctx, kind, message, Vec::new()).await
-}
-
-/// Answer 429 `Too Many Requests` with `Retry-After` (seconds).
-pub async fn throttled(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    retry_after_seconds: u64,
-) -> Result<()> {
-    let retry_after = (
-        http::header::RETRY_AFTER,
-        HeaderValue::from(retry_after_seconds),
+/// Answer with the gateway error `refusal` describes (customised by the API's gateway
+/// responses) and remember it for logging; the status it answered with.
+pub async fn refuse(session: &mut Session, ctx: &mut RequestCtx, refusal: &Refusal) -> Result<u16> {
+    ctx.error = Some(refusal.kind);
+    let mut rendered = render_error(
+        session.req_header(),
+        ctx,
+        refusal.kind,
+        refusal.message.as_deref(),
     );
-    error_with_headers(session, ctx, ErrorKind::Throttled, None, vec![retry_after])
-        .await
-        .map(|_| ())
-}
-
-async fn error_with_headers(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    kind: ErrorKind,
-    message: Option<&str>,
-    extra_headers: Vec<(HeaderName, HeaderValue)>,
-) -> Result<u16> {
-    ctx.error = Some(kind);
-    let mut rendered = render_error(session.req_header(), ctx, kind, message);
-    rendered.headers.extend(extra_headers);
+    if let Some(seconds) = refusal.retry_after {
+        rendered
+            .headers
+            .push((http::header::RETRY_AFTER, HeaderValue::from(seconds)));
+    }
     let status = rendered.status;
     write(
         session,
         ctx,
-        rendered.status,
+        status,
         &rendered.headers,
         Some("application/json"),
         rendered.body,
     )
     .await
     .map(|()| status)
+}
+
+/// [`refuse`] with the kind's own message.
+pub async fn error(session: &mut Session, ctx: &mut RequestCtx, kind: ErrorKind) -> Result<()> {
+    refuse(session, ctx, &kind.into()).await.map(|_| ())
 }
 
 /// The response to a request head pingora refused before the gateway saw it: the error's

@@ -14,6 +14,7 @@ use toml::Spanned;
 use super::authorizers::{compile_jwt_authorizers, route_jwt};
 use super::plans::{compile_keys, compile_plans, Plans};
 use super::secrets::compile_admin_token;
+use super::steps::request_steps;
 use super::{Api, Chain, Entrypoint, Route, Snapshot, Stage};
 use crate::config::*;
 use crate::gateway_response::{CustomResponse, GatewayResponses, ResponseType};
@@ -478,7 +479,7 @@ fn compile_stage(
             stage.name.get_ref().clone(),
             route.name.get_ref().clone(),
         );
-        let compiled = Arc::new(Route {
+        let mut compiled = Route {
             key: route.name.get_ref().clone(),
             integration,
             plugins,
@@ -496,7 +497,10 @@ fn compile_stage(
                 .cloned()
                 .unwrap_or_default(),
             jwt: route_jwt(route, cx.jwt_authorizers, cx.declared_jwt, diags),
-        });
+            steps: Vec::new(),
+        };
+        compiled.steps = request_steps(&compiled, api.api_key_source);
+        let compiled = Arc::new(compiled);
         match parsed {
             ParsedRoute::Key(key, _) => {
                 if let Err(conflict) = router.insert(key, compiled) {

@@ -1,0 +1,135 @@
+//! The response side of the pipeline that the streaming and buffered paths share: the route's
+//! response transformers, in order, each seeing the response as the one before left it.
+
+use bytes::Bytes;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::proxy::Session;
+use pingora::{Error, ErrorType, Result};
+
+use super::context::{RequestCtx, RequestValues};
+use super::outcome::{header_pair, on_fault};
+use super::respond;
+use super::views::{plugin_context, response_view};
+use crate::gateway_response::ErrorKind;
+use crate::plugin::{Fault, Plugin, ResponseChanges};
+
+fn apply_response_changes(
+    plugin: &Plugin,
+    response: &mut ResponseHeader,
+    changes: ResponseChanges,
+    body: Option<&mut Bytes>,
+) -> Result<(), Fault> {
+    if changes.body.is_some() && body.is_none() {
+        return Err(Fault::Invalid(
+            "a body change without needs-response-body".into(),
+        ));
+    }
+    if let Some(status) = changes.status {
+        response
+            .set_status(status)
+            .map_err(|_| Fault::Invalid(format!("status {status}")))?;
+    }
+    for name in &changes.remove_headers {
+        response.remove_header(name.as_str());
+    }
+    for header in changes.set_headers {
+        let (name, value) = header_pair(header, |name| plugin.header_name(name))?;
+        response
+            .insert_header(name, value)
+            .map_err(|e| Fault::Invalid(e.to_string()))?;
+    }
+    if let (Some(new_body), Some(body)) = (changes.body, body) {
+        *body = new_body.into();
+    }
+    Ok(())
+}
+
+/// The integration's response head arrived (either path): note the integration latency, apply
+/// the route's response mappings and start recording it for the cache.
+pub fn integration_head(
+    request: &RequestHeader,
+    head: &mut ResponseHeader,
+    ctx: &mut RequestCtx,
+) -> Result<()> {
+    ctx.integration_latency = ctx.integration_started.map(|started| started.elapsed());
+    if let Some(http) = ctx.http_integration() {
+        http.response_mapping
+            .apply(head, &RequestValues { request, ctx })?;
+    }
+    super::caching::record_head(ctx, head)
+}
+
+/// Run the response transformers on a response the gateway streams (no body changes).
+pub async fn response_phases(response: &mut ResponseHeader, ctx: &RequestCtx) -> Result<()> {
+    response_transformers(response, None, ctx)
+        .await
+        .map_err(|_| Error::explain(ErrorType::InternalError, "response transformer failed"))
+}
+
+/// Run the response transformers on a response the gateway holds whole (mock integrations,
+/// cache hits) and write it.
+pub async fn write_whole_response(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    mut head: ResponseHeader,
+    mut body: Bytes,
+) -> Result<()> {
+    if let Err(kind) = whole_response_phases(&mut head, &mut body, ctx).await {
+        return respond::error(session, ctx, kind).await;
+    }
+    let headers: Vec<_> = head
+        .headers
+        .iter()
+        .filter(|(name, _)| *name != http::header::CONTENT_LENGTH)
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    respond::write(session, ctx, head.status.as_u16(), &headers, None, body).await
+}
+
+/// Run the response transformers on a response the gateway holds whole: status, headers and
+/// body may change. `Err(kind)` when a closed plugin failed.
+pub async fn whole_response_phases(
+    response: &mut ResponseHeader,
+    body: &mut Bytes,
+    ctx: &RequestCtx,
+) -> Result<(), ErrorKind> {
+    response_transformers(response, Some(body), ctx).await
+}
+
+/// The route's response transformers in order, each seeing the response as the one before left
+/// it; `body` is the whole body on responses the gateway holds (transformers may replace it),
+/// `None` on streamed ones (a body change is then an invalid answer). `Err(kind)` when a closed
+/// plugin failed.
+async fn response_transformers(
+    response: &mut ResponseHeader,
+    mut body: Option<&mut Bytes>,
+    ctx: &RequestCtx,
+) -> Result<(), ErrorKind> {
+    let Some(route) = ctx.route.clone() else {
+        return Ok(());
+    };
+    if route.plugins.response_transformers.is_empty() {
+        return Ok(());
+    }
+    let plugin_ctx = plugin_context(ctx);
+    for plugin in &route.plugins.response_transformers {
+        let result = match plugin
+            .transform_response(
+                &response_view(response, &route.plugins.response_headers),
+                body.as_deref().map(|body| &body[..]),
+                &plugin_ctx,
+            )
+            .await
+        {
+            Ok(changes) => apply_response_changes(plugin, response, changes, body.as_deref_mut()),
+            Err(fault) => Err(fault),
+        };
+        if let Err(fault) = result {
+            log::warn!("plugin `{}` response-transformer: {fault}", plugin.name);
+            if let Some(kind) = on_fault(plugin, ErrorKind::InternalError) {
+                return Err(kind);
+            }
+        }
+    }
+    Ok(())
+}
