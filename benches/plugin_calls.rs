@@ -50,7 +50,6 @@ fn request() -> Arc<RequestView> {
 
 fn context() -> Arc<RequestContext> {
     Arc::new(RequestContext {
-        stage: None,
         route: None,
         path_parameters: vec![("id".into(), "42".into())],
         source_ip: Some([127, 0, 0, 1].into()),

@@ -16,11 +16,12 @@ mod service;
 mod store;
 mod usage;
 
-pub use admission::{admit, Admitted, Refusal};
+pub use admission::{admit, Admitted, Refusal, RouteKeys};
 pub use secret::{check_value, digest, KeyDigest};
 pub use service::{AdminError, KeyPatch, KeyService, NewKey, UsageReport};
 pub use usage::today;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Where a key was declared.
@@ -66,4 +67,13 @@ pub struct UsagePlan {
     pub throttle: Option<crate::config::Throttle>,
     /// Each key's quota.
     pub quota: Option<crate::config::Quota>,
+}
+
+/// The keys and plans a config declares (compiled with each snapshot).
+#[derive(Debug, Default)]
+pub struct KeyConfig {
+    /// `[usage_plans]` by name.
+    pub usage_plans: HashMap<String, Arc<UsagePlan>>,
+    /// `[api_keys]` by their value's digest.
+    pub config_keys: HashMap<KeyDigest, Arc<KeyEntry>>,
 }

@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use pingora::http::RequestHeader;
+use sha2::Digest;
 
 use crate::config::JwtAuthorizerFile;
 use jwks::Jwks;
@@ -187,7 +188,7 @@ impl JwtAuthorizer {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
             _ => value.trim(),
         };
-        let digest = crate::apikeys::digest(token);
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
         let remembered = match self.remembered.get(&digest) {
             Some(hit) if now_seconds() < hit.valid_until => hit,
             _ => {

@@ -31,7 +31,7 @@ pub use bindings::request_transformer::{RequestAction, RequestChanges};
 pub use bindings::response_transformer::ResponseChanges;
 pub use bindings::types::{Entry, Header, Response};
 pub use bindings::validator::Verdict;
-pub use context::RequestContext;
+pub use context::{RequestContext, RouteNames};
 pub use heads::{Headers, RequestView, ResponseView};
 pub use invoke::{Fault, MAX_PLUGIN_BODY};
 pub use load::load_all;
@@ -55,8 +55,6 @@ pub struct Plugin {
     pub response_headers: Option<Arc<[String]>>,
     /// Deadline, failure mode and isolation.
     pub settings: PluginSettings,
-    /// For authorizers with Lambda-authorizer semantics: identity sources and the decision cache.
-    pub identity: Option<crate::authorizer::IdentityRule>,
     warm: pool::WarmPool,
     metrics: invoke::CallMetrics,
     header_names: names::HeaderNames,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use http::HeaderName;
 
-use crate::apikeys::{KeyDigest, KeyEntry, UsagePlan};
+use crate::apikeys::{KeyConfig, UsagePlan};
 use crate::config::{AdminFile, ApiKeySource, ApiKind, ServerFile, Throttle};
 use crate::gateway_response::GatewayResponses;
 use crate::integration::Integration;
@@ -38,10 +38,8 @@ pub struct Snapshot {
     /// The files besides the config that the snapshot read (plugin components, model files),
     /// watched for changes.
     pub watched_files: Vec<std::path::PathBuf>,
-    /// `[usage_plans]` by name.
-    pub usage_plans: HashMap<String, Arc<UsagePlan>>,
-    /// `[api_keys]` by their value's digest.
-    pub config_keys: HashMap<KeyDigest, Arc<KeyEntry>>,
+    /// `[usage_plans]` and `[api_keys]`.
+    pub keys: KeyConfig,
     /// The bearer token `/admin/*` calls need, when configured.
     pub admin_token: Option<String>,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -122,6 +120,8 @@ pub struct Route {
     pub jwt: Option<RouteJwt>,
     /// What a request walks before the integration, in order ([`Step`]).
     pub steps: Vec<Step>,
+    /// The API, stage and route names and stage variables, as plugins read them.
+    pub names: Arc<crate::plugin::RouteNames>,
 }
 
 /// A route's JWT authorizer and the scopes of which a token must hold one.

@@ -94,7 +94,7 @@ impl State {
             .unwrap_or(Path::new("."))
             .join(&snapshot.server.state_dir);
         let keys = KeyService::open(&state_dir)
-            .and_then(|keys| keys.register_plans(&snapshot).map(|()| keys))
+            .and_then(|keys| keys.register_plans(&snapshot.keys).map(|()| keys))
             .map_err(|e| {
                 let source = SourceMap::new(path, "");
                 ConfigErrors::single(&source, None, format!("server.state_dir: {e}"))
@@ -165,7 +165,7 @@ impl State {
             log::warn!("changes to [server] or [admin] take effect at the next restart");
         }
         prefetch_keys(&snapshot);
-        if let Err(e) = self.keys.register_plans(&snapshot) {
+        if let Err(e) = self.keys.register_plans(&snapshot.keys) {
             log::error!("usage plans: {e}; a new plan's first period counts as a later one");
         }
         self.snapshot.store(Arc::new(snapshot));

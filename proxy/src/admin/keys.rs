@@ -91,7 +91,7 @@ pub fn list(state: &Arc<State>, request: &Request) -> Answer {
     let position = request.query("position");
     let page = state
         .keys
-        .list(&state.snapshot(), position.as_deref(), limit + 1);
+        .list(&state.snapshot().keys, position.as_deref(), limit + 1);
     let more = page.len() > limit;
     let items: Vec<Value> = page
         .iter()
@@ -109,7 +109,8 @@ pub fn list(state: &Arc<State>, request: &Request) -> Answer {
 pub async fn create(state: &Arc<State>, request: &Request) -> Answer {
     let new: NewKey = body(request)?;
     let state = state.clone();
-    let mut created = blocking(move || state.keys.create(&state.snapshot(), vec![new])).await?;
+    let mut created =
+        blocking(move || state.keys.create(&state.snapshot().keys, vec![new])).await?;
     let (entry, value) = created
         .pop()
         .ok_or_else(|| AdminError::Internal("no key created".into()))?;
@@ -131,7 +132,7 @@ pub async fn import(state: &Arc<State>, request: &Request) -> Answer {
         ));
     }
     let state = state.clone();
-    let created = blocking(move || state.keys.create(&state.snapshot(), import.keys)).await?;
+    let created = blocking(move || state.keys.create(&state.snapshot().keys, import.keys)).await?;
     let items: Vec<Value> = created
         .iter()
         .map(|(entry, value)| key_json(entry, Some(value)))
@@ -143,7 +144,7 @@ pub async fn import(state: &Arc<State>, request: &Request) -> Answer {
 pub fn get(state: &Arc<State>, id: &str) -> Answer {
     state
         .keys
-        .get(&state.snapshot(), id)
+        .get(&state.snapshot().keys, id)
         .map(|entry| (StatusCode::OK, key_json(&entry, None)))
 }
 
@@ -151,7 +152,7 @@ pub fn get(state: &Arc<State>, id: &str) -> Answer {
 pub async fn update(state: &Arc<State>, request: &Request, id: &str) -> Answer {
     let patch: KeyPatch = body(request)?;
     let (state, id) = (state.clone(), id.to_string());
-    let entry = blocking(move || state.keys.update(&state.snapshot(), &id, patch)).await?;
+    let entry = blocking(move || state.keys.update(&state.snapshot().keys, &id, patch)).await?;
     Ok((StatusCode::OK, key_json(&entry, None)))
 }
 
@@ -166,21 +167,21 @@ pub async fn rotate(state: &Arc<State>, request: &Request, id: &str) -> Answer {
     let rotate: Rotate = body(request)?;
     let (state, id) = (state.clone(), id.to_string());
     let (entry, value) =
-        blocking(move || state.keys.rotate(&state.snapshot(), &id, rotate.value)).await?;
+        blocking(move || state.keys.rotate(&state.snapshot().keys, &id, rotate.value)).await?;
     Ok((StatusCode::OK, key_json(&entry, Some(&value))))
 }
 
 /// `DELETE /admin/keys/{id}`.
 pub async fn delete(state: &Arc<State>, id: &str) -> Answer {
     let (state, id) = (state.clone(), id.to_string());
-    blocking(move || state.keys.delete(&state.snapshot(), &id)).await?;
+    blocking(move || state.keys.delete(&state.snapshot().keys, &id)).await?;
     Ok((StatusCode::NO_CONTENT, Value::Null))
 }
 
 /// `GET /admin/usage-plans`: the config's plans.
 pub fn plans(state: &Arc<State>) -> (StatusCode, Value) {
     let snapshot = state.snapshot();
-    let mut plans: Vec<_> = snapshot.usage_plans.values().collect();
+    let mut plans: Vec<_> = snapshot.keys.usage_plans.values().collect();
     plans.sort_by(|a, b| a.name.cmp(&b.name));
     (StatusCode::OK, json!({ "items": plans }))
 }
@@ -204,7 +205,7 @@ pub async fn usage(state: &Arc<State>, request: &Request, plan: &str) -> Answer 
     let report = blocking(move || {
         state
             .keys
-            .report(&state.snapshot(), &plan, key.as_deref(), start, end)
+            .report(&state.snapshot().keys, &plan, key.as_deref(), start, end)
     })
     .await?;
     let json = serde_json::to_value(&report)

@@ -7,8 +7,8 @@ use std::time::Duration;
 use super::secret::digest;
 use super::service::KeyService;
 use super::usage::{today, Charge};
-use super::UsagePlan;
-use crate::snapshot::{Route, Snapshot, Stage};
+use super::{KeyConfig, UsagePlan};
+use crate::config::Throttle;
 
 /// A request the key admitted.
 #[derive(Debug, Clone)]
@@ -28,17 +28,26 @@ pub enum Refusal {
     LimitExceeded,
 }
 
-/// Admit a request presenting `presented` as its key on `route` of `stage`.
+/// What a route of a stage asks of keys.
+pub struct RouteKeys<'a> {
+    /// The usage plans covering the stage, in config order.
+    pub plans: &'a [Arc<UsagePlan>],
+    /// The route key, e.g. `GET /pets/{id}` (method throttles are per route).
+    pub route_key: &'a str,
+    /// Usage plans' limits for this route, replacing the plan's own: plan name and limit.
+    pub method_throttles: &'a [(Arc<str>, Throttle)],
+}
+
+/// Admit a request presenting `presented` as its key on `route`.
 pub fn admit(
     service: &KeyService,
-    snapshot: &Snapshot,
-    stage: &Stage,
-    route: &Route,
+    config: &KeyConfig,
+    route: &RouteKeys<'_>,
     presented: Option<&str>,
 ) -> Result<Admitted, Refusal> {
     let presented = presented.ok_or(Refusal::Forbidden("missing"))?;
     let digest = digest(presented);
-    let entry = snapshot
+    let entry = config
         .config_keys
         .get(&digest)
         .cloned()
@@ -47,16 +56,16 @@ pub fn admit(
     if !entry.enabled {
         return Err(Refusal::Forbidden("disabled"));
     }
-    let plan: &Arc<UsagePlan> = stage
-        .usage_plans
+    let plan: &Arc<UsagePlan> = route
+        .plans
         .iter()
         .find(|plan| entry.plans.iter().any(|name| **name == *plan.name))
         .ok_or(Refusal::Forbidden("not_in_plan"))?;
     let method_limit = route
-        .plan_method_throttles
+        .method_throttles
         .iter()
         .find(|(name, _)| **name == *plan.name)
-        .map(|(_, limit)| (Some(route.key.as_str()), limit));
+        .map(|(_, limit)| (Some(route.route_key), limit));
     if let Some((method, limit)) = method_limit.or(plan.throttle.as_ref().map(|l| (None, l))) {
         let bucket = service.buckets.bucket(&entry.id, &plan.name, method, limit);
         bucket.admit().map_err(Refusal::Throttled)?;

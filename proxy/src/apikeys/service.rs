@@ -13,8 +13,7 @@ use dashmap::DashMap;
 use super::secret::{self, KeyDigest};
 use super::store::{Store, StoredKey};
 use super::usage::{oldest_kept, period_start, today, QuotaRule, UsageBook};
-use super::{KeyEntry, KeySource};
-use crate::snapshot::Snapshot;
+use super::{KeyConfig, KeyEntry, KeySource};
 use crate::throttle::KeyBuckets;
 
 /// How often usage counts are written.
@@ -184,8 +183,8 @@ impl KeyService {
     }
 
     /// Record the plans of a (re)loaded config, so that each has the day it first appeared.
-    pub fn register_plans(&self, snapshot: &Snapshot) -> Result<(), String> {
-        let names: Vec<&str> = snapshot.usage_plans.keys().map(String::as_str).collect();
+    pub fn register_plans(&self, config: &KeyConfig) -> Result<(), String> {
+        let names: Vec<&str> = config.usage_plans.keys().map(String::as_str).collect();
         let days = self
             .lock()
             .plan_first_days(&names, today())
@@ -207,9 +206,9 @@ impl KeyService {
 
     /// Every key, config keys first where ids tie, ordered by id; from after `position`, at most
     /// `limit`.
-    pub fn list(&self, snapshot: &Snapshot, position: Option<&str>, limit: usize) -> Vec<KeyEntry> {
+    pub fn list(&self, config: &KeyConfig, position: Option<&str>, limit: usize) -> Vec<KeyEntry> {
         let stored = read(&self.keys.by_id);
-        let mut all: Vec<&KeyEntry> = snapshot
+        let mut all: Vec<&KeyEntry> = config
             .config_keys
             .values()
             .map(|entry| &**entry)
@@ -221,8 +220,8 @@ impl KeyService {
     }
 
     /// One key by id.
-    pub fn get(&self, snapshot: &Snapshot, id: &str) -> Result<KeyEntry, AdminError> {
-        if let Some(entry) = config_key(snapshot, id) {
+    pub fn get(&self, config: &KeyConfig, id: &str) -> Result<KeyEntry, AdminError> {
+        if let Some(entry) = config_key(config, id) {
             return Ok(entry.clone());
         }
         self.keys
@@ -235,22 +234,22 @@ impl KeyService {
     /// value, which is shown only now.
     pub fn create(
         &self,
-        snapshot: &Snapshot,
+        config: &KeyConfig,
         new_keys: Vec<NewKey>,
     ) -> Result<Vec<(KeyEntry, String)>, AdminError> {
         let mut keys = Vec::with_capacity(new_keys.len());
         let mut values = Vec::with_capacity(new_keys.len());
         let mut digests = std::collections::HashSet::new();
         for new in new_keys {
-            let plans = check_plans(snapshot, &new.plans)?;
+            let plans = check_plans(config, &new.plans)?;
             let name = check_name(&new.name)?;
             let value = chosen_or_new_value(new.value)?;
             let digest = secret::digest(&value);
-            if !digests.insert(digest) || snapshot.config_keys.contains_key(&digest) {
+            if !digests.insert(digest) || config.config_keys.contains_key(&digest) {
                 return Err(duplicate_value());
             }
             let entry = KeyEntry {
-                id: self.new_id(snapshot)?.into(),
+                id: self.new_id(config)?.into(),
                 name,
                 description: new.description,
                 enabled: new.enabled.unwrap_or(true),
@@ -275,10 +274,10 @@ impl KeyService {
         Ok(keys.into_iter().map(|key| key.entry).zip(values).collect())
     }
 
-    fn new_id(&self, snapshot: &Snapshot) -> Result<String, AdminError> {
+    fn new_id(&self, config: &KeyConfig) -> Result<String, AdminError> {
         loop {
             let id = secret::new_id().map_err(random_failed)?;
-            if config_key(snapshot, &id).is_none() && self.keys.get(&id).is_none() {
+            if config_key(config, &id).is_none() && self.keys.get(&id).is_none() {
                 return Ok(id);
             }
         }
@@ -287,15 +286,15 @@ impl KeyService {
     /// Change a stored key.
     pub fn update(
         &self,
-        snapshot: &Snapshot,
+        config: &KeyConfig,
         id: &str,
         patch: KeyPatch,
     ) -> Result<KeyEntry, AdminError> {
-        refuse_config_key(snapshot, id)?;
+        refuse_config_key(config, id)?;
         let plans = patch
             .plans
             .as_deref()
-            .map(|plans| check_plans(snapshot, plans))
+            .map(|plans| check_plans(config, plans))
             .transpose()?;
         let name = patch.name.as_deref().map(check_name).transpose()?;
         let mut store = self.lock();
@@ -321,14 +320,14 @@ impl KeyService {
     /// Give a stored key a new value (generated, or chosen); the old value stops working now.
     pub fn rotate(
         &self,
-        snapshot: &Snapshot,
+        config: &KeyConfig,
         id: &str,
         value: Option<String>,
     ) -> Result<(KeyEntry, String), AdminError> {
-        refuse_config_key(snapshot, id)?;
+        refuse_config_key(config, id)?;
         let value = chosen_or_new_value(value)?;
         let digest = secret::digest(&value);
-        if snapshot.config_keys.contains_key(&digest) {
+        if config.config_keys.contains_key(&digest) {
             return Err(duplicate_value());
         }
         let mut store = self.lock();
@@ -343,8 +342,8 @@ impl KeyService {
     }
 
     /// Delete a stored key; its usage history stays.
-    pub fn delete(&self, snapshot: &Snapshot, id: &str) -> Result<(), AdminError> {
-        refuse_config_key(snapshot, id)?;
+    pub fn delete(&self, config: &KeyConfig, id: &str) -> Result<(), AdminError> {
+        refuse_config_key(config, id)?;
         let mut store = self.lock();
         if self.keys.get(id).is_none() {
             return Err(not_found(id));
@@ -392,13 +391,13 @@ impl KeyService {
     /// A plan's usage report from `start` to `end`, of one key or all.
     pub fn report(
         &self,
-        snapshot: &Snapshot,
+        config: &KeyConfig,
         plan_name: &str,
         key: Option<&str>,
         start: NaiveDate,
         end: NaiveDate,
     ) -> Result<UsageReport, AdminError> {
-        let plan = snapshot
+        let plan = config
             .usage_plans
             .get(plan_name)
             .ok_or_else(|| AdminError::NotFound(format!("no usage plan `{plan_name}`")))?;
@@ -456,16 +455,16 @@ fn daily(
         .collect()
 }
 
-fn config_key<'a>(snapshot: &'a Snapshot, id: &str) -> Option<&'a KeyEntry> {
-    snapshot
+fn config_key<'a>(config: &'a KeyConfig, id: &str) -> Option<&'a KeyEntry> {
+    config
         .config_keys
         .values()
         .find(|entry| &*entry.id == id)
         .map(|entry| &**entry)
 }
 
-fn refuse_config_key(snapshot: &Snapshot, id: &str) -> Result<(), AdminError> {
-    match config_key(snapshot, id) {
+fn refuse_config_key(config: &KeyConfig, id: &str) -> Result<(), AdminError> {
+    match config_key(config, id) {
         Some(_) => Err(AdminError::Conflict(format!(
             "key `{id}` is declared in the config file ([api_keys.{id}]); change it there"
         ))),
@@ -473,10 +472,10 @@ fn refuse_config_key(snapshot: &Snapshot, id: &str) -> Result<(), AdminError> {
     }
 }
 
-fn check_plans(snapshot: &Snapshot, plans: &[String]) -> Result<Vec<Arc<str>>, AdminError> {
+fn check_plans(config: &KeyConfig, plans: &[String]) -> Result<Vec<Arc<str>>, AdminError> {
     let mut checked: Vec<Arc<str>> = Vec::with_capacity(plans.len());
     for plan in plans {
-        if !snapshot.usage_plans.contains_key(plan) {
+        if !config.usage_plans.contains_key(plan) {
             return Err(AdminError::BadRequest(format!(
                 "no usage plan `{plan}` (declare it under [usage_plans.{plan}])"
             )));

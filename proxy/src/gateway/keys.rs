@@ -4,7 +4,7 @@
 
 use super::context::RequestCtx;
 use super::outcome;
-use crate::apikeys::{KeyService, Refusal};
+use crate::apikeys::{KeyService, Refusal, RouteKeys};
 use crate::gateway_response::ErrorKind;
 
 /// The request header carrying the API key.
@@ -23,7 +23,12 @@ pub fn admit(
     let (Some(stage), Some(route)) = (&ctx.stage, &ctx.route) else {
         return Err(ErrorKind::InvalidApiKey.into());
     };
-    match crate::apikeys::admit(keys, &ctx.snapshot, stage, route, presented) {
+    let route_keys = RouteKeys {
+        plans: &stage.usage_plans,
+        route_key: &route.key,
+        method_throttles: &route.plan_method_throttles,
+    };
+    match crate::apikeys::admit(keys, &ctx.snapshot.keys, &route_keys, presented) {
         Ok(admitted) => {
             ctx.api_key_id = Some(admitted.key_id);
             Ok(())

@@ -12,6 +12,7 @@ use super::outcome::{on_fault, Answer, Outcome, Refusal};
 use super::views::{new_plugin_context, request_view};
 use super::{caching, forward, keys};
 use crate::apikeys::KeyService;
+use crate::authorizer::IdentityRule;
 use crate::cache::ResponseCache;
 use crate::config::ApiKeySource;
 use crate::gateway_response::ErrorKind;
@@ -55,7 +56,9 @@ async fn run_step(
         Step::ApiKey(source) => api_key(*source, session, ctx, services.keys),
         Step::ReadBody => read_body(session, ctx).await?,
         Step::Jwt(jwt) => verify_jwt(jwt, session, ctx).await,
-        Step::Authorizer(plugin) => authorize(plugin, session, ctx, route).await,
+        Step::Authorizer(plugin, rule) => {
+            authorize(plugin, rule.as_deref(), session, ctx, route).await
+        }
         Step::Validation => validate(route, session, ctx),
         Step::Validator(plugin) => run_validator(plugin, session, ctx, route).await,
         Step::RequestTransformer(plugin) => transform(plugin, session, ctx, route).await,
@@ -155,14 +158,17 @@ fn view(session: &Session, ctx: &mut RequestCtx, route: &Route) -> Arc<crate::pl
         .clone()
 }
 
+/// An authorizer plugin; with a Lambda-authorizer `rule`, a request without its identity
+/// sources is 401 without a call, and decisions are cached per identity.
 async fn authorize(
     plugin: &Plugin,
+    rule: Option<&IdentityRule>,
     session: &Session,
     ctx: &mut RequestCtx,
     route: &Route,
 ) -> Outcome {
     let request = session.req_header();
-    let identity = match &plugin.identity {
+    let identity = match rule {
         Some(rule) => match rule.identity(request, ctx.stage_variables()) {
             Some(identity) => Some((rule, identity)),
             None => return ErrorKind::Unauthorized.into(),

@@ -50,8 +50,7 @@ pub fn plugin_context(ctx: &RequestCtx) -> Arc<RequestContext> {
 
 pub fn new_plugin_context(ctx: &RequestCtx) -> RequestContext {
     RequestContext {
-        stage: ctx.stage.clone(),
-        route: ctx.route.clone(),
+        route: ctx.route.as_ref().map(|route| route.names.clone()),
         path_parameters: ctx.params.clone(),
         source_ip: ctx.source_ip,
         request_id: ctx.request_id.clone(),

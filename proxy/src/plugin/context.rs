@@ -9,16 +9,27 @@ use std::sync::Arc;
 use super::bindings::request_context;
 use super::bindings::types::Entry;
 use super::host::HostState;
-use crate::snapshot::{Route, Stage};
 
-/// What the gateway knows about a request, as plugins see it: the snapshot's stage and route
-/// themselves (their names and the stage's variables are copied only when a plugin asks).
+/// The names of a route in one stage as plugins read them, built once per route and stage at
+/// load (so a request lends them with one reference count, and copies a name only when a plugin
+/// asks for it).
+#[derive(Debug, Default)]
+pub struct RouteNames {
+    /// The API's name.
+    pub api: String,
+    /// The stage's name.
+    pub stage: String,
+    /// The route key, e.g. `GET /pets/{id}`.
+    pub route: String,
+    /// The stage's variables.
+    pub stage_variables: Vec<(String, String)>,
+}
+
+/// What the gateway knows about a request, as plugins see it.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
-    /// The stage (and through it the API), once one matched.
-    pub stage: Option<Arc<Stage>>,
-    /// The matched route.
-    pub route: Option<Arc<Route>>,
+    /// The matched route's names, once one matched.
+    pub route: Option<Arc<RouteNames>>,
     /// Path parameters of the route, raw.
     pub path_parameters: Vec<(Arc<str>, String)>,
     /// The client's IP address (formatted only when a plugin asks for it).
@@ -32,8 +43,14 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
+    fn name(&self, name: impl Fn(&RouteNames) -> &String) -> String {
+        self.route.as_deref().map(name).cloned().unwrap_or_default()
+    }
+
     fn stage_variables(&self) -> &[(String, String)] {
-        self.stage.as_ref().map_or(&[], |stage| &stage.variables)
+        self.route
+            .as_ref()
+            .map_or(&[], |names| &names.stage_variables)
     }
 }
 
@@ -65,30 +82,15 @@ impl HostState {
 
 impl request_context::Host for HostState {
     fn api(&mut self) -> wasmtime::Result<String> {
-        let ctx = self.context()?;
-        Ok(ctx
-            .stage
-            .as_ref()
-            .map(|s| s.api.name.clone())
-            .unwrap_or_default())
+        Ok(self.context()?.name(|names| &names.api))
     }
 
     fn stage(&mut self) -> wasmtime::Result<String> {
-        let ctx = self.context()?;
-        Ok(ctx
-            .stage
-            .as_ref()
-            .map(|s| s.name.clone())
-            .unwrap_or_default())
+        Ok(self.context()?.name(|names| &names.stage))
     }
 
     fn route(&mut self) -> wasmtime::Result<String> {
-        let ctx = self.context()?;
-        Ok(ctx
-            .route
-            .as_ref()
-            .map(|r| r.key.clone())
-            .unwrap_or_default())
+        Ok(self.context()?.name(|names| &names.route))
     }
 
     fn path_parameter(&mut self, name: String) -> wasmtime::Result<Option<String>> {

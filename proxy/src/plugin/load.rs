@@ -126,23 +126,8 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String
             "the manifest lists `{phase}` but the component does not export it"
         ));
     }
-    let identity = file
-        .authorizer
-        .as_ref()
-        .map(|authorizer| {
-            if !manifest.phases.contains(manifest::Phases::AUTHORIZER) {
-                return Err(
-                    "`authorizer` settings need a plugin that serves the authorizer phase"
-                        .to_string(),
-                );
-            }
-            crate::authorizer::IdentityRule::compile(authorizer)
-                .map_err(|e| format!("authorizer: {e}"))
-        })
-        .transpose()?;
     Ok(Plugin {
         name: name.to_string(),
-        identity,
         shared,
         pre,
         indices,

@@ -16,6 +16,8 @@ use super::plans::{compile_keys, compile_plans, Plans};
 use super::secrets::compile_admin_token;
 use super::steps::request_steps;
 use super::{Api, Chain, Entrypoint, Route, Snapshot, Stage};
+use crate::apikeys::KeyConfig;
+use crate::authorizer::IdentityRule;
 use crate::config::*;
 use crate::gateway_response::{CustomResponse, GatewayResponses, ResponseType};
 use crate::integration::{
@@ -23,7 +25,7 @@ use crate::integration::{
     MockResponse, RequestMapping, ResponseMapping,
 };
 use crate::metrics::METRICS;
-use crate::plugin::Plugin;
+use crate::plugin::{Phases, Plugin, RouteNames};
 use crate::policy::{ResourcePolicy, TrustedProxies};
 use crate::routing::{RouteKey, Router};
 use crate::template::{substitute_stage_variables, Scope, Template};
@@ -46,6 +48,7 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
         by_address: HashMap::new(),
     };
     let plugins = compile_plugins(file, loaded.source.file(), &mut diags);
+    let authorizer_rules = compile_authorizer_rules(file, &plugins, &mut diags);
     let base_dir = loaded.source.file().parent().unwrap_or(Path::new("."));
     let plans = compile_plans(file, &mut diags);
     let config_keys = compile_keys(file, &plans, base_dir, &mut diags);
@@ -62,6 +65,7 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
             server: &file.server,
             base_dir,
             plugins: &plugins,
+            authorizer_rules: &authorizer_rules,
             plans: &plans,
             jwt_authorizers: &jwt_authorizers,
             declared_jwt: &file.jwt_authorizers,
@@ -111,8 +115,10 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
                     .map(|f| base_dir.join(f.get_ref())),
             )
             .collect(),
-        usage_plans: plans.by_name,
-        config_keys,
+        keys: KeyConfig {
+            usage_plans: plans.by_name,
+            config_keys,
+        },
         admin_token,
         trusted_proxies,
         jwt_authorizers,
@@ -177,11 +183,42 @@ fn compile_plugins(
     loaded.by_name
 }
 
+/// The Lambda-authorizer rule (identity sources and decision cache) of each plugin declaring
+/// `authorizer = {...}`: one per plugin per load, shared by every route the plugin guards.
+fn compile_authorizer_rules(
+    file: &ConfigFile,
+    plugins: &HashMap<String, Arc<Plugin>>,
+    diags: &mut Diagnostics,
+) -> HashMap<String, Arc<IdentityRule>> {
+    let mut rules = HashMap::new();
+    for declared in &file.plugins {
+        let (Some(settings), Some(plugin)) = (
+            &declared.value.authorizer,
+            plugins.get(declared.name.get_ref()),
+        ) else {
+            continue;
+        };
+        let rule = if plugin.phases.contains(Phases::AUTHORIZER) {
+            IdentityRule::compile(settings).map_err(|e| format!("authorizer: {e}"))
+        } else {
+            Err("`authorizer` settings need a plugin that serves the authorizer phase".into())
+        };
+        match rule {
+            Ok(rule) => {
+                rules.insert(plugin.name.clone(), Arc::new(rule));
+            }
+            Err(e) => diags.error(Some(declared.name.span()), &declared.path, e),
+        }
+    }
+    rules
+}
+
 /// What compiling an API needs from the rest of the config.
 struct ApiContext<'a> {
     server: &'a ServerFile,
     base_dir: &'a Path,
     plugins: &'a HashMap<String, Arc<Plugin>>,
+    authorizer_rules: &'a HashMap<String, Arc<IdentityRule>>,
     plans: &'a Plans,
     jwt_authorizers: &'a HashMap<String, Arc<crate::jwt::JwtAuthorizer>>,
     declared_jwt: &'a [Named<JwtAuthorizerFile>],
@@ -498,8 +535,17 @@ fn compile_stage(
                 .unwrap_or_default(),
             jwt: route_jwt(route, cx.jwt_authorizers, cx.declared_jwt, diags),
             steps: Vec::new(),
+            names: Arc::new(RouteNames {
+                api: api.name.clone(),
+                stage: stage.name.get_ref().clone(),
+                route: route.name.get_ref().clone(),
+                stage_variables: variables
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            }),
         };
-        compiled.steps = request_steps(&compiled, api.api_key_source);
+        compiled.steps = request_steps(&compiled, api.api_key_source, cx.authorizer_rules);
         let compiled = Arc::new(compiled);
         match parsed {
             ParsedRoute::Key(key, _) => {

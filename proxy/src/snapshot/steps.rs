@@ -12,9 +12,11 @@
 //! To add a step: a variant here (with what it needs, resolved at load), its place in
 //! [`request_steps`], and its arm in `gateway::pipeline::run_step`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{Route, RouteJwt};
+use crate::authorizer::IdentityRule;
 use crate::config::ApiKeySource;
 use crate::integration::Integration;
 use crate::plugin::Plugin;
@@ -30,8 +32,9 @@ pub enum Step {
     ReadBody,
     /// Verify the bearer token with a JWT authorizer.
     Jwt(RouteJwt),
-    /// An authorizer plugin.
-    Authorizer(Arc<Plugin>),
+    /// An authorizer plugin, with its Lambda-authorizer rule (identity sources, decision
+    /// cache) when it has one.
+    Authorizer(Arc<Plugin>, Option<Arc<IdentityRule>>),
     /// Required parameters and the body's model.
     Validation,
     /// A validator plugin.
@@ -42,8 +45,13 @@ pub enum Step {
     CacheLookup(Arc<Plugin>),
 }
 
-/// The steps of `route` on an API taking keys from `key_source`, in pipeline order.
-pub fn request_steps(route: &Route, key_source: ApiKeySource) -> Vec<Step> {
+/// The steps of `route` on an API taking keys from `key_source`, in pipeline order;
+/// `authorizer_rules` are the authorizer plugins' rules by plugin name.
+pub fn request_steps(
+    route: &Route,
+    key_source: ApiKeySource,
+    authorizer_rules: &HashMap<String, Arc<IdentityRule>>,
+) -> Vec<Step> {
     let chain = &route.plugins;
     let key_step =
         |source| (route.api_key_required && key_source == source).then_some(Step::ApiKey(source));
@@ -53,7 +61,9 @@ pub fn request_steps(route: &Route, key_source: ApiKeySource) -> Vec<Step> {
         steps.push(Step::ReadBody);
     }
     steps.extend(route.jwt.clone().map(Step::Jwt));
-    steps.extend(chain.authorizers.iter().cloned().map(Step::Authorizer));
+    steps.extend(chain.authorizers.iter().map(|plugin| {
+        Step::Authorizer(plugin.clone(), authorizer_rules.get(&plugin.name).cloned())
+    }));
     steps.extend(key_step(ApiKeySource::Authorizer));
     if !route.validation.is_empty() {
         steps.push(Step::Validation);

@@ -17,6 +17,7 @@ mod lifecycle;
 mod plugins;
 mod reload;
 mod routing;
+mod structure;
 mod support;
 mod throttling;
 mod validation;
