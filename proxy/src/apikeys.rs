@@ -10,15 +10,19 @@
 //! usage ─► dirty counters written by the flusher every 500 ms and at shutdown
 //! ```
 
+mod admin;
 mod admission;
+mod report;
 mod secret;
 mod service;
 mod store;
 mod usage;
 
+pub use admin::{AdminError, KeyPatch, NewKey};
 pub use admission::{admit, Admitted, Refusal, RouteKeys};
+pub use report::UsageReport;
 pub use secret::{check_value, digest, KeyDigest};
-pub use service::{AdminError, KeyPatch, KeyService, NewKey, UsageReport};
+pub use service::KeyService;
 pub use usage::today;
 
 use std::collections::HashMap;

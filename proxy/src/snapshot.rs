@@ -2,11 +2,16 @@
 //! routers, integrations and gateway responses. A reload compiles a new snapshot beside the
 //! serving one and swaps the pointer; requests hold an `Arc` to the snapshot they started on.
 
+mod apis;
 mod authorizers;
 mod compile;
+mod integrations;
 mod plans;
+mod responses;
 mod secrets;
 mod steps;
+mod upstreams;
+mod validations;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! The crate's shape, checked on its source: the top-level modules of `proxy/src` depend on
 //! each other without cycles (judged by their `crate::<module>` paths outside test code), so
-//! each can be read and changed from the ones below it.
+//! each can be read and changed from the ones below it, and no file outgrows a reading.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -95,4 +95,28 @@ fn top_level_modules_depend_on_each_other_without_cycles() {
         .filter_map(|module| cycle_through(&graph, module))
         .collect();
     assert!(cycles.is_empty(), "module cycles: {cycles:?}");
+}
+
+/// Longest source file in `proxy/src`: rooms of a few hundred lines read best.
+const MAX_LINES: usize = 400;
+
+#[test]
+fn no_source_file_is_over_the_size_a_reader_can_hold() {
+    let mut files = Vec::new();
+    sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let long: Vec<(String, usize)> = files
+        .iter()
+        .map(|file| {
+            let lines = std::fs::read_to_string(file)
+                .expect("read source")
+                .lines()
+                .count();
+            (file.display().to_string(), lines)
+        })
+        .filter(|(_, lines)| *lines > MAX_LINES)
+        .collect();
+    assert!(long.is_empty(), "over {MAX_LINES} lines: {long:?}");
 }

@@ -1,0 +1,73 @@
+//! Backend pools for integration URIs: the `[upstreams]` pools, and a pool of one for each
+//! `host:port` a URI names directly, shared by every route that names it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::*;
+use crate::upstream::Pool;
+
+pub(super) struct Pools {
+    pub(super) named: HashMap<String, Arc<Pool>>,
+    pub(super) by_address: HashMap<String, Arc<Pool>>,
+}
+
+impl Pools {
+    /// The pool for an integration URI's authority: a named upstream or a `host[:port]`.
+    pub(super) fn get(&mut self, authority: &str) -> Result<Arc<Pool>, String> {
+        if let Some(pool) = self.named.get(authority) {
+            return Ok(pool.clone());
+        }
+        if let Some(pool) = self.by_address.get(authority) {
+            return Ok(pool.clone());
+        }
+        let target = if has_port(authority) {
+            authority.to_string()
+        } else {
+            format!("{authority}:80")
+        };
+        let pool = Pool::resolve(authority, &[&target], Duration::from_secs(10)).map_err(|e| {
+            format!("`{authority}` is neither an upstream name nor a reachable address: {e}")
+        })?;
+        let pool = Arc::new(pool);
+        self.by_address.insert(authority.to_string(), pool.clone());
+        Ok(pool)
+    }
+}
+
+pub(super) fn has_port(authority: &str) -> bool {
+    match authority.rsplit_once(':') {
+        Some((host, port)) => !host.ends_with(':') && port.parse::<u16>().is_ok(),
+        None => false,
+    }
+}
+
+pub(super) fn compile_upstreams(
+    upstreams: &[Named<UpstreamFile>],
+    diags: &mut Diagnostics,
+) -> HashMap<String, Arc<Pool>> {
+    let mut pools = HashMap::new();
+    for upstream in upstreams {
+        let targets: Vec<&str> = upstream
+            .value
+            .targets
+            .iter()
+            .map(|t| t.get_ref().as_str())
+            .collect();
+        let span = upstream
+            .value
+            .targets
+            .first()
+            .map(|t| t.span())
+            .unwrap_or(upstream.name.span());
+        let fail_timeout = Duration::from_millis(upstream.value.fail_timeout_ms);
+        match Pool::resolve(upstream.name.get_ref(), &targets, fail_timeout) {
+            Ok(pool) => {
+                pools.insert(upstream.name.get_ref().clone(), Arc::new(pool));
+            }
+            Err(e) => diags.error(Some(span), &format!("{}.targets", upstream.path), e),
+        }
+    }
+    pools
+}
