@@ -52,36 +52,31 @@ BACKEND_PORT=$(free_port); NGINX_PORT=$(free_port); GATE_PORT=$(free_port); ADMI
 BODY=$(head -c 1024 /dev/zero | tr '\0' 'x')
 
 mkdir -p "$work/backend" "$work/nginx"
-cat > "$work/backend/nginx.conf" <<CONF
-worker_processes 1;
-error_log $work/backend/error.log;
-pid $work/backend/nginx.pid;
+# nginx_conf DIR WORKERS HTTP: an nginx config in DIR (its log and pid there too), without access
+# logs, whose http block holds HTTP.
+nginx_conf() {
+  cat > "$1/nginx.conf" <<CONF
+worker_processes $2;
+error_log $1/error.log;
+pid $1/nginx.pid;
 events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 "$BODY"; } }
+$3
 }
 CONF
-cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes $WORKERS;
-error_log $work/nginx/error.log;
-pid $work/nginx/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; keepalive_requests 1000000; }
+}
+nginx_conf "$work/backend" 1 "  server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 \"$BODY\"; } }"
+nginx_conf "$work/nginx" "$WORKERS" "  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:$NGINX_PORT;
     location / {
       proxy_pass http://backend;
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      proxy_set_header Connection \"\";
     }
-  }
-}
-CONF
+  }"
 # An RS256 key pair, its JWKS and a token valid for a day, minted with PyJWT.
 BENCH_JWT=$("$PYTHON" - "$work/jwks.json" <<'PY'
 import json, sys, time

@@ -13,7 +13,7 @@ use http::{HeaderName, HeaderValue, Method};
 use crate::template::{Lookup, Template};
 use crate::upstream::Pool;
 
-pub use mapping::{parse_request_mapping, parse_response_mapping, RequestMapping, ResponseMapping};
+pub use mapping::{RequestMapping, ResponseMapping};
 
 /// Hop-by-hop headers: they describe one connection, so they are never forwarded by the
 /// buffered exchange nor replayed from the response cache.

@@ -243,11 +243,7 @@ pub fn connect_failed(ctx: &RequestCtx, mut e: Box<Error>) -> Box<Error> {
         return e;
     };
     if errors::is_backend_failure(&e) {
-        http.pool.mark_failed(addr);
-        METRICS
-            .upstream_failures
-            .with_label_values(&[http.pool.name()])
-            .inc();
+        mark_down(http, addr);
         let tried = ctx
             .upstream
             .as_ref()
@@ -255,6 +251,15 @@ pub fn connect_failed(ctx: &RequestCtx, mut e: Box<Error>) -> Box<Error> {
         e.set_retry(http.pool.pick(tried).is_some());
     }
     e
+}
+
+/// Skip backend `addr` of `http`'s pool for the pool's `fail_timeout_ms`, and count it.
+fn mark_down(http: &HttpIntegration, addr: SocketAddr) {
+    http.pool.mark_failed(addr);
+    METRICS
+        .upstream_failures
+        .with_label_values(&[http.pool.name()])
+        .inc();
 }
 
 /// Connect to the next healthy backend, failing over on connect errors like the streaming path.
@@ -277,11 +282,7 @@ async fn connect(
             Ok((session, _reused)) => return Ok((session, peer)),
             Err(e) => {
                 if errors::is_backend_failure(&e) {
-                    http.pool.mark_failed(addr);
-                    METRICS
-                        .upstream_failures
-                        .with_label_values(&[http.pool.name()])
-                        .inc();
+                    mark_down(http, addr);
                 }
                 if e.etype() == &ErrorType::ConnectTimedout && http.pool.pick(&plan.tried).is_none()
                 {

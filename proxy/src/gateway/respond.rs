@@ -15,7 +15,8 @@ use crate::gateway_response::{ErrorKind, GatewayResponses, RenderedError};
 /// The header carrying the request id on every response.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Write a complete response, with the API's CORS headers for the request's origin.
+/// Write a complete response, with the request id and the API's CORS headers for the request's
+/// origin.
 pub async fn write(
     session: &mut Session,
     ctx: &RequestCtx,
@@ -24,39 +25,44 @@ pub async fn write(
     content_type: Option<&str>,
     body: Bytes,
 ) -> Result<()> {
-    send(session, ctx, status, headers, content_type, body, true).await
+    let mut header = head(ctx, status, headers)?;
+    if let Some(content_type) = content_type {
+        // A content type among `headers` (a customised gateway response's) wins.
+        if !header.headers.contains_key(http::header::CONTENT_TYPE) {
+            header.insert_header(http::header::CONTENT_TYPE, content_type)?;
+        }
+    }
+    super::cors::decorate(&mut header, session.req_header(), ctx)?;
+    finish(session, header, body).await
 }
 
-/// Write the answer to a CORS preflight: `headers` are its whole CORS answer, nothing is added.
+/// Write the answer to a CORS preflight: `headers` are its whole CORS answer, nothing is added
+/// but the request id.
 pub async fn write_preflight(
     session: &mut Session,
     ctx: &RequestCtx,
     headers: &[(HeaderName, HeaderValue)],
 ) -> Result<()> {
-    send(session, ctx, 204, headers, None, Bytes::new(), false).await
+    let header = head(ctx, 204, headers)?;
+    finish(session, header, Bytes::new()).await
 }
 
-async fn send(
-    session: &mut Session,
+fn head(
     ctx: &RequestCtx,
     status: u16,
     headers: &[(HeaderName, HeaderValue)],
-    content_type: Option<&str>,
-    body: Bytes,
-    with_cors: bool,
-) -> Result<()> {
-    let mut header = ResponseHeader::build(status, Some(headers.len() + 3))?;
-    if let Some(content_type) = content_type {
-        header.insert_header(http::header::CONTENT_TYPE, content_type)?;
-    }
+) -> Result<ResponseHeader> {
+    let mut header = ResponseHeader::build(status, Some(headers.len() + 4))?;
     for (name, value) in headers {
         header.append_header(name.clone(), value.clone())?;
     }
-    header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
     header.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
-    if with_cors {
-        super::cors::decorate(&mut header, session.req_header(), ctx)?;
-    }
+    Ok(header)
+}
+
+/// Send `header` with `body` (and its length); a `HEAD` request gets the head alone.
+async fn finish(session: &mut Session, mut header: ResponseHeader, body: Bytes) -> Result<()> {
+    header.insert_header(http::header::CONTENT_LENGTH, body.len())?;
     let head_only = session.req_header().method == http::Method::HEAD;
     session
         .write_response_header(Box::new(header), head_only)

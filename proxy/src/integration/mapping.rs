@@ -66,57 +66,102 @@ fn header_name(name: &str) -> Result<HeaderName, String> {
         .map_err(|_| format!("`{name}` is not a valid header name"))
 }
 
-/// Parse one request mapping entry into `mapping`.
-pub fn parse_request_mapping(
-    mapping: &mut RequestMapping,
-    key: &str,
+/// A mapping entry's action, target and value template.
+fn parse_entry<'k>(
+    key: &'k str,
     value: &str,
     scope: Scope<'_>,
-) -> Result<(), String> {
+) -> Result<(Action, &'k str, Template), String> {
     let (action, target) = parse_action(key)?;
     let template = Template::parse(value, scope).map_err(|e| e.to_string())?;
-    let op = if let Some(name) = target.strip_prefix("header.") {
-        RequestOp::Header(action, header_name(name)?, template)
-    } else if let Some(name) = target.strip_prefix("querystring.") {
-        RequestOp::Query(action, name.to_string(), template)
-    } else if target == "path" && action == Action::Overwrite {
-        RequestOp::Path(template)
-    } else {
-        return Err(format!(
-            "unknown target `{target}`, expected header.<name>, querystring.<name> or overwrite:path"
-        ));
-    };
-    mapping.ops.push(op);
-    Ok(())
+    Ok((action, target, template))
 }
 
-/// Parse one response mapping entry into `mapping`.
-pub fn parse_response_mapping(
-    mapping: &mut ResponseMapping,
-    key: &str,
-    value: &str,
-    scope: Scope<'_>,
-) -> Result<(), String> {
-    let (action, target) = parse_action(key)?;
-    let template = Template::parse(value, scope).map_err(|e| e.to_string())?;
-    let op = if let Some(name) = target.strip_prefix("header.") {
-        ResponseOp::Header(action, header_name(name)?, template)
-    } else if target == "statuscode" && action == Action::Overwrite {
-        if let Some(status) = template.as_literal() {
-            status
-                .parse::<u16>()
-                .ok()
-                .filter(|s| (100..=599).contains(s))
-                .ok_or_else(|| format!("`{status}` is not an HTTP status code"))?;
-        }
-        ResponseOp::Status(template)
-    } else {
-        return Err(format!(
-            "unknown target `{target}`, expected header.<name> or overwrite:statuscode"
+impl RequestMapping {
+    /// Parse one `request_parameters` entry and add it.
+    pub fn push(&mut self, key: &str, value: &str, scope: Scope<'_>) -> Result<(), String> {
+        let (action, target, template) = parse_entry(key, value, scope)?;
+        let op = if let Some(name) = target.strip_prefix("header.") {
+            RequestOp::Header(action, header_name(name)?, template)
+        } else if let Some(name) = target.strip_prefix("querystring.") {
+            RequestOp::Query(action, name.to_string(), template)
+        } else if target == "path" && action == Action::Overwrite {
+            RequestOp::Path(template)
+        } else {
+            return Err(format!(
+            "unknown target `{target}`, expected header.<name>, querystring.<name> or overwrite:path"
         ));
-    };
-    mapping.ops.push(op);
-    Ok(())
+        };
+        self.ops.push(op);
+        Ok(())
+    }
+}
+
+impl ResponseMapping {
+    /// Parse one `response_parameters` entry and add it.
+    pub fn push(&mut self, key: &str, value: &str, scope: Scope<'_>) -> Result<(), String> {
+        let (action, target, template) = parse_entry(key, value, scope)?;
+        let op = if let Some(name) = target.strip_prefix("header.") {
+            ResponseOp::Header(action, header_name(name)?, template)
+        } else if target == "statuscode" && action == Action::Overwrite {
+            if let Some(status) = template.as_literal() {
+                status
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|s| (100..=599).contains(s))
+                    .ok_or_else(|| format!("`{status}` is not an HTTP status code"))?;
+            }
+            ResponseOp::Status(template)
+        } else {
+            return Err(format!(
+                "unknown target `{target}`, expected header.<name> or overwrite:statuscode"
+            ));
+        };
+        self.ops.push(op);
+        Ok(())
+    }
+}
+
+/// The header methods request and response heads share (each keeps its own case map).
+trait HeaderTarget {
+    fn append(&mut self, name: HeaderName, value: String) -> Result<()>;
+    fn overwrite(&mut self, name: HeaderName, value: String) -> Result<()>;
+    fn remove(&mut self, name: &HeaderName);
+}
+
+macro_rules! header_target {
+    ($($head:ty),*) => {$(
+        impl HeaderTarget for $head {
+            fn append(&mut self, name: HeaderName, value: String) -> Result<()> {
+                self.append_header(name, value).map(|_| ())
+            }
+            fn overwrite(&mut self, name: HeaderName, value: String) -> Result<()> {
+                self.insert_header(name, value)
+            }
+            fn remove(&mut self, name: &HeaderName) {
+                self.remove_header(name);
+            }
+        }
+    )*};
+}
+
+header_target!(RequestHeader, ResponseHeader);
+
+/// Apply one header mapping to a request or response head.
+fn map_header(
+    head: &mut impl HeaderTarget,
+    action: Action,
+    name: &HeaderName,
+    value: String,
+) -> Result<()> {
+    match action {
+        Action::Append => head.append(name.clone(), value),
+        Action::Overwrite => head.overwrite(name.clone(), value),
+        Action::Remove => {
+            head.remove(name);
+            Ok(())
+        }
+    }
 }
 
 impl RequestMapping {
@@ -142,16 +187,7 @@ impl RequestMapping {
         for op in &self.ops {
             match op {
                 RequestOp::Header(action, name, template) => {
-                    let value = template.render(lookup);
-                    match action {
-                        Action::Append => {
-                            request.append_header(name.clone(), value)?;
-                        }
-                        Action::Overwrite => request.insert_header(name.clone(), value)?,
-                        Action::Remove => {
-                            request.remove_header(name);
-                        }
-                    }
+                    map_header(request, *action, name, template.render(lookup))?
                 }
                 RequestOp::Query(action, name, template) => {
                     if *action != Action::Append {
@@ -183,16 +219,7 @@ impl ResponseMapping {
         for op in &self.ops {
             match op {
                 ResponseOp::Header(action, name, template) => {
-                    let value = template.render(lookup);
-                    match action {
-                        Action::Append => {
-                            response.append_header(name.clone(), value)?;
-                        }
-                        Action::Overwrite => response.insert_header(name.clone(), value)?,
-                        Action::Remove => {
-                            response.remove_header(name);
-                        }
-                    }
+                    map_header(response, *action, name, template.render(lookup))?
                 }
                 ResponseOp::Status(template) => {
                     if let Ok(status) = template.render(lookup).parse::<u16>() {

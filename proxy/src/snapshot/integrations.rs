@@ -11,8 +11,7 @@ use toml::Spanned;
 use super::upstreams::Pools;
 use crate::config::*;
 use crate::integration::{
-    parse_request_mapping, parse_response_mapping, split_uri, HttpIntegration, Integration,
-    MockResponse, RequestMapping, ResponseMapping,
+    split_uri, HttpIntegration, Integration, MockResponse, RequestMapping, ResponseMapping,
 };
 use crate::template::{substitute_stage_variables, Scope, Template};
 
@@ -197,21 +196,14 @@ pub(super) fn compile_mappings(
     let mut ok = true;
     let mut request = RequestMapping::default();
     for (key, value) in &http.request_parameters {
-        if let Err(e) =
-            parse_request_mapping(&mut request, key.get_ref(), value.get_ref(), cx.scope(true))
-        {
+        if let Err(e) = request.push(key.get_ref(), value.get_ref(), cx.scope(true)) {
             diags.error(Some(key.span()), &cx.key("request_parameters"), e);
             ok = false;
         }
     }
     let mut response = ResponseMapping::default();
     for (key, value) in &http.response_parameters {
-        if let Err(e) = parse_response_mapping(
-            &mut response,
-            key.get_ref(),
-            value.get_ref(),
-            cx.scope(true),
-        ) {
+        if let Err(e) = response.push(key.get_ref(), value.get_ref(), cx.scope(true)) {
             diags.error(Some(key.span()), &cx.key("response_parameters"), e);
             ok = false;
         }
