@@ -118,8 +118,8 @@ pub trait Plugin {
         Verdict::Accept
     }
 
-    /// Cache-policy phase.
-    fn cache_decision(_request: &RequestHead, _ctx: &RequestContext) -> CacheDecision {
+    /// Cache-policy phase (`cache-policy.decide`): how to cache the request, if at all.
+    fn decide(_request: &RequestHead, _ctx: &RequestContext) -> CacheDecision {
         CacheDecision::Bypass
     }
 }
@@ -181,7 +181,7 @@ macro_rules! export {
 
             impl exports::cache_policy::Guest for Exported {
                 fn decide() -> $crate::CacheDecision {
-                    <$plugin as $crate::Plugin>::cache_decision(
+                    <$plugin as $crate::Plugin>::decide(
                         &$crate::RequestHead::IN_CALL,
                         &$crate::RequestContext::IN_CALL,
                     )

@@ -218,7 +218,11 @@ impl ProxyHttp for Gateway {
 
     fn invalid_request_response(&self, error: &Error) -> Option<(ResponseHeader, Bytes)> {
         let kind = errors::refused_head_kind(error);
-        log::debug!("refused request head: {error}");
+        let text = error.to_string();
+        log::debug!(
+            "refused request head: {}",
+            &text[..text.floor_char_boundary(300)]
+        );
         crate::metrics::METRICS
             .requests
             .with_label_values(&["", "", "", &kind.status().to_string()])

@@ -16,6 +16,7 @@ mod kv;
 mod load;
 mod names;
 mod outbound;
+mod phase;
 mod pool;
 
 use std::sync::Arc;
@@ -35,6 +36,7 @@ pub use context::{RequestContext, RouteNames};
 pub use heads::{Headers, RequestView, ResponseView};
 pub use invoke::{Fault, MAX_PLUGIN_BODY};
 pub use load::load_all;
+pub use phase::Phase;
 
 /// A loaded plugin, shared by the routes of one snapshot.
 pub struct Plugin {

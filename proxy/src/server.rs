@@ -50,7 +50,10 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
     let gateway = pingora::proxy::http_proxy(&server.configuration, Gateway::new(state.clone()));
     let mut proxy = Service::new(
         "wasmgate proxy".to_string(),
-        EdgeApp::new(gateway, state.clone()),
+        EdgeApp::new(gateway, {
+            let state = state.clone();
+            Box::new(move || state.snapshot().server.limits.head_timeout)
+        }),
     );
     for address in &proxy_listens {
         proxy.add_tcp(address);

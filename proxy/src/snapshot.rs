@@ -23,7 +23,7 @@ use crate::config::{AdminFile, ApiKeySource, ApiKind, ServerFile, Throttle};
 use crate::gateway_response::GatewayResponses;
 use crate::integration::Integration;
 use crate::metrics::RouteMetrics;
-use crate::plugin::{Phases, Plugin};
+use crate::plugin::{Phase, Plugin};
 use crate::policy::{ResourcePolicy, TrustedProxies};
 use crate::routing::Router;
 use crate::throttle::Bucket;
@@ -197,31 +197,23 @@ impl HeaderNeeds {
 impl Chain {
     /// Add `plugin` to every phase it serves.
     pub fn push(&mut self, plugin: &Arc<Plugin>) {
-        let phases = [
-            (Phases::AUTHORIZER, &mut self.authorizers),
-            (Phases::VALIDATOR, &mut self.validators),
-            (Phases::REQUEST_TRANSFORMER, &mut self.request_transformers),
-            (
-                Phases::RESPONSE_TRANSFORMER,
-                &mut self.response_transformers,
-            ),
-        ];
-        for (phase, list) in phases {
-            if plugin.phases.contains(phase) {
-                list.push(plugin.clone());
-            }
+        for phase in Phase::all_in(plugin.phases) {
+            let list = match phase {
+                Phase::Authorizer => &mut self.authorizers,
+                Phase::Validator => &mut self.validators,
+                Phase::RequestTransformer => &mut self.request_transformers,
+                Phase::ResponseTransformer => &mut self.response_transformers,
+                Phase::CachePolicy => {
+                    self.cache_policy = Some(plugin.clone());
+                    continue;
+                }
+            };
+            list.push(plugin.clone());
         }
-        if plugin.phases.contains(Phases::CACHE_POLICY) {
-            self.cache_policy = Some(plugin.clone());
-        }
-        let request_phases = Phases::AUTHORIZER
-            | Phases::VALIDATOR
-            | Phases::REQUEST_TRANSFORMER
-            | Phases::CACHE_POLICY;
-        if plugin.phases.intersects(request_phases) {
+        if Phase::all_in(plugin.phases).any(Phase::reads_request) {
             self.request_headers.add(plugin.request_headers.as_deref());
         }
-        if plugin.phases.contains(Phases::RESPONSE_TRANSFORMER) {
+        if plugin.phases.contains(Phase::ResponseTransformer.flag()) {
             self.response_headers
                 .add(plugin.response_headers.as_deref());
         }

@@ -96,7 +96,7 @@ impl Plugin for CachePolicy {
         Ok(Manifest::new(Phases::CACHE_POLICY).with_request_headers(headers))
     }
 
-    fn cache_decision(request: &RequestHead, ctx: &RequestContext) -> CacheDecision {
+    fn decide(request: &RequestHead, ctx: &RequestContext) -> CacheDecision {
         let Some(config) = CONFIG.get() else {
             return CacheDecision::Bypass;
         };

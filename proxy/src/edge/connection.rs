@@ -10,13 +10,12 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use pingora::apps::{HttpServerApp, HttpServerOptions, ReusedHttpStream};
 use pingora::protocols::http::ServerSession;
 use pingora::server::ShutdownWatch;
-
-use crate::state::State;
 
 tokio::task_local! {
     static HEAD_ARRIVED: Cell<bool>;
@@ -27,18 +26,21 @@ pub fn head_arrived() {
     let _ = HEAD_ARRIVED.try_with(|arrived| arrived.set(true));
 }
 
+/// The head deadline in force: read at each request, so a reload changes it.
+pub type HeadTimeout = Box<dyn Fn() -> Duration + Send + Sync>;
+
 /// An HTTP app (pingora's proxy) with the edge's connection behaviour around it.
 pub struct EdgeApp<A> {
     inner: Arc<A>,
-    state: Arc<State>,
+    head_timeout: HeadTimeout,
 }
 
 impl<A> EdgeApp<A> {
-    /// `inner` behind the edge, with limits read from `state`'s serving snapshot.
-    pub fn new(inner: A, state: Arc<State>) -> Self {
+    /// `inner` behind the edge, giving each request head `head_timeout()` to arrive.
+    pub fn new(inner: A, head_timeout: HeadTimeout) -> Self {
         Self {
             inner: Arc::new(inner),
-            state,
+            head_timeout,
         }
     }
 }
@@ -56,7 +58,7 @@ where
         if let ServerSession::H1(h1) = &mut session {
             h1.set_pipelining_enabled(true);
         }
-        let deadline = self.state.snapshot().server.limits.head_timeout;
+        let deadline = (self.head_timeout)();
         HEAD_ARRIVED
             .scope(Cell::new(false), async {
                 let request = self.inner.process_new_http(session, shutdown);

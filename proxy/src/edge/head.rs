@@ -1,6 +1,7 @@
 //! Checks on a request head as pingora parsed it, before routing: the configured limits on
-//! its size, RFC 9112's rule of exactly one `Host`, and the path normalised in place (see
-//! [`super::path`]) so routing, plugins, logs and backends all see the same path.
+//! its size, RFC 9112's rule of exactly one `Host`, the body's framing narrowed to what the
+//! gateway speaks, and the path normalised in place (see [`super::path`]) so routing, plugins,
+//! logs and backends all see the same path.
 
 use http::Version;
 use pingora::http::RequestHeader;
@@ -75,7 +76,48 @@ pub fn check_head(request: &mut RequestHeader, limits: &RequestLimits) -> Result
             return Err(HeadRefusal::new(ErrorKind::BadRequest, message));
         }
     }
+    check_framing(request)?;
     normalize_path(request)
+}
+
+/// Pingora refuses conflicting framing; what it lets through is narrowed here: `chunked` is the
+/// only transfer coding the gateway speaks (a coding before it would reach the backend as if the
+/// body were plain), and a `Content-Length` sent as a list of equal values or repeated goes on
+/// as one value (strict backends refuse the list).
+fn check_framing(request: &mut RequestHeader) -> Result<(), HeadRefusal> {
+    let codings: Vec<&str> = request
+        .headers
+        .get_all(http::header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|value| value.to_str().unwrap_or("?").split(','))
+        .map(str::trim)
+        .collect();
+    if !codings.is_empty()
+        && !matches!(codings[..], [coding] if coding.eq_ignore_ascii_case("chunked"))
+    {
+        return Err(HeadRefusal::new(
+            ErrorKind::BadRequest,
+            "Bad Request: `chunked` is the only transfer coding accepted",
+        ));
+    }
+    let lengths = request.headers.get_all(http::header::CONTENT_LENGTH);
+    let listed =
+        lengths.iter().count() > 1 || lengths.iter().any(|value| value.as_bytes().contains(&b','));
+    if listed {
+        let first = lengths
+            .iter()
+            .next()
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(',').next())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .ok_or_else(|| {
+                HeadRefusal::new(ErrorKind::BadRequest, "Bad Request: invalid Content-Length")
+            })?;
+        request
+            .insert_header(http::header::CONTENT_LENGTH, first)
+            .map_err(|e| HeadRefusal::new(ErrorKind::BadRequest, format!("Bad Request: {e}")))?;
+    }
+    Ok(())
 }
 
 fn normalize_path(request: &mut RequestHeader) -> Result<(), HeadRefusal> {

@@ -13,8 +13,8 @@ use std::borrow::Cow;
 /// Why a request path was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
-    /// The request target is not a path (`*`, or empty).
-    #[error("the request target is not an absolute path")]
+    /// Not a path starting with one `/` (`*`, empty, `//host`, a URL).
+    #[error("the path is not an absolute path")]
     NotAbsolute,
     /// A `%` not followed by two hex digits.
     #[error("malformed percent-encoding in the path")]
@@ -25,6 +25,12 @@ pub enum PathError {
     /// A raw backslash or an encoded NUL.
     #[error("backslashes and NUL are not allowed in the path")]
     ForbiddenCharacter,
+    /// A byte that is not a path character (space, control, non-ASCII, `?`, `#`, `"`).
+    #[error("the path holds a character that is not allowed in a URI path")]
+    InvalidCharacter,
+    /// A `.` or `..` segment with parameters (`..;x`), or one the gateway did not build away.
+    #[error("dot segments are not allowed in the path")]
+    DotSegment,
 }
 
 /// The normalised form of `path` (borrowed when it is already normal).
@@ -43,19 +49,44 @@ pub fn normalize(path: &str) -> Result<Cow<'_, str>, PathError> {
     if !decoded.contains("/.") {
         return Ok(decoded);
     }
-    Ok(Cow::Owned(remove_dot_segments(&decoded)))
+    let normal = remove_dot_segments(&decoded);
+    if normal.split('/').any(is_dot_segment) {
+        return Err(PathError::DotSegment);
+    }
+    Ok(Cow::Owned(normal))
 }
 
-/// Whether some segment of `path` is `.` or `..`, in a form a backend may decode to one
-/// (`%2e`). For paths the gateway builds itself, such as integration URIs.
-pub fn has_dot_segment(path: &str) -> bool {
-    const DOT_FORMS: [&str; 6] = [".", "..", "%2e", "%2e%2e", ".%2e", "%2e."];
-    path.split('/').any(|segment| {
-        segment.len() <= 6
-            && DOT_FORMS
-                .iter()
-                .any(|dot| segment.eq_ignore_ascii_case(dot))
-    })
+/// Check a path the gateway built itself (an integration URI after templates, mappings and
+/// plugins, from values a caller may control): an absolute path of RFC 3986 path characters
+/// and percent-encodings, not `//` first (an authority to some parsers), without encoded
+/// slashes, backslashes or NUL, and without dot segments in any form a backend may resolve.
+pub fn check_built(path: &str) -> Result<(), PathError> {
+    if !path.starts_with('/') || path.starts_with("//") {
+        return Err(PathError::NotAbsolute);
+    }
+    if let Some(bad) = path.bytes().find(|b| !is_path_byte(*b)) {
+        return Err(if bad == b'\\' {
+            PathError::ForbiddenCharacter
+        } else {
+            PathError::InvalidCharacter
+        });
+    }
+    let decoded = decode_unreserved(path)?;
+    if decoded.split('/').any(is_dot_segment) {
+        return Err(PathError::DotSegment);
+    }
+    Ok(())
+}
+
+/// Bytes a path may hold as they are (RFC 3986 `pchar` and `/`; `%` starts an encoding).
+fn is_path_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&byte)
+}
+
+/// `.` or `..`, also with `;parameters` after it (which Tomcat and Spring resolve as one).
+fn is_dot_segment(segment: &str) -> bool {
+    let name = segment.split(';').next().unwrap_or(segment);
+    name == "." || name == ".."
 }
 
 fn is_unreserved(byte: u8) -> bool {
@@ -150,6 +181,8 @@ mod tests {
             ("/a%3fb", Ok("/a%3Fb")),
             ("//a//b", Ok("//a//b")),
             ("/a..b/.c", Ok("/a..b/.c")),
+            ("/a/..;/b", Err(PathError::DotSegment)),
+            ("/a/.;x/b", Err(PathError::DotSegment)),
             ("/a%2Fb", Err(PathError::EncodedSeparator)),
             ("/a%2f..%2f..%2fetc", Err(PathError::EncodedSeparator)),
             ("/a%5Cb", Err(PathError::EncodedSeparator)),
@@ -170,12 +203,35 @@ mod tests {
     }
 
     #[test]
-    fn built_paths_with_dot_segments_are_found() {
-        for path in ["/public/../x", "/a/.", "/%2e%2E/x", "/.%2E/", "/x/%2e"] {
-            assert!(has_dot_segment(path), "{path}");
+    fn built_paths_are_checked_for_every_way_out() {
+        let refused = [
+            ("/public/../x", PathError::DotSegment),
+            ("/a/.", PathError::DotSegment),
+            ("/%2e%2E/x", PathError::DotSegment),
+            ("/.%2E/", PathError::DotSegment),
+            ("/x/..;/y", PathError::DotSegment),
+            ("/a%2fb", PathError::EncodedSeparator),
+            ("/a?b", PathError::InvalidCharacter),
+            ("/a#b", PathError::InvalidCharacter),
+            ("/a b", PathError::InvalidCharacter),
+            ("/é", PathError::InvalidCharacter),
+            ("/a\\b", PathError::ForbiddenCharacter),
+            ("//evil.com/x", PathError::NotAbsolute),
+            ("http://evil.com/x", PathError::NotAbsolute),
+            ("", PathError::NotAbsolute),
+        ];
+        for (path, error) in refused {
+            assert_eq!(check_built(path), Err(error), "{path}");
         }
-        for path in ["/public/x", "/a..b", "/.well-known/x", "/%2e%2e%2e"] {
-            assert!(!has_dot_segment(path), "{path}");
+        for path in [
+            "/public/x",
+            "/a..b",
+            "/.well-known/x",
+            "/%2e%2e%2e",
+            "/a;b=c/d",
+            "/%C3%A9",
+        ] {
+            assert_eq!(check_built(path), Ok(()), "{path}");
         }
     }
 }

@@ -32,7 +32,7 @@ pub async fn lookup(
         return Ok(Outcome::Continue);
     };
     let decision = policy
-        .decide_cache(
+        .decide(
             &request_view(session.req_header(), &route.plugins.request_headers),
             &plugin_context(ctx),
         )

@@ -39,9 +39,10 @@ impl RequestEdits {
             self.method = Some(method);
         }
         if let Some(path) = changes.path {
-            if !path.starts_with('/') {
+            if let Err(e) = crate::edge::path::check_built(&path) {
                 return Err(Fault::Invalid(format!(
-                    "path `{path}` does not start with `/`"
+                    "path `{}`: {e}",
+                    path.escape_debug()
                 )));
             }
             head.path = path.clone();

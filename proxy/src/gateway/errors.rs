@@ -10,7 +10,8 @@ use crate::gateway_response::ErrorKind;
 pub const NO_HEALTHY_BACKEND: u16 = 503;
 /// Status used inside the gateway to signal "request body over the limit".
 pub const BODY_TOO_LARGE: u16 = 413;
-/// Status used inside the gateway to signal "the integration path would climb (dot segments)".
+/// Status used inside the gateway to signal "the integration path is refused" (a dot segment, a
+/// character no path may hold); `integration::mapping` raises it for a mapped path too.
 pub const BAD_UPSTREAM_PATH: u16 = 400;
 
 /// What to answer for a fatal proxy error; `None` when the client is gone and nothing can be sent.
@@ -43,12 +44,21 @@ pub fn is_backend_failure(error: &Error) -> bool {
     )
 }
 
+/// The longest URI the `http` crate parses (a longer one is an "invalid uri" to pingora).
+const MAX_URI_PARSED: usize = u16::MAX as usize - 1;
+
 /// What to answer for a request head pingora refused before any phase ran: 431 when it was
-/// over pingora's own caps (more than 256 header fields, or over 1 MiB), else 400.
+/// over pingora's own caps (more than 256 header fields, or over 1 MiB), 414 for a target the
+/// URI parser refuses as too long (over 64 KiB), else 400.
 pub fn refused_head_kind(error: &Error) -> ErrorKind {
     let text = error.to_string().to_ascii_lowercase();
     if text.contains("too many headers") || text.contains("request header larger than") {
         ErrorKind::RequestHeaderFieldsTooLarge
+    } else if text
+        .split_once("invalid uri ")
+        .is_some_and(|(_, uri)| uri.len() > MAX_URI_PARSED)
+    {
+        ErrorKind::UriTooLong
     } else {
         ErrorKind::BadRequest
     }

@@ -80,12 +80,13 @@ pub fn prepare_request(
     ctx.edits.apply(upstream)?;
     http.request_mapping.apply(upstream, &mut uri, &values)?;
     let path = uri.split('?').next().unwrap_or_default();
-    if crate::edge::path::has_dot_segment(path) {
-        // Whatever built it (a template, a mapping, a plugin), a path with `.` or `..` segments
-        // could climb out of the integration's prefix on a backend that resolves them.
+    if let Err(e) = crate::edge::path::check_built(path) {
+        // Whatever built it (a template, a mapping, a plugin), from values a caller may
+        // control: refused rather than climbing out of the integration's prefix or meaning
+        // something else to the backend.
         return Err(Error::explain(
             ErrorType::HTTPStatus(errors::BAD_UPSTREAM_PATH),
-            format!("integration path `{path}` has a dot segment"),
+            format!("integration path `{}`: {e}", path.escape_debug()),
         ));
     }
     let uri = uri

@@ -8,7 +8,7 @@
 
 use http::HeaderName;
 use pingora::http::{RequestHeader, ResponseHeader};
-use pingora::Result;
+use pingora::{Error, ErrorType, Result};
 
 use crate::template::{Lookup, Scope, Template};
 
@@ -197,7 +197,14 @@ impl RequestMapping {
                         pairs.push((name.clone(), template.render(lookup)));
                     }
                 }
-                RequestOp::Path(template) => path = template.render(lookup),
+                RequestOp::Path(template) => {
+                    path = template.render(lookup);
+                    // Built from the caller's values: refused (400) unless a plain path.
+                    if let Err(e) = crate::edge::path::check_built(&path) {
+                        let message = format!("mapped path `{}`: {e}", path.escape_debug());
+                        return Err(Error::explain(ErrorType::HTTPStatus(400), message));
+                    }
+                }
             }
         }
         *uri = path;

@@ -21,6 +21,7 @@ use super::bindings::{
 use super::context::RequestContext;
 use super::heads::{LentHead, RequestView, ResponseView};
 use super::host::{new_store, HostState, Lent};
+use super::phase::Phase;
 use super::Plugin;
 use crate::metrics::METRICS;
 
@@ -43,33 +44,6 @@ pub enum Fault {
     Invalid(String),
 }
 
-/// A plugin phase, as a metric label and an index into per-phase tables.
-#[derive(Debug, Clone, Copy)]
-pub enum Phase {
-    /// `authorizer`.
-    Authorizer,
-    /// `validator`.
-    Validator,
-    /// `request-transformer`.
-    RequestTransformer,
-    /// `response-transformer`.
-    ResponseTransformer,
-    /// `cache-policy`.
-    CachePolicy,
-}
-
-impl Phase {
-    fn label(self) -> &'static str {
-        match self {
-            Phase::Authorizer => "authorizer",
-            Phase::Validator => "validator",
-            Phase::RequestTransformer => "request-transformer",
-            Phase::ResponseTransformer => "response-transformer",
-            Phase::CachePolicy => "cache-policy",
-        }
-    }
-}
-
 /// The metric series of one plugin in one phase, resolved at its first call instead of looking
 /// labels up on every call.
 struct PhaseMetrics {
@@ -85,7 +59,7 @@ impl PhaseMetrics {
         let calls = |outcome| {
             METRICS
                 .plugin_calls
-                .with_label_values(&[plugin, phase.label(), outcome])
+                .with_label_values(&[plugin, phase.name(), outcome])
         };
         Self {
             ok: calls("ok"),
@@ -94,7 +68,7 @@ impl PhaseMetrics {
             invalid: calls("invalid"),
             latency: METRICS
                 .plugin_latency
-                .with_label_values(&[plugin, phase.label()]),
+                .with_label_values(&[plugin, phase.name()]),
         }
     }
 
@@ -110,7 +84,7 @@ impl PhaseMetrics {
 
 /// Per-phase metric series of one plugin.
 #[derive(Default)]
-pub struct CallMetrics([OnceLock<PhaseMetrics>; 5]);
+pub struct CallMetrics([OnceLock<PhaseMetrics>; Phase::ALL.len()]);
 
 /// The typed exports of one instance, looked up at its first call of each phase.
 #[derive(Default)]
@@ -180,7 +154,7 @@ impl Plugin {
                 Ok(value)
             }
             Err(fault) => {
-                log::warn!("plugin `{}` {}: {fault}", self.name, phase.label());
+                log::warn!("plugin `{}` {}: {fault}", self.name, phase.name());
                 Err(fault)
             }
         }
@@ -196,7 +170,7 @@ macro_rules! call_phase {
         let plugin: &Plugin = $plugin;
         let started = Instant::now();
         let result = match plugin.indices.$guest.as_ref() {
-            None => Err(Fault::Trap(format!("does not export {}", $phase.label()))),
+            None => Err(Fault::Trap(format!("does not export {}", $phase.name()))),
             Some(indices) => match plugin.instance(started).await {
                 Err(fault) => Err(fault),
                 Ok(mut live) => {
@@ -365,8 +339,8 @@ impl Plugin {
         )
     }
 
-    /// Cache-policy phase.
-    pub async fn decide_cache(
+    /// Cache-policy phase (`cache-policy.decide`): how to cache the request, if at all.
+    pub async fn decide(
         &self,
         request: &Arc<RequestView>,
         ctx: &Arc<RequestContext>,

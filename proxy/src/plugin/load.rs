@@ -18,6 +18,7 @@ use super::bindings::{
 use super::engine::runtime;
 use super::host::{new_store, HostState, PluginShared};
 use super::kv::KvStore;
+use super::phase::Phase;
 use super::{FailureMode, Isolation, Plugin, PluginSettings};
 use crate::config::PluginFile;
 
@@ -36,6 +37,19 @@ pub struct PhaseIndices {
     pub(super) response_transformer: Option<response_transformer::GuestIndices>,
     pub(super) validator: Option<validator::GuestIndices>,
     pub(super) cache_policy: Option<cache_policy::GuestIndices>,
+}
+
+impl PhaseIndices {
+    /// Whether the component exports `phase`'s interface.
+    fn exports(&self, phase: Phase) -> bool {
+        match phase {
+            Phase::Authorizer => self.authorizer.is_some(),
+            Phase::Validator => self.validator.is_some(),
+            Phase::RequestTransformer => self.request_transformer.is_some(),
+            Phase::ResponseTransformer => self.response_transformer.is_some(),
+            Phase::CachePolicy => self.cache_policy.is_some(),
+        }
+    }
 }
 
 /// Load the plugin `name` declared by `file`; relative paths are taken from `base`.
@@ -87,43 +101,10 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String
         memory_bytes: (file.memory_mb as usize) << 20,
     });
     let manifest = probe(&pre, &indices, &shared)?;
-    let exported = [
-        (
-            manifest.phases.contains(manifest::Phases::AUTHORIZER),
-            indices.authorizer.is_some(),
-            "authorizer",
-        ),
-        (
-            manifest
-                .phases
-                .contains(manifest::Phases::REQUEST_TRANSFORMER),
-            indices.request_transformer.is_some(),
-            "request-transformer",
-        ),
-        (
-            manifest
-                .phases
-                .contains(manifest::Phases::RESPONSE_TRANSFORMER),
-            indices.response_transformer.is_some(),
-            "response-transformer",
-        ),
-        (
-            manifest.phases.contains(manifest::Phases::VALIDATOR),
-            indices.validator.is_some(),
-            "validator",
-        ),
-        (
-            manifest.phases.contains(manifest::Phases::CACHE_POLICY),
-            indices.cache_policy.is_some(),
-            "cache-policy",
-        ),
-    ];
-    if let Some((_, _, phase)) = exported
-        .iter()
-        .find(|(declared, exported, _)| *declared && !exported)
-    {
+    if let Some(phase) = Phase::all_in(manifest.phases).find(|phase| !indices.exports(*phase)) {
         return Err(format!(
-            "the manifest lists `{phase}` but the component does not export it"
+            "the manifest lists `{}` but the component does not export it",
+            phase.name()
         ));
     }
     Ok(Plugin {

@@ -17,7 +17,7 @@ use super::{Chain, Entrypoint, Snapshot};
 use crate::apikeys::KeyConfig;
 use crate::authorizer::IdentityRule;
 use crate::config::*;
-use crate::plugin::{Phases, Plugin};
+use crate::plugin::{Phase, Plugin};
 use crate::policy::TrustedProxies;
 use crate::throttle::{self, Level};
 
@@ -190,7 +190,7 @@ pub(super) fn compile_authorizer_rules(
         ) else {
             continue;
         };
-        let rule = if plugin.phases.contains(Phases::AUTHORIZER) {
+        let rule = if plugin.phases.contains(Phase::Authorizer.flag()) {
             IdentityRule::compile(settings).map_err(|e| format!("authorizer: {e}"))
         } else {
             Err("`authorizer` settings need a plugin that serves the authorizer phase".into())

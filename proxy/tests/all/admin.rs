@@ -147,6 +147,12 @@ async fn every_admin_endpoint_needs_the_token_whatever_its_path_looks_like() {
         .await,
         201
     );
+    let lower_case = format!("bearer {TOKEN}");
+    assert_eq!(
+        status_of(&gateway, "GET", "/admin/keys", "", Some(&lower_case)).await,
+        200,
+        "the auth scheme is case-insensitive (RFC 9110)"
+    );
     assert_eq!(
         status_of(&gateway, "PUT", "/admin/keys", "", Some(&bearer)).await,
         405

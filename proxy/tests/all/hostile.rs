@@ -102,6 +102,22 @@ async fn hostile_requests_get_their_answer_and_smuggle_nothing() {
             Expect::Refused(400),
         ),
         (
+            "a transfer coding the gateway does not speak before chunked",
+            with_body(
+                "POST /dev/echo/gzip-chunked HTTP/1.1\r\nHost: g\r\nTransfer-Encoding: gzip, chunked\r\n",
+                "3\r\nabc\r\n0\r\n\r\n",
+            ),
+            Expect::Refused(400),
+        ),
+        (
+            "a listed Content-Length with equal values, passed on as one",
+            with_body(
+                "POST /dev/echo/list-same HTTP/1.1\r\nHost: g\r\nContent-Length: 3, 3\r\nConnection: close\r\n",
+                "abc",
+            ),
+            Expect::Served(&[200]),
+        ),
+        (
             "a listed Content-Length with different values",
             with_body(
                 "POST /dev/echo/list-cl HTTP/1.1\r\nHost: g\r\nContent-Length: 3, 40\r\n",
@@ -222,6 +238,6 @@ async fn hostile_requests_get_their_answer_and_smuggle_nothing() {
         .filter(|s| s.complete)
         .map(|s| (s.target.as_str(), s.body_len))
         .collect();
-    assert_eq!(complete, [("/cl-te", 0)], "{seen:?}");
+    assert_eq!(complete, [("/cl-te", 0), ("/list-same", 3)], "{seen:?}");
     assert!(seen.iter().all(|s| s.method == "POST"), "{seen:?}");
 }

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Two builds of wasmgate, side by side in the same minutes: the plain route and a 3-plugin chain
+# (token authorizer + request/response header transformer) of each, alternated round by round
+# under wrk, against one nginx backend answering 1 KiB. Prints each build's CPU µs per request
+# (from /proc/<pid>/stat) and requests/s per route, medians over the rounds, and NEW/OLD ratios:
+# what a change costs the gateway itself, with this VM's drifting speed shared by both builds.
+#
+#   benches/compare.sh OLD_BINARY NEW_BINARY            # 7 rounds of 4 s per build and route
+#   ROUNDS=11 DURATION=6 benches/compare.sh OLD NEW
+#
+# Build the old one from a worktree of the old commit with its own target directory, e.g.
+#   git worktree add /var/tmp/wg-old <commit>
+#   (cd /var/tmp/wg-old && CARGO_TARGET_DIR=/var/tmp/wg-old-target cargo build --release -p wasmgate)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OLD="$1"
+NEW="$2"
+ROUNDS="${ROUNDS:-7}"
+DURATION="${DURATION:-4}"
+CONNECTIONS="${CONNECTIONS:-64}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/wasmgate-target}"
+
+bash scripts/build-plugins.sh
+need=()
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+source scripts/loopback.sh
+
+BACKEND_PORT=$(free_port)
+BODY=$(head -c 1024 /dev/zero | tr '\0' 'x')
+mkdir -p "$work/backend"
+cat > "$work/backend/nginx.conf" <<CONF
+worker_processes 1;
+error_log $work/backend/error.log;
+pid $work/backend/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 "$BODY"; } }
+}
+CONF
+BATCH=(chrt --batch 0)
+"${BATCH[@]}" nginx -p "$work/backend" -c "$work/backend/nginx.conf" -g 'daemon off;' & pids+=($!)
+
+# start_gateway NAME BINARY: a gateway on free ports; sets PORT_<NAME> and PID_<NAME>.
+start_gateway() {
+  local port admin
+  port=$(free_port); admin=$(free_port)
+  cat > "$work/$1.toml" <<CONF
+[server]
+listen = ["127.0.0.1:$port"]
+threads = 2
+access_log = "off"
+watch_config = false
+throttle = { rate = 1000000, burst = 100000 }
+state_dir = "$work/state-$1"
+[admin]
+listen = "127.0.0.1:$admin"
+[apis.bench]
+type = "http"
+[apis.bench.stages."\$default"]
+[apis.bench.routes."\$default"]
+integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT" }
+[plugins.auth]
+path = "$PWD/plugins/dist/token_authorizer.wasm"
+isolation = "reuse"
+config = { tokens = { "bench-token" = { principal = "bench" } } }
+[plugins.headers]
+path = "$PWD/plugins/dist/header_transformer.wasm"
+isolation = "reuse"
+config = { request = { set = { "x-principal" = "\$principal" } }, response = { set = { "x-powered-by" = "wasmgate" } } }
+[apis.bench.routes."ANY /chain/{proxy+}"]
+plugins = ["auth", "headers"]
+integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT/{proxy}" }
+CONF
+  RUST_LOG=warn "$2" serve "$work/$1.toml" & pids+=($!)
+  printf -v "PID_$1" '%s' "$!"
+  printf -v "PORT_$1" '%s' "$port"
+  wait_for "http://127.0.0.1:$admin/readyz"
+}
+start_gateway old "$OLD"
+start_gateway new "$NEW"
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+# run NAME ROUTE: one wrk run; appends "cpu_us_per_request requests_per_second" to its file.
+run() {
+  local pid port path before after out requests
+  pid="PID_$1"; port="PORT_$1"
+  path="/"; [ "$2" = chain ] && path="/chain/x"
+  before=$(cpu_ticks "${!pid}")
+  out=$("${BATCH[@]}" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -H 'authorization: Bearer bench-token' \
+    "http://127.0.0.1:${!port}$path")
+  after=$(cpu_ticks "${!pid}")
+  requests=$(echo "$out" | awk '/requests in/ {print $1}')
+  if echo "$out" | grep -q "Non-2xx"; then
+    echo "$1 $2: non-2xx answers" >&2
+    exit 1
+  fi
+  awk -v t="$((after - before))" -v us="$TICK_US" -v n="$requests" -v rps="$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
+    'BEGIN {printf "%.2f %s\n", t * us / n, rps}' >> "$work/$1-$2"
+}
+
+for round in $(seq "$ROUNDS"); do
+  order="old new"; [ $((round % 2)) -eq 0 ] && order="new old"
+  for name in $order; do
+    run "$name" plain
+    run "$name" chain
+  done
+done
+
+median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+printf '%-6s %-6s %14s %14s\n' build route "CPU µs/req" "requests/s"
+for name in old new; do
+  for route in plain chain; do
+    printf '%-6s %-6s %14s %14s\n' "$name" "$route" \
+      "$(cut -d' ' -f1 "$work/$name-$route" | median)" "$(cut -d' ' -f2 "$work/$name-$route" | median)"
+  done
+done
+for route in plain chain; do
+  old_cpu=$(cut -d' ' -f1 "$work/old-$route" | median)
+  new_cpu=$(cut -d' ' -f1 "$work/new-$route" | median)
+  echo "$route: new/old CPU per request $(python3 -c "print(round($new_cpu / $old_cpu, 3))")"
+done
