@@ -65,7 +65,7 @@ where
                 tokio::pin!(request);
                 tokio::select! {
                     done = &mut request => return done,
-                    () = tokio::time::sleep(deadline) => {}
+                    () = pingora_timeout::sleep(deadline) => {}
                 }
                 if HEAD_ARRIVED.with(Cell::get) {
                     request.await

@@ -1286,15 +1286,21 @@ mod tests {
     }
 }
 
-/// wasmgate patch: the next response task, failing as a read timeout once `deadline` passes.
+/// wasmgate patch: the next response task, failing as a read timeout once `deadline` passes
+/// (on pingora's shared coarse timers, as its own read timeouts).
 async fn read_response_task_by(
     client_session: &mut HttpSessionV1,
     deadline: Option<time::Instant>,
 ) -> Result<HttpTask> {
     match deadline {
-        Some(at) => time::timeout_at(at, client_session.read_response_task())
-            .await
-            .unwrap_or_else(|_| Error::e_explain(ReadTimedout, "upstream response head deadline")),
+        Some(at) => {
+            let left = at.saturating_duration_since(time::Instant::now());
+            pingora_timeout::timeout(left, client_session.read_response_task())
+                .await
+                .unwrap_or_else(|_| {
+                    Error::e_explain(ReadTimedout, "upstream response head deadline")
+                })
+        }
         None => client_session.read_response_task().await,
     }
 }
