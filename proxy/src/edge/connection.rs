@@ -5,11 +5,13 @@
 //! without a whole head.
 //!
 //! The deadline is a task-local flag: the connection's task runs the proxy's phases itself, so
-//! the gateway's first hook marks the head arrived ([`head_arrived`]) and the timer checks the
-//! flag when it fires.
+//! the gateway's first hook marks the head arrived ([`head_arrived`]). The timer is armed only
+//! while a poll leaves the head still awaited, and dropped once it has arrived.
 
 use std::cell::Cell;
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -61,17 +63,34 @@ where
         let deadline = (self.head_timeout)();
         HEAD_ARRIVED
             .scope(Cell::new(false), async {
-                let request = self.inner.process_new_http(session, shutdown);
-                tokio::pin!(request);
-                tokio::select! {
-                    done = &mut request => return done,
-                    () = pingora_timeout::sleep(deadline) => {}
-                }
-                if HEAD_ARRIVED.with(Cell::get) {
-                    request.await
-                } else {
-                    log::debug!("no whole request head within {deadline:?}: connection closed");
-                    None
+                let mut request = std::pin::pin!(self.inner.process_new_http(session, shutdown));
+                // The timer is armed only while the head is awaited: a request whose head came
+                // with its first read (or whose head has arrived since) costs no timer, and a
+                // request past its head is polled without one.
+                let mut timer = std::pin::pin!(None);
+                let timed_out = std::future::poll_fn(|cx| {
+                    if let Poll::Ready(done) = request.as_mut().poll(cx) {
+                        return Poll::Ready(Err(done));
+                    }
+                    if HEAD_ARRIVED.with(Cell::get) {
+                        timer.set(None);
+                        return Poll::Pending;
+                    }
+                    if timer.is_none() {
+                        timer.set(Some(pingora_timeout::sleep(deadline)));
+                    }
+                    match timer.as_mut().as_pin_mut().map(|sleep| sleep.poll(cx)) {
+                        Some(Poll::Ready(())) => Poll::Ready(Ok(())),
+                        _ => Poll::Pending,
+                    }
+                })
+                .await;
+                match timed_out {
+                    Err(done) => done,
+                    Ok(()) => {
+                        log::debug!("no whole request head within {deadline:?}: connection closed");
+                        None
+                    }
                 }
             })
             .await
