@@ -37,6 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 source scripts/loopback.sh
+source benches/routes.sh
 
 BACKEND_PORT=$(free_port)
 BODY=$(head -c 1024 /dev/zero | tr '\0' 'x')
@@ -69,22 +70,7 @@ throttle = { rate = 1000000, burst = 100000 }
 state_dir = "$work/state-$1"
 [admin]
 listen = "127.0.0.1:$admin"
-[apis.bench]
-type = "http"
-[apis.bench.stages."\$default"]
-[apis.bench.routes."\$default"]
-integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT" }
-[plugins.auth]
-path = "$PWD/plugins/dist/token_authorizer.wasm"
-isolation = "reuse"
-config = { tokens = { "bench-token" = { principal = "bench" } } }
-[plugins.headers]
-path = "$PWD/plugins/dist/header_transformer.wasm"
-isolation = "reuse"
-config = { request = { set = { "x-principal" = "\$principal" } }, response = { set = { "x-powered-by" = "wasmgate" } } }
-[apis.bench.routes."ANY /chain/{proxy+}"]
-plugins = ["auth", "headers"]
-integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT/{proxy}" }
+$(plain_and_chain "$BACKEND_PORT" reuse)
 CONF
   RUST_LOG=warn "$2" serve "$work/$1.toml" & pids+=($!)
   printf -v "PID_$1" '%s' "$!"

@@ -48,6 +48,7 @@ cleanup() {
 trap cleanup EXIT
 
 source scripts/loopback.sh
+source benches/routes.sh
 BACKEND_PORT=$(free_port); NGINX_PORT=$(free_port); GATE_PORT=$(free_port); ADMIN_PORT=$(free_port)
 BODY=$(head -c 1024 /dev/zero | tr '\0' 'x')
 
@@ -105,27 +106,7 @@ throttle = { rate = 1000000, burst = 100000 }
 [admin]
 listen = "127.0.0.1:$ADMIN_PORT"
 
-[apis.bench]
-type = "http"
-
-[apis.bench.stages."\$default"]
-
-[apis.bench.routes."\$default"]
-integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT" }
-
-[plugins.auth]
-path = "$PWD/plugins/dist/token_authorizer.wasm"
-isolation = "$ISOLATION"
-config = { tokens = { "bench-token" = { principal = "bench" } } }
-
-[plugins.headers]
-path = "$PWD/plugins/dist/header_transformer.wasm"
-isolation = "$ISOLATION"
-config = { request = { set = { "x-principal" = "\$principal" } }, response = { set = { "x-powered-by" = "wasmgate" } } }
-
-[apis.bench.routes."ANY /chain/{proxy+}"]
-plugins = ["auth", "headers"]
-integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT/{proxy}" }
+$(plain_and_chain "$BACKEND_PORT" "$ISOLATION")
 
 [apis.bench.routes."ANY /keyed/{proxy+}"]
 api_key_required = true
