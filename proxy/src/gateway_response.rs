@@ -49,11 +49,13 @@ pub enum ErrorKind {
     UriTooLong,
     /// The request's header fields are over the limits: 431. Not an AWS type.
     RequestHeaderFieldsTooLarge,
+    /// A method the gateway never serves (`CONNECT`): 405. Not an AWS type.
+    MethodNotAllowed,
 }
 
 impl ErrorKind {
     /// Every kind, for parsing config keys.
-    pub const ALL: [ErrorKind; 17] = [
+    pub const ALL: [ErrorKind; 18] = [
         Self::MissingAuthenticationToken,
         Self::ResourceNotFound,
         Self::Unauthorized,
@@ -71,6 +73,7 @@ impl ErrorKind {
         Self::BadRequest,
         Self::UriTooLong,
         Self::RequestHeaderFieldsTooLarge,
+        Self::MethodNotAllowed,
     ];
 
     /// The AWS gateway response type name, used as the config key.
@@ -93,6 +96,7 @@ impl ErrorKind {
             Self::BadRequest => "BAD_REQUEST",
             Self::UriTooLong => "URI_TOO_LONG",
             Self::RequestHeaderFieldsTooLarge => "REQUEST_HEADER_FIELDS_TOO_LARGE",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
         }
     }
 
@@ -116,6 +120,7 @@ impl ErrorKind {
             Self::QuotaExceeded => "LimitExceededException",
             Self::UriTooLong => "UriTooLongException",
             Self::RequestHeaderFieldsTooLarge => "RequestHeaderFieldsTooLargeException",
+            Self::MethodNotAllowed => "MethodNotAllowedException",
         }
     }
 
@@ -137,6 +142,7 @@ impl ErrorKind {
             Self::BadRequest => 400,
             Self::UriTooLong => 414,
             Self::RequestHeaderFieldsTooLarge => 431,
+            Self::MethodNotAllowed => 405,
         }
     }
 
@@ -159,6 +165,7 @@ impl ErrorKind {
             Self::BadRequest => "Bad Request",
             Self::UriTooLong => "Request-URI Too Long",
             Self::RequestHeaderFieldsTooLarge => "Request Header Fields Too Large",
+            Self::MethodNotAllowed => "Method Not Allowed",
         }
     }
 }

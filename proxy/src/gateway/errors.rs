@@ -49,8 +49,11 @@ const MAX_URI_PARSED: usize = u16::MAX as usize - 1;
 
 /// What to answer for a request head pingora refused before any phase ran: 431 when it was
 /// over pingora's own caps (more than 256 header fields, or over 1 MiB), 414 for a target the
-/// URI parser refuses as too long (over 64 KiB), else 400.
+/// URI parser refuses as too long (over 64 KiB), 405 for a `CONNECT`, else 400.
 pub fn refused_head_kind(error: &Error) -> ErrorKind {
+    if error.etype() == &ErrorType::HTTPStatus(405) {
+        return ErrorKind::MethodNotAllowed;
+    }
     let text = error.to_string().to_ascii_lowercase();
     if text.contains("too many headers") || text.contains("request header larger than") {
         ErrorKind::RequestHeaderFieldsTooLarge

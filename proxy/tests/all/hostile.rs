@@ -210,6 +210,11 @@ async fn hostile_requests_get_their_answer_and_smuggle_nothing() {
             Expect::Refused(400),
         ),
         (
+            "CONNECT, which the gateway never tunnels",
+            b"CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n".to_vec(),
+            Expect::Refused(405),
+        ),
+        (
             "binary garbage",
             vec![0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, b'\r', b'\n', b'\r', b'\n'],
             Expect::Refused(400),

@@ -389,12 +389,15 @@ where
             .is_some_and(|opts| opts.allow_connect_method_proxying)
             && downstream_session.req_header().method == Method::CONNECT
         {
-            downstream_session
-                .respond_error(405)
-                .await
-                .unwrap_or_else(|e| {
-                    error!("failed to send error response to downstream: {e}");
-                });
+            // wasmgate patch: the proxy may answer the refused CONNECT itself.
+            let refused = Error::explain(HTTPStatus(405), "CONNECT is not proxied");
+            let answered = match self.inner.invalid_request_response(&refused) {
+                Some((header, body)) => downstream_session.write_error_response(header, body).await,
+                None => downstream_session.respond_error(405).await,
+            };
+            answered.unwrap_or_else(|e| {
+                error!("failed to send error response to downstream: {e}");
+            });
             downstream_session.shutdown().await;
             return None;
         }

@@ -107,8 +107,9 @@ pub trait ProxyHttp {
     }
 
     /// The response to a request whose head pingora refused before any other phase ran
-    /// (malformed, ambiguous framing, over pingora's size or header-count caps), or `None` for
-    /// pingora's default empty `400`. The connection is closed after it either way.
+    /// (malformed, ambiguous framing, over pingora's size or header-count caps: an
+    /// `InvalidHTTPHeader` error; a `CONNECT` it does not proxy: `HTTPStatus(405)`), or `None`
+    /// for pingora's default empty `400` / `405`. The connection is closed after it either way.
     ///
     /// wasmgate patch: upstream pingora 0.9.1 has no such hook (see `vendor/README.md`).
     fn invalid_request_response(&self, _error: &Error) -> Option<(ResponseHeader, bytes::Bytes)> {
