@@ -18,41 +18,11 @@ NEW="$2"
 ROUNDS="${ROUNDS:-7}"
 DURATION="${DURATION:-4}"
 CONNECTIONS="${CONNECTIONS:-64}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/wasmgate-target}"
-
-bash scripts/build-plugins.sh
-need=()
-command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-source scripts/loopback.sh
-source benches/routes.sh
+source benches/common.sh
+bench_setup
 
 BACKEND_PORT=$(free_port)
-BODY=$(head -c 1024 /dev/zero | tr '\0' 'x')
-mkdir -p "$work/backend"
-cat > "$work/backend/nginx.conf" <<CONF
-worker_processes 1;
-error_log $work/backend/error.log;
-pid $work/backend/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 "$BODY"; } }
-}
-CONF
+backend_conf "$work/backend" "$BACKEND_PORT"
 BATCH=(chrt --batch 0)
 "${BATCH[@]}" nginx -p "$work/backend" -c "$work/backend/nginx.conf" -g 'daemon off;' & pids+=($!)
 

@@ -26,49 +26,13 @@ DURATION="${DURATION:-10}"
 ROUNDS="${ROUNDS:-3}"
 WORKERS="${WORKERS:-2}"
 ISOLATION="${ISOLATION:-reuse}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/wasmgate-target}"
-
-bash scripts/build-plugins.sh
-need=()
-command -v wrk >/dev/null 2>&1 || need+=(wrk)
-command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+source benches/common.sh
+bench_setup
 WASMGATE="${WASMGATE:-$(bash scripts/build-release.sh)}"
-
-work=$(mktemp -d)
 PYTHON=$(bash scripts/test-venv.sh)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
-source scripts/loopback.sh
-source benches/routes.sh
 BACKEND_PORT=$(free_port); NGINX_PORT=$(free_port); GATE_PORT=$(free_port); ADMIN_PORT=$(free_port)
-BODY=$(head -c 1024 /dev/zero | tr '\0' 'x')
-
-mkdir -p "$work/backend" "$work/nginx"
-# nginx_conf DIR WORKERS HTTP: an nginx config in DIR (its log and pid there too), without access
-# logs, whose http block holds HTTP.
-nginx_conf() {
-  cat > "$1/nginx.conf" <<CONF
-worker_processes $2;
-error_log $1/error.log;
-pid $1/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-$3
-}
-CONF
-}
-nginx_conf "$work/backend" 1 "  server { listen 127.0.0.1:$BACKEND_PORT; location / { return 200 \"$BODY\"; } }"
+backend_conf "$work/backend" "$BACKEND_PORT"
 nginx_conf "$work/nginx" "$WORKERS" "  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:$NGINX_PORT;

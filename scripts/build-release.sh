@@ -12,7 +12,7 @@ host=$(rustc -vV | sed -n 's/^host: //p')
 optimized_dir="$CARGO_TARGET_DIR/pgo-use"
 optimized="$optimized_dir/$host/release/wasmgate"
 
-inputs=$( { rustc -vV; find proxy/src proxy/Cargo.toml wit Cargo.toml Cargo.lock benches/run.sh scripts/pgo-train.sh \
+inputs=$( { rustc -vV; find proxy/src proxy/Cargo.toml wit vendor Cargo.toml Cargo.lock benches/run.sh benches/common.sh scripts/pgo-train.sh \
   scripts/loopback.sh scripts/build-release.sh -type f -print0 | sort -z | xargs -0 sha256sum; } | sha256sum | cut -c1-64)
 if [ -x "$optimized" ] && [ "$(cat "$optimized_dir/inputs.sha256" 2>/dev/null)" = "$inputs" ]; then
   echo "$optimized"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Helpers for scripts that start servers on 127.0.0.1, sourced by benches/run.sh and
+# Helpers for scripts that start servers on 127.0.0.1, sourced by benches/common.sh and
 # scripts/pgo-train.sh.
 
 # A TCP port nothing listens on right now.

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# What benches/run.sh and benches/compare.sh share, sourced by both from the repository root:
+# the tools, a work directory whose servers stop at exit, nginx configs, a 1 KiB backend, and
+# the TOML of wasmgate's plain and chain routes.
+
+source scripts/loopback.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/wasmgate-target}"
+
+# bench_setup: the plugins built, wrk and nginx installed from apt if missing, and $work a fresh
+# directory; servers whose pids are added to $pids are stopped, and $work removed, at exit.
+bench_setup() {
+  bash scripts/build-plugins.sh
+  local need=()
+  command -v wrk >/dev/null 2>&1 || need+=(wrk)
+  command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+  if [ ${#need[@]} -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  work=$(mktemp -d)
+  pids=()
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+
+# nginx_conf DIR WORKERS HTTP: an nginx config in DIR (its log and pid there too), without access
+# logs, whose http block holds HTTP.
+nginx_conf() {
+  mkdir -p "$1"
+  cat > "$1/nginx.conf" <<CONF
+worker_processes $2;
+error_log $1/error.log;
+pid $1/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+$3
+}
+CONF
+}
+
+# backend_conf DIR PORT: a one-worker nginx in DIR answering every request with 1 KiB.
+backend_conf() {
+  local body
+  body=$(head -c 1024 /dev/zero | tr '\0' 'x')
+  nginx_conf "$1" 1 "  server { listen 127.0.0.1:$2; location / { return 200 \"$body\"; } }"
+}
+
+# plain_and_chain BACKEND_PORT ISOLATION: the `bench` API's plain `$default` route to the
+# backend, and a 3-plugin chain route (token authorizer + request/response header transformer)
+# with the plugins' instances kept by ISOLATION.
+plain_and_chain() {
+  cat <<CONF
+[apis.bench]
+type = "http"
+
+[apis.bench.stages."\$default"]
+
+[apis.bench.routes."\$default"]
+integration = { type = "http_proxy", uri = "http://127.0.0.1:$1" }
+
+[plugins.auth]
+path = "$PWD/plugins/dist/token_authorizer.wasm"
+isolation = "$2"
+config = { tokens = { "bench-token" = { principal = "bench" } } }
+
+[plugins.headers]
+path = "$PWD/plugins/dist/header_transformer.wasm"
+isolation = "$2"
+config = { request = { set = { "x-principal" = "\$principal" } }, response = { set = { "x-powered-by" = "wasmgate" } } }
+
+[apis.bench.routes."ANY /chain/{proxy+}"]
+plugins = ["auth", "headers"]
+integration = { type = "http_proxy", uri = "http://127.0.0.1:$1/{proxy}" }
+CONF
+}
