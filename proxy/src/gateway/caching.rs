@@ -11,7 +11,7 @@ use pingora::Result;
 
 use super::context::RequestCtx;
 use super::outcome::{Answer, Outcome};
-use super::views::{plugin_context, request_view};
+use super::views::{lent_context, request_view};
 use crate::cache::{CacheKey, CachedResponse, Fill, ResponseCache};
 use crate::gateway_response::ErrorKind;
 use crate::metrics::METRICS;
@@ -34,7 +34,7 @@ pub async fn lookup(
     let decision = policy
         .decide(
             &request_view(session.req_header(), &route.plugins.request_headers),
-            &plugin_context(ctx),
+            &lent_context(ctx),
         )
         .await;
     let (rule, read) = match decision {

@@ -9,7 +9,7 @@ use pingora::Result;
 
 use super::context::RequestCtx;
 use super::outcome::{on_fault, Answer, Outcome, Refusal};
-use super::views::{new_plugin_context, request_view};
+use super::views::{lent_context, new_plugin_context, request_view};
 use super::{caching, forward, keys};
 use crate::apikeys::KeyService;
 use crate::authorizer::IdentityRule;
@@ -17,7 +17,7 @@ use crate::cache::ResponseCache;
 use crate::config::ApiKeySource;
 use crate::gateway_response::ErrorKind;
 use crate::jwt::JwtRefusal;
-use crate::plugin::{Decision, Fault, Plugin, RequestAction, RequestContext, Verdict};
+use crate::plugin::{Decision, Fault, Plugin, RequestAction, Verdict};
 use crate::snapshot::{Route, RouteJwt, Step};
 use crate::validation::Invalid;
 
@@ -139,18 +139,6 @@ async fn verify_jwt(jwt: &RouteJwt, session: &Session, ctx: &mut RequestCtx) -> 
     }
 }
 
-/// The plugin context lent to the request's plugin calls, built at the first.
-fn plugin_context(ctx: &mut RequestCtx) -> Arc<RequestContext> {
-    match &ctx.plugin_context {
-        Some(lent) => lent.clone(),
-        None => {
-            let lent = Arc::new(new_plugin_context(ctx));
-            ctx.plugin_context = Some(lent.clone());
-            lent
-        }
-    }
-}
-
 /// The request head shown to the route's plugins, built at the first call.
 fn view(session: &Session, ctx: &mut RequestCtx, route: &Route) -> Arc<crate::plugin::RequestView> {
     ctx.view
@@ -181,7 +169,7 @@ async fn authorize(
     let decision = match cached {
         Some(decision) => Ok(decision),
         None => {
-            let (head, lent) = (view(session, ctx, route), plugin_context(ctx));
+            let (head, lent) = (view(session, ctx, route), lent_context(ctx));
             let decision = plugin.authorize(&head, ctx.body.as_deref(), &lent).await;
             if let (Ok(decision), Some((rule, identity))) = (&decision, identity) {
                 rule.remember(identity, decision);
@@ -211,10 +199,7 @@ async fn authorize(
         Ok(Decision::Unauthorized) => ErrorKind::Unauthorized.into(),
         Ok(Decision::Forbidden) => ErrorKind::AccessDenied.into(),
         Ok(Decision::Respond(response)) => Outcome::Answer(Answer::Plugin(response)),
-        Err(_) => match on_fault(plugin, ErrorKind::AccessDenied) {
-            Some(kind) => kind.into(),
-            None => Outcome::Continue,
-        },
+        Err(_) => fault_outcome(plugin, ErrorKind::AccessDenied),
     }
 }
 
@@ -252,16 +237,13 @@ async fn run_validator(
     ctx: &mut RequestCtx,
     route: &Route,
 ) -> Outcome {
-    let (head, lent) = (view(session, ctx, route), plugin_context(ctx));
+    let (head, lent) = (view(session, ctx, route), lent_context(ctx));
     match plugin.validate(&head, ctx.body.as_deref(), &lent).await {
         Ok(Verdict::Accept) => Outcome::Continue,
         Ok(Verdict::Reject(message)) => {
             Refusal::with_message(ErrorKind::BadRequestBody, message).into()
         }
-        Err(_) => match on_fault(plugin, ErrorKind::InternalError) {
-            Some(kind) => kind.into(),
-            None => Outcome::Continue,
-        },
+        Err(_) => fault_outcome(plugin, ErrorKind::InternalError),
     }
 }
 
@@ -271,7 +253,7 @@ async fn transform(
     ctx: &mut RequestCtx,
     route: &Route,
 ) -> Outcome {
-    let lent = plugin_context(ctx);
+    let lent = lent_context(ctx);
     // Taken out, so the transformer's changes apply to it in place rather than to a copy.
     let mut head = match ctx.view.take() {
         Some(head) => head,
@@ -300,8 +282,10 @@ async fn transform(
         return Outcome::Continue;
     };
     log::warn!("plugin `{}` request-transformer: {fault}", plugin.name);
-    match on_fault(plugin, ErrorKind::InternalError) {
-        Some(kind) => kind.into(),
-        None => Outcome::Continue,
-    }
+    fault_outcome(plugin, ErrorKind::InternalError)
+}
+
+/// After a plugin's fault: on when it fails open, else the refusal `closed`.
+fn fault_outcome(plugin: &Plugin, closed: ErrorKind) -> Outcome {
+    on_fault(plugin, closed).map_or(Outcome::Continue, Outcome::from)
 }

@@ -48,6 +48,20 @@ pub fn plugin_context(ctx: &RequestCtx) -> Arc<RequestContext> {
     }
 }
 
+/// The context lent to the request phases' plugin calls: built at the first and kept, so the
+/// later phases (and the response's) share it.
+pub fn lent_context(ctx: &mut RequestCtx) -> Arc<RequestContext> {
+    match &ctx.plugin_context {
+        Some(lent) => lent.clone(),
+        None => {
+            let lent = Arc::new(new_plugin_context(ctx));
+            ctx.plugin_context = Some(lent.clone());
+            lent
+        }
+    }
+}
+
+/// A new plugin context from what the gateway knows of the request now.
 pub fn new_plugin_context(ctx: &RequestCtx) -> RequestContext {
     RequestContext {
         route: ctx.route.as_ref().map(|route| route.names.clone()),
