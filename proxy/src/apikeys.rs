@@ -15,14 +15,16 @@ mod admission;
 mod report;
 mod secret;
 mod service;
+mod state_error;
 mod store;
 mod usage;
 
 pub use admin::{AdminError, KeyPatch, NewKey};
 pub use admission::{admit, Admitted, Refusal, RouteKeys};
 pub use report::UsageReport;
-pub use secret::{check_value, digest, KeyDigest};
+pub use secret::{check_value, digest, KeyDigest, KeyValueError};
 pub use service::KeyService;
+pub use state_error::StateError;
 pub use usage::today;
 
 use std::collections::HashMap;

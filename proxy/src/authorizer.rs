@@ -17,6 +17,47 @@ pub const MAX_TTL_SECONDS: u64 = 3600;
 /// Most identities remembered per authorizer.
 const MAX_CACHED: u64 = 100_000;
 
+/// Why `[plugins.X] authorizer` is refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuthorizerError {
+    /// `header.<name>` with a name that is not a header name.
+    #[error("`{0}` is not a header name")]
+    HeaderName(String),
+    /// Not `header.`, `querystring.` or `stageVariables.`.
+    #[error(
+        "`{0}` is not an identity source: use `header.<name>`, `querystring.<name>` or \
+         `stageVariables.<name>`"
+    )]
+    UnknownSource(String),
+    /// `identity_sources` on a `token` authorizer.
+    #[error(
+        "a `token` authorizer has one `identity_source` (a header); `identity_sources` are for \
+         `request` authorizers"
+    )]
+    TokenWithSources,
+    /// A `token` authorizer reading a query or stage variable.
+    #[error("a `token` authorizer's identity source is a header")]
+    TokenNotHeader,
+    /// `identity_source` or `validation_regex` on a `request` authorizer.
+    #[error(
+        "a `request` authorizer lists `identity_sources`; `identity_source` and \
+         `validation_regex` are for `token` ones"
+    )]
+    RequestWithTokenFields,
+    /// A `request` authorizer without sources.
+    #[error(
+        "a `request` authorizer needs `identity_sources`, e.g. [\"header.x-user\", \
+         \"querystring.tenant\"]"
+    )]
+    RequestWithoutSources,
+    /// A `validation_regex` that does not compile.
+    #[error("`validation_regex` is invalid: {0}")]
+    Regex(#[from] regex::Error),
+    /// A TTL over an hour.
+    #[error("`ttl_seconds` is at most {MAX_TTL_SECONDS} (0 turns the cache off)")]
+    TtlTooLong,
+}
+
 /// Where an identity value is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Source {
@@ -26,22 +67,17 @@ enum Source {
 }
 
 impl Source {
-    fn parse(text: &str) -> Result<Self, String> {
+    fn parse(text: &str) -> Result<Self, AuthorizerError> {
         let short = text.strip_prefix("method.request.").unwrap_or(text);
         let source = match short.split_once('.') {
             Some(("header", name)) => http::HeaderName::from_bytes(name.as_bytes())
                 .map(Source::Header)
-                .map_err(|_| format!("`{name}` is not a header name"))?,
+                .map_err(|_| AuthorizerError::HeaderName(name.to_string()))?,
             Some(("querystring", name)) if !name.is_empty() => Source::Query(name.to_string()),
             Some(("stageVariables", name)) if !name.is_empty() => {
                 Source::StageVariable(name.to_string())
             }
-            _ => {
-                return Err(format!(
-                    "`{text}` is not an identity source: use `header.<name>`, \
-                     `querystring.<name>` or `stageVariables.<name>`"
-                ))
-            }
+            _ => return Err(AuthorizerError::UnknownSource(text.to_string())),
         };
         Ok(source)
     }
@@ -82,15 +118,11 @@ impl std::fmt::Debug for IdentityRule {
 
 impl IdentityRule {
     /// Check and compile `[plugins.X] authorizer`.
-    pub fn compile(file: &AuthorizerFile) -> Result<Self, String> {
+    pub fn compile(file: &AuthorizerFile) -> Result<Self, AuthorizerError> {
         let sources = match file.kind {
             AuthorizerKind::Token => {
                 if !file.identity_sources.is_empty() {
-                    return Err(
-                        "a `token` authorizer has one `identity_source` (a header); \
-                                `identity_sources` are for `request` authorizers"
-                            .into(),
-                    );
+                    return Err(AuthorizerError::TokenWithSources);
                 }
                 let source = file
                     .identity_source
@@ -98,19 +130,15 @@ impl IdentityRule {
                     .unwrap_or("header.authorization");
                 match Source::parse(source)? {
                     header @ Source::Header(_) => vec![header],
-                    _ => return Err("a `token` authorizer's identity source is a header".into()),
+                    _ => return Err(AuthorizerError::TokenNotHeader),
                 }
             }
             AuthorizerKind::Request => {
                 if file.identity_source.is_some() || file.validation_regex.is_some() {
-                    return Err("a `request` authorizer lists `identity_sources`; \
-                                `identity_source` and `validation_regex` are for `token` ones"
-                        .into());
+                    return Err(AuthorizerError::RequestWithTokenFields);
                 }
                 if file.identity_sources.is_empty() {
-                    return Err("a `request` authorizer needs `identity_sources`, e.g. \
-                                [\"header.x-user\", \"querystring.tenant\"]"
-                        .into());
+                    return Err(AuthorizerError::RequestWithoutSources);
                 }
                 file.identity_sources
                     .iter()
@@ -121,14 +149,10 @@ impl IdentityRule {
         let validation = file
             .validation_regex
             .as_deref()
-            .map(|pattern| {
-                Regex::new(pattern).map_err(|e| format!("`validation_regex` is invalid: {e}"))
-            })
+            .map(Regex::new)
             .transpose()?;
         if file.ttl_seconds > MAX_TTL_SECONDS {
-            return Err(format!(
-                "`ttl_seconds` is at most {MAX_TTL_SECONDS} (0 turns the cache off)"
-            ));
+            return Err(AuthorizerError::TtlTooLong);
         }
         let cache = (file.ttl_seconds > 0).then(|| {
             moka::sync::Cache::builder()
@@ -188,7 +212,7 @@ mod tests {
         kind: AuthorizerKind,
         sources: &[&str],
         regex: Option<&str>,
-    ) -> Result<IdentityRule, String> {
+    ) -> Result<IdentityRule, AuthorizerError> {
         IdentityRule::compile(&AuthorizerFile {
             kind,
             identity_source: None,

@@ -6,6 +6,41 @@ use http::{HeaderName, HeaderValue};
 
 use crate::config::CorsFile;
 
+/// Why `[apis.<name>.cors]` is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CorsError {
+    /// Not `scheme://host[:port]`.
+    #[error("`{0}` is not an origin like `https://app.example.com` or `https://*.example.com`")]
+    NotAnOrigin(String),
+    /// An origin with a path.
+    #[error("`{0}` is an origin: scheme and host (and port) only")]
+    OriginWithPath(String),
+    /// `*` inside a label or not leading.
+    #[error("`{0}`: a wildcard stands for whole leading labels, as `https://*.example.com`")]
+    PartialWildcard(String),
+    /// `*` after the first label.
+    #[error("`{0}`: `*` may only start the host")]
+    InnerWildcard(String),
+    /// An empty `allow_origins`.
+    #[error("`allow_origins` lists at least one origin (or \"*\")")]
+    NoOrigins,
+    /// Credentials with any origin.
+    #[error(
+        "`allow_credentials = true` cannot go with the origin \"*\": browsers refuse it; list \
+         the origins"
+    )]
+    CredentialsWithAnyOrigin,
+    /// A listed header that is not a header name.
+    #[error("`{0}` is not a header name")]
+    HeaderName(String),
+    /// A listed method that is not a method.
+    #[error("`{0}` is not a method")]
+    Method(String),
+    /// A list that does not form a header value.
+    #[error("`{0}` is not a valid header value")]
+    HeaderValue(String),
+}
+
 /// An allowed origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum OriginPattern {
@@ -16,17 +51,13 @@ enum OriginPattern {
 }
 
 impl OriginPattern {
-    fn parse(text: &str) -> Result<Self, String> {
+    fn parse(text: &str) -> Result<Self, CorsError> {
         let lower = text.trim_end_matches('/').to_ascii_lowercase();
         let Some((scheme, rest)) = lower.split_once("://") else {
-            return Err(format!(
-                "`{text}` is not an origin like `https://app.example.com` or `https://*.example.com`"
-            ));
+            return Err(CorsError::NotAnOrigin(text.to_string()));
         };
         if rest.is_empty() || rest.contains('/') {
-            return Err(format!(
-                "`{text}` is an origin: scheme and host (and port) only"
-            ));
+            return Err(CorsError::OriginWithPath(text.to_string()));
         }
         match rest.strip_prefix('*') {
             Some(suffix) if suffix.starts_with('.') && !suffix[1..].contains('*') => {
@@ -35,10 +66,8 @@ impl OriginPattern {
                     suffix: suffix.to_string(),
                 })
             }
-            Some(_) => Err(format!(
-                "`{text}`: a wildcard stands for whole leading labels, as `https://*.example.com`"
-            )),
-            None if rest.contains('*') => Err(format!("`{text}`: `*` may only start the host")),
+            Some(_) => Err(CorsError::PartialWildcard(text.to_string())),
+            None if rest.contains('*') => Err(CorsError::InnerWildcard(text.to_string())),
             None => Ok(Self::Exact(lower)),
         }
     }
@@ -92,28 +121,25 @@ fn names(list: &[String], upper: bool) -> Allowed<String> {
     )
 }
 
-fn joined(list: &[String]) -> Result<Option<HeaderValue>, String> {
+fn joined(list: &[String]) -> Result<Option<HeaderValue>, CorsError> {
     if list.is_empty() {
         return Ok(None);
     }
-    HeaderValue::from_str(&list.join(", "))
+    let text = list.join(", ");
+    HeaderValue::from_str(&text)
         .map(Some)
-        .map_err(|_| format!("`{}` is not a valid header value", list.join(", ")))
+        .map_err(|_| CorsError::HeaderValue(text))
 }
 
 impl CorsPolicy {
     /// Check and compile `[apis.<name>.cors]`.
-    pub fn compile(file: &CorsFile) -> Result<Self, String> {
+    pub fn compile(file: &CorsFile) -> Result<Self, CorsError> {
         if file.allow_origins.is_empty() {
-            return Err("`allow_origins` lists at least one origin (or \"*\")".into());
+            return Err(CorsError::NoOrigins);
         }
         let origins = if file.allow_origins.iter().any(|o| o == "*") {
             if file.allow_credentials {
-                return Err(
-                    "`allow_credentials = true` cannot go with the origin \"*\": \
-                            browsers refuse it; list the origins"
-                        .into(),
-                );
+                return Err(CorsError::CredentialsWithAnyOrigin);
             }
             Allowed::Any
         } else {
@@ -126,12 +152,12 @@ impl CorsPolicy {
         };
         for header in file.allow_headers.iter().chain(&file.expose_headers) {
             if header != "*" && HeaderName::from_bytes(header.as_bytes()).is_err() {
-                return Err(format!("`{header}` is not a header name"));
+                return Err(CorsError::HeaderName(header.clone()));
             }
         }
         for method in &file.allow_methods {
             if method != "*" && http::Method::from_bytes(method.as_bytes()).is_err() {
-                return Err(format!("`{method}` is not a method"));
+                return Err(CorsError::Method(method.clone()));
             }
         }
         Ok(Self {
@@ -254,7 +280,7 @@ impl CorsPolicy {
 mod tests {
     use super::*;
 
-    fn policy(origins: &[&str], credentials: bool) -> Result<CorsPolicy, String> {
+    fn policy(origins: &[&str], credentials: bool) -> Result<CorsPolicy, CorsError> {
         CorsPolicy::compile(&CorsFile {
             allow_origins: origins.iter().map(|o| o.to_string()).collect(),
             allow_methods: vec!["GET".into(), "POST".into()],
@@ -327,9 +353,10 @@ mod tests {
 
     #[test]
     fn credentials_never_go_with_any_origin_and_patterns_are_checked() {
-        assert!(policy(&["*"], true)
-            .unwrap_err()
-            .contains("allow_credentials"));
+        assert_eq!(
+            policy(&["*"], true).unwrap_err(),
+            CorsError::CredentialsWithAnyOrigin
+        );
         assert!(policy(&["*"], false).is_ok());
         assert!(policy(&["app.example.com"], false).is_err());
         assert!(policy(&["https://a.*.example.com"], false).is_err());

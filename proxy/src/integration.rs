@@ -79,15 +79,29 @@ pub struct UriParts<'a> {
     pub query: Option<&'a str>,
 }
 
+/// Why an integration URI is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UriError {
+    /// `https://`.
+    #[error("https backends are not supported yet; use http://")]
+    Https,
+    /// Any other scheme, or none.
+    #[error("an integration URI starts with `http://`")]
+    NotHttp,
+    /// `http://` followed by a path or nothing.
+    #[error("the integration URI has no host")]
+    NoHost,
+}
+
 /// Split an integration URI; only `http://` is supported.
-pub fn split_uri(uri: &str) -> Result<UriParts<'_>, String> {
-    let rest = uri.strip_prefix("http://").ok_or_else(|| {
-        if uri.starts_with("https://") {
-            "https backends are not supported yet; use http://".to_string()
+pub fn split_uri(uri: &str) -> Result<UriParts<'_>, UriError> {
+    let rest = uri
+        .strip_prefix("http://")
+        .ok_or(if uri.starts_with("https://") {
+            UriError::Https
         } else {
-            "an integration URI starts with `http://`".to_string()
-        }
-    })?;
+            UriError::NotHttp
+        })?;
     let (before_query, query) = match rest.split_once('?') {
         Some((before, query)) => (before, Some(query)),
         None => (rest, None),
@@ -97,7 +111,7 @@ pub fn split_uri(uri: &str) -> Result<UriParts<'_>, String> {
         None => (before_query, ""),
     };
     if authority.is_empty() {
-        return Err("the integration URI has no host".to_string());
+        return Err(UriError::NoHost);
     }
     Ok(UriParts {
         authority,

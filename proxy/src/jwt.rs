@@ -22,7 +22,33 @@ use pingora::http::RequestHeader;
 use sha2::Digest;
 
 use crate::config::JwtAuthorizerFile;
-use jwks::Jwks;
+use jwks::{Jwks, JwksError};
+
+/// Why a JWT authorizer's config is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum JwtConfigError {
+    /// No issuer.
+    #[error("`issuer` is the `iss` every token must carry")]
+    NoIssuer,
+    /// No audiences.
+    #[error("`audiences` lists at least one `aud` a token may carry")]
+    NoAudiences,
+    /// An identity source that is not a header.
+    #[error("`{0}`: the identity source is `header.<name>`")]
+    IdentitySource(String),
+    /// An algorithm outside the accepted ones.
+    #[error(
+        "`{0}` is not an accepted algorithm (RS256/384/512, PS256/384/512, ES256/384, EdDSA; \
+         HS256 comes with a secret)"
+    )]
+    Algorithm(String),
+    /// Neither or both of `jwks_uri` and `jwks_file`.
+    #[error("give the issuer's keys as `jwks_uri` or `jwks_file` (one of them)")]
+    KeySource,
+    /// The key set could not be read.
+    #[error(transparent)]
+    Jwks(#[from] JwksError),
+}
 
 /// How long a verified token is remembered at most.
 const REMEMBER: Duration = Duration::from_secs(60);
@@ -107,12 +133,12 @@ impl JwtAuthorizer {
         file: &JwtAuthorizerFile,
         hs256_secret: Option<String>,
         base_dir: &Path,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, JwtConfigError> {
         if file.issuer.is_empty() {
-            return Err("`issuer` is the `iss` every token must carry".into());
+            return Err(JwtConfigError::NoIssuer);
         }
         if file.audiences.is_empty() {
-            return Err("`audiences` lists at least one `aud` a token may carry".into());
+            return Err(JwtConfigError::NoAudiences);
         }
         let header = file
             .identity_source
@@ -121,7 +147,7 @@ impl JwtAuthorizer {
         let header = header
             .strip_prefix("header.")
             .and_then(|name| http::HeaderName::from_bytes(name.as_bytes()).ok())
-            .ok_or_else(|| format!("`{header}`: the identity source is `header.<name>`"))?;
+            .ok_or_else(|| JwtConfigError::IdentitySource(header.to_string()))?;
         let mut algorithms = match &file.algorithms {
             None => ASYMMETRIC.to_vec(),
             Some(names) => names
@@ -130,12 +156,7 @@ impl JwtAuthorizer {
                     name.parse::<Algorithm>()
                         .ok()
                         .filter(|alg| ASYMMETRIC.contains(alg))
-                        .ok_or_else(|| {
-                            format!(
-                                "`{name}` is not an accepted algorithm (RS256/384/512, \
-                                 PS256/384/512, ES256/384, EdDSA; HS256 comes with a secret)"
-                            )
-                        })
+                        .ok_or_else(|| JwtConfigError::Algorithm(name.clone()))
                 })
                 .collect::<Result<_, _>>()?,
         };
@@ -150,11 +171,7 @@ impl JwtAuthorizer {
                 file.jwks_refresh_seconds,
             )?),
             (None, None) if hs256.is_some() => None,
-            _ => {
-                return Err(
-                    "give the issuer's keys as `jwks_uri` or `jwks_file` (one of them)".into(),
-                )
-            }
+            _ => return Err(JwtConfigError::KeySource),
         };
         Ok(Self {
             name: name.to_string(),

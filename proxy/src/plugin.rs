@@ -14,6 +14,7 @@ mod host;
 mod invoke;
 mod kv;
 mod load;
+mod load_error;
 mod names;
 mod outbound;
 mod phase;
@@ -36,6 +37,7 @@ pub use context::{RequestContext, RouteNames};
 pub use heads::{Headers, RequestView, ResponseView};
 pub use invoke::{Fault, MAX_PLUGIN_BODY};
 pub use load::load_all;
+pub use load_error::{LoadError, RuntimeError};
 pub use phase::Phase;
 
 /// A loaded plugin, shared by the routes of one snapshot.

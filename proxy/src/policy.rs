@@ -7,13 +7,18 @@ use std::str::FromStr;
 
 use ipnet::IpNet;
 
+/// A policy entry that is neither an address nor a CIDR block.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an IP address or CIDR block")]
+pub struct NotANet(String);
+
 /// Parse an address or CIDR block (`10.0.0.0/8`, `2001:db8::/32`, `192.0.2.7`).
-pub fn parse_net(text: &str) -> Result<IpNet, String> {
+pub fn parse_net(text: &str) -> Result<IpNet, NotANet> {
     let text = text.trim();
     IpNet::from_str(text)
         .or_else(|_| IpAddr::from_str(text).map(IpNet::from))
         .map(|net| net.trunc())
-        .map_err(|_| format!("`{text}` is not an IP address or CIDR block"))
+        .map_err(|_| NotANet(text.to_string()))
 }
 
 fn contains(nets: &[IpNet], ip: IpAddr) -> bool {

@@ -12,6 +12,25 @@ use dashmap::DashMap;
 /// Addresses that failed recently, with the moment they may be tried again.
 static DOWN_UNTIL: LazyLock<DashMap<SocketAddr, Instant>> = LazyLock::new(DashMap::new);
 
+/// Why a pool's targets do not resolve.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// The resolver failed.
+    #[error("cannot resolve `{target}`: {source}")]
+    Failed {
+        /// The `host:port`.
+        target: String,
+        /// What the resolver said.
+        source: std::io::Error,
+    },
+    /// The name has no address.
+    #[error("`{0}` resolves to no address")]
+    NoAddress(String),
+    /// No targets at all.
+    #[error("an upstream needs at least one target")]
+    NoTargets,
+}
+
 /// A set of interchangeable backends.
 #[derive(Debug)]
 pub struct Pool {
@@ -23,19 +42,26 @@ pub struct Pool {
 
 impl Pool {
     /// A pool over `targets` (each `host:port`, resolved now). `name` is for logs and errors.
-    pub fn resolve(name: &str, targets: &[&str], fail_timeout: Duration) -> Result<Self, String> {
+    pub fn resolve(
+        name: &str,
+        targets: &[&str],
+        fail_timeout: Duration,
+    ) -> Result<Self, ResolveError> {
         let mut resolved = Vec::with_capacity(targets.len());
         for target in targets {
             let mut addrs = target
                 .to_socket_addrs()
-                .map_err(|e| format!("cannot resolve `{target}`: {e}"))?;
+                .map_err(|source| ResolveError::Failed {
+                    target: target.to_string(),
+                    source,
+                })?;
             let addr = addrs
                 .next()
-                .ok_or_else(|| format!("`{target}` resolves to no address"))?;
+                .ok_or_else(|| ResolveError::NoAddress(target.to_string()))?;
             resolved.push(addr);
         }
         if resolved.is_empty() {
-            return Err("an upstream needs at least one target".to_string());
+            return Err(ResolveError::NoTargets);
         }
         Ok(Self {
             name: name.to_string(),

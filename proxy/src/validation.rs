@@ -11,6 +11,32 @@ use serde_json::Value;
 /// The content-type key of the model for any type without its own.
 pub const DEFAULT_MODEL: &str = "$default";
 
+/// A model's schema that does not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid JSON Schema: {0}")]
+pub struct InvalidSchema(String);
+
+/// Why a required parameter is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequiredError {
+    /// `header.<name>` with a name that is not a header name.
+    #[error("`{0}` is not a header name")]
+    HeaderName(String),
+    /// Not `header.`, `path.` or `querystring.`.
+    #[error(
+        "`{0}`: a required parameter is `header.<name>`, `path.<name>` or `querystring.<name>`"
+    )]
+    Shape(String),
+    /// `path.<name>` where the route has no such parameter.
+    #[error("`{name}` is not a path parameter of `{route}`")]
+    NotARouteParameter {
+        /// The parameter.
+        name: String,
+        /// The route key.
+        route: String,
+    },
+}
+
 /// A compiled model.
 pub struct Model {
     validator: jsonschema::Validator,
@@ -24,7 +50,7 @@ impl std::fmt::Debug for Model {
 
 impl Model {
     /// Compile a schema.
-    pub fn compile(schema: &Value) -> Result<Model, String> {
+    pub fn compile(schema: &Value) -> Result<Model, InvalidSchema> {
         let options = jsonschema::options();
         let options = if schema.get("$schema").is_some() {
             options
@@ -33,19 +59,19 @@ impl Model {
         };
         let validator = options
             .build(schema)
-            .map_err(|e| format!("not a valid JSON Schema: {e}"))?;
+            .map_err(|e| InvalidSchema(e.to_string()))?;
         Ok(Model { validator })
     }
 
     /// The first error of `instance`, as `<path>: <message>`.
-    pub fn check(&self, instance: &Value) -> Result<(), String> {
+    pub fn check(&self, instance: &Value) -> Result<(), Invalid> {
         self.validator.validate(instance).map_err(|e| {
             let path = e.instance_path().to_string();
-            if path.is_empty() {
+            Invalid::Body(if path.is_empty() {
                 e.to_string()
             } else {
                 format!("{path}: {e}")
-            }
+            })
         })
     }
 }
@@ -64,17 +90,14 @@ pub enum Required {
 
 impl Required {
     /// Parse `header.<name>`, `path.<name>` or `querystring.<name>`.
-    pub fn parse(text: &str) -> Result<Required, String> {
+    pub fn parse(text: &str) -> Result<Required, RequiredError> {
         match text.split_once('.') {
             Some(("querystring", name)) if !name.is_empty() => Ok(Required::Query(name.into())),
             Some(("path", name)) if !name.is_empty() => Ok(Required::Path(name.into())),
             Some(("header", name)) => HeaderName::from_bytes(name.as_bytes())
                 .map(Required::Header)
-                .map_err(|_| format!("`{name}` is not a header name")),
-            _ => Err(format!(
-                "`{text}`: a required parameter is `header.<name>`, `path.<name>` or \
-                 `querystring.<name>`"
-            )),
+                .map_err(|_| RequiredError::HeaderName(name.to_string())),
+            _ => Err(RequiredError::Shape(text.to_string())),
         }
     }
 
@@ -160,7 +183,7 @@ impl RequestValidation {
         };
         let instance: Value = serde_json::from_slice(body.unwrap_or_default())
             .map_err(|e| Invalid::Body(format!("the body is not JSON: {e}")))?;
-        model.check(&instance).map_err(Invalid::Body)
+        model.check(&instance)
     }
 
     fn model_for(&self, request: &RequestHeader) -> Option<&Model> {

@@ -250,7 +250,7 @@ fn check_plans(config: &KeyConfig, plans: &[String]) -> Result<Vec<Arc<str>>, Ad
 fn chosen_or_new_value(value: Option<String>) -> Result<String, AdminError> {
     match value {
         Some(value) => {
-            secret::check_value(&value).map_err(AdminError::BadRequest)?;
+            secret::check_value(&value).map_err(|e| AdminError::BadRequest(e.to_string()))?;
             Ok(value)
         }
         None => secret::new_value().map_err(random_failed),

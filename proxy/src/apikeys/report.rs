@@ -52,7 +52,8 @@ impl KeyService {
                 "a report covers at most {MAX_REPORT_DAYS} days"
             )));
         }
-        self.flush().map_err(AdminError::Internal)?;
+        self.flush()
+            .map_err(|e| AdminError::Internal(e.to_string()))?;
         let quota = plan.quota.map(|quota| self.quota_rule(plan_name, quota));
         let from = quota.map_or(start, |rule| period_start(rule.quota.period, start));
         let rows = self.lock().usage(Some(plan_name), key, from, end)?;

@@ -49,14 +49,23 @@ fn random_text(len: usize) -> Result<String, getrandom::Error> {
 }
 
 /// Why a chosen key value is refused.
-pub fn check_value(value: &str) -> Result<(), String> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyValueError {
+    /// Shorter than [`MIN_VALUE_LEN`].
+    #[error("an API key value needs at least {MIN_VALUE_LEN} characters")]
+    TooShort,
+    /// A space, control or non-ASCII character.
+    #[error("an API key value uses printable ASCII without spaces")]
+    NotPrintable,
+}
+
+/// Check a chosen key value.
+pub fn check_value(value: &str) -> Result<(), KeyValueError> {
     if value.len() < MIN_VALUE_LEN {
-        return Err(format!(
-            "an API key value needs at least {MIN_VALUE_LEN} characters"
-        ));
+        return Err(KeyValueError::TooShort);
     }
     if !value.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err("an API key value uses printable ASCII without spaces".into());
+        return Err(KeyValueError::NotPrintable);
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use dashmap::DashMap;
 
 use super::secret::KeyDigest;
+use super::state_error::StateError;
 use super::store::Store;
 use super::usage::{oldest_kept, today, QuotaRule, UsageBook};
 use super::{KeyConfig, KeyEntry};
@@ -72,10 +73,10 @@ pub(super) fn now_seconds() -> i64 {
 
 impl KeyService {
     /// Open the state database in `dir` and load its keys and recent usage.
-    pub fn open(dir: &Path) -> Result<Self, String> {
+    pub fn open(dir: &Path) -> Result<Self, StateError> {
         let store = Store::open(dir)?;
-        let shown = store.path().display().to_string();
-        let failed = |e: rusqlite::Error| format!("state database `{shown}`: {e}");
+        let path = store.path().to_path_buf();
+        let failed = |e: rusqlite::Error| StateError::from_sqlite(path.clone(), e);
         let keys = Indexes::default();
         for stored in store.keys().map_err(failed)? {
             keys.insert(stored.digest, Arc::new(stored.entry));
@@ -108,12 +109,13 @@ impl KeyService {
     }
 
     /// Record the plans of a (re)loaded config, so that each has the day it first appeared.
-    pub fn register_plans(&self, config: &KeyConfig) -> Result<(), String> {
+    pub fn register_plans(&self, config: &KeyConfig) -> Result<(), StateError> {
         let names: Vec<&str> = config.usage_plans.keys().map(String::as_str).collect();
-        let days = self
-            .lock()
+        let mut store = self.lock();
+        let days = store
             .plan_first_days(&names, today())
-            .map_err(|e| format!("state database: {e}"))?;
+            .map_err(|e| StateError::from_sqlite(store.path().to_path_buf(), e))?;
+        drop(store);
         for (name, day) in names.into_iter().zip(days) {
             self.plan_first_days.insert(name.into(), day);
         }
@@ -130,7 +132,7 @@ impl KeyService {
     }
 
     /// Write the usage counts changed since the last flush; how many day counts were written.
-    pub fn flush(&self) -> Result<usize, String> {
+    pub fn flush(&self) -> Result<usize, StateError> {
         let rows = self.usage.take_dirty();
         if rows.is_empty() {
             return Ok(0);
@@ -140,7 +142,7 @@ impl KeyService {
             Ok(()) => Ok(rows.len()),
             Err(e) => {
                 self.usage.requeue(&rows);
-                Err(format!("cannot write usage counts (kept for a retry): {e}"))
+                Err(StateError::UsageNotWritten(e))
             }
         }
     }

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use super::secret::KeyDigest;
+use super::state_error::StateError;
 use super::{KeyEntry, KeySource};
 
 /// The file name inside the state directory.
@@ -73,12 +74,13 @@ pub struct Store {
 
 impl Store {
     /// Open (creating if needed) the database in `dir`, taking its lock and checking it.
-    pub fn open(dir: &Path) -> Result<Self, String> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create state directory `{}`: {e}", dir.display()))?;
+    pub fn open(dir: &Path) -> Result<Self, StateError> {
+        std::fs::create_dir_all(dir).map_err(|source| StateError::CreateDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
         let path = dir.join(FILE_NAME);
-        let shown = path.display().to_string();
-        let explain = |e: rusqlite::Error| explain_open_error(&shown, e);
+        let explain = |e: rusqlite::Error| StateError::from_sqlite(path.clone(), e);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -91,7 +93,7 @@ impl Store {
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
             .map_err(explain)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(format!("state database `{shown}`: cannot use WAL mode"));
+            return Err(StateError::NoWal { path });
         }
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(explain)?;
@@ -101,10 +103,10 @@ impl Store {
             .query_row("PRAGMA quick_check", [], |row| row.get(0))
             .map_err(explain)?;
         if check != "ok" {
-            return Err(format!(
-                "state database `{shown}` is damaged ({check}); the gateway does not reset it: \
-                 restore a backup or move the file away to start empty"
-            ));
+            return Err(StateError::Damaged {
+                path,
+                detail: check,
+            });
         }
         conn.execute_batch(SCHEMA).map_err(explain)?;
         Ok(Self { conn, path })
@@ -306,21 +308,6 @@ fn insert_plans(
     Ok(())
 }
 
-/// A startup error that says what is wrong with the file and what to do.
-fn explain_open_error(path: &str, e: rusqlite::Error) -> String {
-    match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => format!(
-            "state database `{path}` is locked by another process (another wasmgate using the \
-             same state_dir?)"
-        ),
-        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => format!(
-            "state database `{path}` is damaged or not a database ({e}); the gateway does not \
-             reset it: restore a backup or move the file away to start empty"
-        ),
-        _ => format!("state database `{path}`: {e}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,7 +358,7 @@ mod tests {
     fn a_second_opener_is_refused_while_the_first_holds_the_lock() {
         let dir = tempfile::tempdir().unwrap();
         let _first = Store::open(dir.path()).unwrap();
-        let error = Store::open(dir.path()).err().unwrap();
+        let error = Store::open(dir.path()).err().unwrap().to_string();
         assert!(error.contains("locked by another process"), "{error}");
     }
 
@@ -380,7 +367,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
         std::fs::write(&path, vec![b'x'; 8192]).unwrap();
-        let error = Store::open(dir.path()).err().unwrap();
+        let error = Store::open(dir.path()).err().unwrap().to_string();
         assert!(error.contains("damaged or not a database"), "{error}");
         assert_eq!(std::fs::read(&path).unwrap(), vec![b'x'; 8192]);
     }

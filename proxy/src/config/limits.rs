@@ -54,10 +54,42 @@ struct RequestLimitsFile {
     head_timeout_ms: Option<u64>,
 }
 
-impl TryFrom<RequestLimitsFile> for RequestLimits {
-    type Error = String;
+/// A `[server.limits]` value outside its range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{key}` is from {low} to {high} (got {got})")]
+pub struct OutOfRange {
+    key: &'static str,
+    low: u128,
+    high: String,
+    got: u128,
+}
 
-    fn try_from(file: RequestLimitsFile) -> Result<Self, String> {
+fn within(key: &'static str, low: u128, high: u128, got: u128) -> Result<(), OutOfRange> {
+    within_named(key, low, (high, high.to_string()), got)
+}
+
+fn within_named(
+    key: &'static str,
+    low: u128,
+    (high, shown): (u128, String),
+    got: u128,
+) -> Result<(), OutOfRange> {
+    if (low..=high).contains(&got) {
+        Ok(())
+    } else {
+        Err(OutOfRange {
+            key,
+            low,
+            high: shown,
+            got,
+        })
+    }
+}
+
+impl TryFrom<RequestLimitsFile> for RequestLimits {
+    type Error = OutOfRange;
+
+    fn try_from(file: RequestLimitsFile) -> Result<Self, OutOfRange> {
         let defaults = Self::default();
         let limits = Self {
             max_uri_bytes: file.max_uri_bytes.unwrap_or(defaults.max_uri_bytes),
@@ -67,30 +99,31 @@ impl TryFrom<RequestLimitsFile> for RequestLimits {
                 .head_timeout_ms
                 .map_or(defaults.head_timeout, Duration::from_millis),
         };
-        if !(256..=PINGORA_MAX_HEAD_BYTES).contains(&limits.max_header_bytes) {
-            return Err(format!(
-                "`max_header_bytes` is from 256 to {PINGORA_MAX_HEAD_BYTES} (got {})",
-                limits.max_header_bytes
-            ));
-        }
-        if !(16..=limits.max_header_bytes).contains(&limits.max_uri_bytes) {
-            return Err(format!(
-                "`max_uri_bytes` is from 16 to `max_header_bytes` ({}) (got {})",
-                limits.max_header_bytes, limits.max_uri_bytes
-            ));
-        }
-        if !(1..=PINGORA_MAX_HEADERS).contains(&limits.max_headers) {
-            return Err(format!(
-                "`max_headers` is from 1 to {PINGORA_MAX_HEADERS} (got {})",
-                limits.max_headers
-            ));
-        }
-        if !(Duration::from_millis(100)..=Duration::from_secs(600)).contains(&limits.head_timeout) {
-            return Err(format!(
-                "`head_timeout_ms` is from 100 to 600000 (got {})",
-                limits.head_timeout.as_millis()
-            ));
-        }
+        let header_bytes = limits.max_header_bytes as u128;
+        within(
+            "max_header_bytes",
+            256,
+            PINGORA_MAX_HEAD_BYTES as u128,
+            header_bytes,
+        )?;
+        within_named(
+            "max_uri_bytes",
+            16,
+            (header_bytes, format!("`max_header_bytes` ({header_bytes})")),
+            limits.max_uri_bytes as u128,
+        )?;
+        within(
+            "max_headers",
+            1,
+            PINGORA_MAX_HEADERS as u128,
+            limits.max_headers as u128,
+        )?;
+        within(
+            "head_timeout_ms",
+            100,
+            600_000,
+            limits.head_timeout.as_millis(),
+        )?;
         Ok(limits)
     }
 }

@@ -122,18 +122,25 @@ struct ThrottleFile {
     burst: u32,
 }
 
-impl TryFrom<ThrottleFile> for Throttle {
-    type Error = String;
+/// Why a `throttle = { ... }` is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ThrottleError {
+    /// Not a finite rate above 0 and at most 1e9.
+    #[error("`rate` must be a number of requests per second above 0 (got {0})")]
+    Rate(f64),
+    /// A bucket of size 0.
+    #[error("`burst` must be at least 1 (the bucket's size)")]
+    Burst,
+}
 
-    fn try_from(file: ThrottleFile) -> Result<Self, String> {
+impl TryFrom<ThrottleFile> for Throttle {
+    type Error = ThrottleError;
+
+    fn try_from(file: ThrottleFile) -> Result<Self, ThrottleError> {
         if !(file.rate.is_finite() && file.rate > 0.0 && file.rate <= 1e9) {
-            return Err(format!(
-                "`rate` must be a number of requests per second above 0 (got {})",
-                file.rate
-            ));
+            return Err(ThrottleError::Rate(file.rate));
         }
-        let burst = std::num::NonZeroU32::new(file.burst)
-            .ok_or("`burst` must be at least 1 (the bucket's size)")?;
+        let burst = std::num::NonZeroU32::new(file.burst).ok_or(ThrottleError::Burst)?;
         Ok(Throttle {
             rate: file.rate,
             burst,

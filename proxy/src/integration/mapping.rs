@@ -10,7 +10,33 @@ use http::HeaderName;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::{Error, ErrorType, Result};
 
-use crate::template::{Lookup, Scope, Template};
+use crate::template::{Lookup, Scope, Template, TemplateError};
+
+/// Why a `request_parameters` or `response_parameters` entry is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    /// A key without `:`.
+    #[error("`{0}` is not `<action>:<target>`")]
+    Shape(String),
+    /// Not append, overwrite or remove.
+    #[error("unknown action `{0}`, expected append, overwrite or remove")]
+    Action(String),
+    /// A request target the gateway cannot map.
+    #[error("unknown target `{0}`, expected header.<name>, querystring.<name> or overwrite:path")]
+    RequestTarget(String),
+    /// A response target the gateway cannot map.
+    #[error("unknown target `{0}`, expected header.<name> or overwrite:statuscode")]
+    ResponseTarget(String),
+    /// `header.<name>` with a name that is not a header name.
+    #[error("`{0}` is not a valid header name")]
+    HeaderName(String),
+    /// A literal status outside 100–599.
+    #[error("`{0}` is not an HTTP status code")]
+    Status(String),
+    /// The value template does not parse.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
@@ -44,26 +70,21 @@ pub struct ResponseMapping {
     ops: Vec<ResponseOp>,
 }
 
-fn parse_action(key: &str) -> Result<(Action, &str), String> {
+fn parse_action(key: &str) -> Result<(Action, &str), MappingError> {
     let (action, target) = key
         .split_once(':')
-        .ok_or_else(|| format!("`{key}` is not `<action>:<target>`"))?;
+        .ok_or_else(|| MappingError::Shape(key.to_string()))?;
     let action = match action {
         "append" => Action::Append,
         "overwrite" => Action::Overwrite,
         "remove" => Action::Remove,
-        other => {
-            return Err(format!(
-                "unknown action `{other}`, expected append, overwrite or remove"
-            ))
-        }
+        other => return Err(MappingError::Action(other.to_string())),
     };
     Ok((action, target))
 }
 
-fn header_name(name: &str) -> Result<HeaderName, String> {
-    HeaderName::from_bytes(name.as_bytes())
-        .map_err(|_| format!("`{name}` is not a valid header name"))
+fn header_name(name: &str) -> Result<HeaderName, MappingError> {
+    HeaderName::from_bytes(name.as_bytes()).map_err(|_| MappingError::HeaderName(name.to_string()))
 }
 
 /// A mapping entry's action, target and value template.
@@ -71,15 +92,15 @@ fn parse_entry<'k>(
     key: &'k str,
     value: &str,
     scope: Scope<'_>,
-) -> Result<(Action, &'k str, Template), String> {
+) -> Result<(Action, &'k str, Template), MappingError> {
     let (action, target) = parse_action(key)?;
-    let template = Template::parse(value, scope).map_err(|e| e.to_string())?;
+    let template = Template::parse(value, scope)?;
     Ok((action, target, template))
 }
 
 impl RequestMapping {
     /// Parse one `request_parameters` entry and add it.
-    pub fn push(&mut self, key: &str, value: &str, scope: Scope<'_>) -> Result<(), String> {
+    pub fn push(&mut self, key: &str, value: &str, scope: Scope<'_>) -> Result<(), MappingError> {
         let (action, target, template) = parse_entry(key, value, scope)?;
         let op = if let Some(name) = target.strip_prefix("header.") {
             RequestOp::Header(action, header_name(name)?, template)
@@ -88,9 +109,7 @@ impl RequestMapping {
         } else if target == "path" && action == Action::Overwrite {
             RequestOp::Path(template)
         } else {
-            return Err(format!(
-            "unknown target `{target}`, expected header.<name>, querystring.<name> or overwrite:path"
-        ));
+            return Err(MappingError::RequestTarget(target.to_string()));
         };
         self.ops.push(op);
         Ok(())
@@ -99,7 +118,7 @@ impl RequestMapping {
 
 impl ResponseMapping {
     /// Parse one `response_parameters` entry and add it.
-    pub fn push(&mut self, key: &str, value: &str, scope: Scope<'_>) -> Result<(), String> {
+    pub fn push(&mut self, key: &str, value: &str, scope: Scope<'_>) -> Result<(), MappingError> {
         let (action, target, template) = parse_entry(key, value, scope)?;
         let op = if let Some(name) = target.strip_prefix("header.") {
             ResponseOp::Header(action, header_name(name)?, template)
@@ -109,13 +128,11 @@ impl ResponseMapping {
                     .parse::<u16>()
                     .ok()
                     .filter(|s| (100..=599).contains(s))
-                    .ok_or_else(|| format!("`{status}` is not an HTTP status code"))?;
+                    .ok_or_else(|| MappingError::Status(status.to_string()))?;
             }
             ResponseOp::Status(template)
         } else {
-            return Err(format!(
-                "unknown target `{target}`, expected header.<name> or overwrite:statuscode"
-            ));
+            return Err(MappingError::ResponseTarget(target.to_string()));
         };
         self.ops.push(op);
         Ok(())

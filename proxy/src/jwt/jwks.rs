@@ -65,17 +65,47 @@ impl Fetches {
     }
 }
 
+/// Why a key set could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    /// A `jwks_uri` that is not an HTTP URL.
+    #[error("`{0}`: `jwks_uri` is an http:// or https:// URL")]
+    NotAUrl(String),
+    /// The file could not be read.
+    #[error("cannot read `{}`: {source}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// The URL could not be fetched or read.
+    #[error("cannot fetch `{url}`: {source}")]
+    Fetch {
+        /// The URL.
+        url: String,
+        /// What the client said.
+        source: ureq::Error,
+    },
+    /// Not a JSON Web Key Set.
+    #[error("not a JSON Web Key Set: {0}")]
+    NotASet(#[from] serde_json::Error),
+    /// The blocking fetch task failed.
+    #[error("fetch task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
 impl Jwks {
     /// Keys from `uri` (`http://` or `https://`), fetched at the first need.
-    pub fn url(uri: &str, refresh_seconds: u64) -> Result<Self, String> {
+    pub fn url(uri: &str, refresh_seconds: u64) -> Result<Self, JwksError> {
         if !(uri.starts_with("http://") || uri.starts_with("https://")) {
-            return Err(format!("`{uri}`: `jwks_uri` is an http:// or https:// URL"));
+            return Err(JwksError::NotAUrl(uri.to_string()));
         }
         Ok(Self::new(Source::Url(uri.to_string()), refresh_seconds))
     }
 
     /// Keys from a file, read now (a broken file is a config error).
-    pub fn file(path: &Path, refresh_seconds: u64) -> Result<Self, String> {
+    pub fn file(path: &Path, refresh_seconds: u64) -> Result<Self, JwksError> {
         let jwks = Self::new(Source::File(path.to_path_buf()), refresh_seconds);
         let keys = fetch(&jwks.source)?;
         jwks.keys.store(Arc::new(keys));
@@ -108,7 +138,7 @@ impl Jwks {
             let source = self.source.clone();
             let fetched = tokio::task::spawn_blocking(move || fetch(&source))
                 .await
-                .unwrap_or_else(|e| Err(format!("fetch task: {e}")));
+                .unwrap_or_else(|e| Err(e.into()));
             self.store(fetched, "");
         }
         find(&self.keys.load(), kid, alg)
@@ -126,7 +156,7 @@ impl Jwks {
     }
 
     /// Keep what a fetch got, and count a failure towards the next wait.
-    fn store(&self, fetched: Result<Vec<Key>, String>, note: &str) {
+    fn store(&self, fetched: Result<Vec<Key>, JwksError>, note: &str) {
         let ok = fetched.is_ok();
         match fetched {
             Ok(keys) => self.keys.store(Arc::new(keys)),
@@ -160,28 +190,33 @@ fn find(keys: &[Key], kid: Option<&str>, alg: Algorithm) -> Option<DecodingKey> 
 }
 
 /// Read and parse the key set; symmetric (`oct`) keys are ignored.
-fn fetch(source: &Source) -> Result<Vec<Key>, String> {
+fn fetch(source: &Source) -> Result<Vec<Key>, JwksError> {
     let text = match source {
-        Source::File(path) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?,
+        Source::File(path) => std::fs::read_to_string(path).map_err(|source| JwksError::File {
+            path: path.clone(),
+            source,
+        })?,
         Source::Url(url) => {
             let agent: ureq::Agent = ureq::Agent::config_builder()
                 .timeout_global(Some(FETCH_TIMEOUT))
                 .build()
                 .into();
+            let failed = |source| JwksError::Fetch {
+                url: url.clone(),
+                source,
+            };
             agent
                 .get(url)
                 .call()
-                .map_err(|e| format!("cannot fetch `{url}`: {e}"))?
+                .map_err(failed)?
                 .body_mut()
                 .with_config()
                 .limit(MAX_BYTES)
                 .read_to_string()
-                .map_err(|e| format!("cannot read `{url}`: {e}"))?
+                .map_err(failed)?
         }
     };
-    let set: JwkSet =
-        serde_json::from_str(&text).map_err(|e| format!("not a JSON Web Key Set: {e}"))?;
+    let set: JwkSet = serde_json::from_str(&text)?;
     Ok(set
         .keys
         .iter()

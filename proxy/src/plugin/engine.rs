@@ -13,6 +13,7 @@ use wasmtime::{
 
 use super::bindings::GatewayPlugin;
 use super::host::HostState;
+use super::load_error::RuntimeError;
 
 /// One epoch tick; plugin deadlines are counted in ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
@@ -32,14 +33,14 @@ pub struct Runtime {
     pub linker: Linker<HostState>,
 }
 
-static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+static RUNTIME: OnceLock<Result<Runtime, RuntimeError>> = OnceLock::new();
 
 /// The process-wide runtime, created on first use.
-pub fn runtime() -> Result<&'static Runtime, String> {
+pub fn runtime() -> Result<&'static Runtime, RuntimeError> {
     RUNTIME.get_or_init(build).as_ref().map_err(Clone::clone)
 }
 
-fn build() -> Result<Runtime, String> {
+fn build() -> Result<Runtime, RuntimeError> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
@@ -72,11 +73,12 @@ fn build() -> Result<Runtime, String> {
         Err(e) => log::warn!("plugin compilation cache disabled: {e}"),
     }
     let engine =
-        Engine::new(&config).map_err(|e| format!("cannot create the wasm engine: {e:#}"))?;
+        Engine::new(&config).map_err(|e| RuntimeError::new("cannot create the wasm engine", e))?;
     let mut linker = Linker::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| format!("{e:#}"))?;
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+        .map_err(|e| RuntimeError::new("cannot link WASI", e))?;
     GatewayPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(|e| RuntimeError::new("cannot link the host imports", e))?;
     let ticker = engine.weak();
     std::thread::Builder::new()
         .name("wasm-epoch".into())
@@ -87,6 +89,6 @@ fn build() -> Result<Runtime, String> {
                 std::thread::sleep(EPOCH_TICK);
             }
         })
-        .map_err(|e| format!("cannot start the epoch ticker: {e}"))?;
+        .map_err(|e| RuntimeError::new("cannot start the epoch ticker", e))?;
     Ok(Runtime { engine, linker })
 }

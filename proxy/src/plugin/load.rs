@@ -18,6 +18,7 @@ use super::bindings::{
 use super::engine::runtime;
 use super::host::{new_store, HostState, PluginShared};
 use super::kv::KvStore;
+use super::load_error::LoadError;
 use super::phase::Phase;
 use super::{FailureMode, Isolation, Plugin, PluginSettings};
 use crate::config::PluginFile;
@@ -53,40 +54,41 @@ impl PhaseIndices {
 }
 
 /// Load the plugin `name` declared by `file`; relative paths are taken from `base`.
-pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String> {
+pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, LoadError> {
     let runtime = runtime()?;
     let path = base.join(file.path.get_ref());
-    let bytes =
-        std::fs::read(&path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(source) => return Err(LoadError::Read { path, source }),
+    };
     let digest: [u8; 32] = Sha256::digest(&bytes).into();
     if let Some(pin) = &file.sha256 {
         let actual = hex::encode(digest);
         if !pin.get_ref().eq_ignore_ascii_case(&actual) {
-            return Err(format!(
-                "sha256 mismatch: `{}` has {actual}, the config pins {}",
-                path.display(),
-                pin.get_ref()
-            ));
+            return Err(LoadError::Pin {
+                path,
+                actual,
+                pinned: pin.get_ref().clone(),
+            });
         }
     }
     let component = match COMPONENTS.get(&digest) {
         Some(component) => component.clone(),
         None => {
-            let component = Component::new(&runtime.engine, &bytes)
-                .map_err(|e| format!("`{}` is not a valid component: {e:#}", path.display()))?;
+            let component = match Component::new(&runtime.engine, &bytes) {
+                Ok(component) => component,
+                Err(error) => return Err(LoadError::Invalid { path, error }),
+            };
             COMPONENTS.insert(digest, component.clone());
             component
         }
     };
-    let pre = runtime
-        .linker
-        .instantiate_pre(&component)
-        .map_err(|e| format!("cannot link `{}`: {e:#}", path.display()))?;
+    let pre = match runtime.linker.instantiate_pre(&component) {
+        Ok(pre) => pre,
+        Err(error) => return Err(LoadError::Link { path, error }),
+    };
     let indices = PhaseIndices {
-        manifest: manifest::GuestIndices::new(&pre).map_err(|_| {
-            "the component does not export `wasmgate:plugin/plugin@0.1.0` (see wit/plugin.wit)"
-                .to_string()
-        })?,
+        manifest: manifest::GuestIndices::new(&pre).map_err(|_| LoadError::NoPluginExport)?,
         authorizer: authorizer::GuestIndices::new(&pre).ok(),
         request_transformer: request_transformer::GuestIndices::new(&pre).ok(),
         response_transformer: response_transformer::GuestIndices::new(&pre).ok(),
@@ -102,10 +104,7 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, String
     });
     let manifest = probe(&pre, &indices, &shared)?;
     if let Some(phase) = Phase::all_in(manifest.phases).find(|phase| !indices.exports(*phase)) {
-        return Err(format!(
-            "the manifest lists `{}` but the component does not export it",
-            phase.name()
-        ));
+        return Err(LoadError::PhaseNotExported(phase.name()));
     }
     Ok(Plugin {
         name: name.to_string(),
@@ -138,22 +137,22 @@ fn probe(
     pre: &InstancePre<HostState>,
     indices: &PhaseIndices,
     shared: &Arc<PluginShared>,
-) -> Result<manifest::Manifest, String> {
+) -> Result<manifest::Manifest, LoadError> {
     let run = async {
         let mut store = new_store(pre.engine(), shared.clone(), Instant::now() + INIT_DEADLINE);
         let instance = pre
             .instantiate_async(&mut store)
             .await
-            .map_err(|e| format!("cannot instantiate: {e:#}"))?;
+            .map_err(LoadError::Instantiate)?;
         let guest = indices
             .manifest
             .load(&mut store, &instance)
-            .map_err(|e| format!("{e:#}"))?;
+            .map_err(LoadError::PluginInterface)?;
         guest
             .call_init(&mut store)
             .await
-            .map_err(|e| format!("init trapped: {e:#}"))?
-            .map_err(|message| format!("rejected its config: {message}"))
+            .map_err(LoadError::InitTrapped)?
+            .map_err(LoadError::Rejected)
     };
     std::thread::scope(|scope| {
         scope
@@ -161,17 +160,15 @@ fn probe(
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .map_err(|e| format!("cannot start a runtime for init: {e}"))?;
+                    .map_err(LoadError::InitRuntime)?;
                 runtime.block_on(async {
                     tokio::time::timeout(INIT_DEADLINE, run)
                         .await
-                        .unwrap_or_else(|_| {
-                            Err(format!("init did not finish within {INIT_DEADLINE:?}"))
-                        })
+                        .unwrap_or(Err(LoadError::InitTimeout(INIT_DEADLINE)))
                 })
             })
             .join()
-            .unwrap_or_else(|_| Err("init panicked in the host".into()))
+            .unwrap_or(Err(LoadError::InitPanicked))
     })
 }
 
@@ -181,7 +178,7 @@ pub struct LoadedPlugins {
     /// The plugins that loaded, by name.
     pub by_name: HashMap<String, Arc<Plugin>>,
     /// `(index of the declaration, error)` for the others.
-    pub errors: Vec<(usize, String)>,
+    pub errors: Vec<(usize, LoadError)>,
 }
 
 /// Load every `[plugins.<name>]`; relative paths are taken from `base`.

@@ -24,8 +24,8 @@ pub fn compile_jwt_authorizers(
             (env, file) => {
                 match read_secret(&HS256_SECRET, env.as_ref(), file.as_ref(), base_dir, 0..0) {
                     Ok(secret) => Some(secret),
-                    Err((span, field, message)) => {
-                        diags.error(Some(span), &format!("{}.{field}", authorizer.path), message);
+                    Err(e) => {
+                        e.report(&authorizer.path, diags);
                         continue;
                     }
                 }

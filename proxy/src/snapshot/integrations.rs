@@ -112,13 +112,16 @@ pub(super) fn compile_http(
     let uri = substitute_stage_variables(settings.uri.get_ref(), cx.variables)
         .map_err(|e| fail(format!("{e} (stage `{}`)", cx.stage)))
         .ok()?;
-    let parts = split_uri(&uri).map_err(&mut fail).ok()?;
+    let parts = split_uri(&uri).map_err(|e| fail(e.to_string())).ok()?;
     if parts.authority.contains(['$', '{', '}']) {
         fail("the host may use stage variables but nothing per request".to_string());
         return None;
     }
     let authority = parts.authority.to_string();
-    let pool = pools.get(&authority).map_err(&mut fail).ok()?;
+    let pool = pools
+        .get(&authority)
+        .map_err(|e| fail(e.to_string()))
+        .ok()?;
     let mut templates = Vec::new();
     for text in [Some(parts.path), parts.query] {
         let template = match text.filter(|t| !t.is_empty()) {

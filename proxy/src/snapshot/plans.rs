@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::secrets::{read_secret, API_KEY_VALUE};
+use super::secrets::{read_secret, SecretError, API_KEY_VALUE};
 use crate::apikeys::{digest, KeyDigest, KeyEntry, KeySource, UsagePlan};
 use crate::config::{ApiKeyFile, ConfigFile, Diagnostics, Named, Throttle, UsagePlanFile};
 
@@ -96,32 +96,60 @@ fn compile_plan(
     plans.by_name.insert(plan.name.get_ref().clone(), compiled);
 }
 
-fn find_stage(file: &ConfigFile, text: &str) -> Result<(String, String), String> {
+/// Why a plan's `stages` or `method_throttles` entry names nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum TargetError {
+    #[error("`{0}`: name a stage as \"<api>/<stage>\"")]
+    StageShape(String),
+    #[error("`{0}`: name a route as \"<api>/<stage>/<METHOD> <path>\"")]
+    RouteShape(String),
+    #[error("`{text}`: no API named `{api}`")]
+    NoApi { text: String, api: String },
+    #[error("`{text}`: API `{api}` has no stage `{stage}`")]
+    NoStage {
+        text: String,
+        api: String,
+        stage: String,
+    },
+    #[error("`{text}`: API `{api}` has no route `{route}`")]
+    NoRoute {
+        text: String,
+        api: String,
+        route: String,
+    },
+}
+
+fn find_stage(file: &ConfigFile, text: &str) -> Result<(String, String), TargetError> {
     let Some((api, stage)) = text.split_once('/') else {
-        return Err(format!("`{text}`: name a stage as \"<api>/<stage>\""));
+        return Err(TargetError::StageShape(text.to_string()));
     };
     let api_file = file
         .apis
         .iter()
         .find(|a| a.name.get_ref() == api)
-        .ok_or_else(|| format!("`{text}`: no API named `{api}`"))?;
+        .ok_or_else(|| TargetError::NoApi {
+            text: text.to_string(),
+            api: api.to_string(),
+        })?;
     if !api_file
         .value
         .stages
         .iter()
         .any(|s| s.name.get_ref() == stage)
     {
-        return Err(format!("`{text}`: API `{api}` has no stage `{stage}`"));
+        return Err(TargetError::NoStage {
+            text: text.to_string(),
+            api: api.to_string(),
+            stage: stage.to_string(),
+        });
     }
     Ok((api.to_string(), stage.to_string()))
 }
 
-fn find_route(file: &ConfigFile, text: &str) -> Result<RouteId, String> {
+fn find_route(file: &ConfigFile, text: &str) -> Result<RouteId, TargetError> {
     let mut parts = text.splitn(3, '/');
     let (Some(api), Some(stage), Some(route)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(format!(
-            "`{text}`: name a route as \"<api>/<stage>/<METHOD> <path>\""
-        ));
+        return Err(TargetError::RouteShape(text.to_string()));
     };
     let (api, stage) = find_stage(file, &format!("{api}/{stage}"))?;
     let api_file = file
@@ -135,7 +163,11 @@ fn find_route(file: &ConfigFile, text: &str) -> Result<RouteId, String> {
         .iter()
         .any(|r| r.name.get_ref() == route);
     if !exists {
-        return Err(format!("`{text}`: API `{api}` has no route `{route}`"));
+        return Err(TargetError::NoRoute {
+            text: text.to_string(),
+            api,
+            route: route.to_string(),
+        });
     }
     Ok((api, stage, route.to_string()))
 }
@@ -196,13 +228,7 @@ fn key_value(key: &Named<ApiKeyFile>, base_dir: &Path, diags: &mut Diagnostics) 
     );
     let checked = value.and_then(|value| match crate::apikeys::check_value(&value) {
         Ok(()) => Ok(value),
-        Err(e) => Err((key.name.span(), "value", e)),
+        Err(e) => Err(SecretError::new(key.name.span(), "value", e)),
     });
-    match checked {
-        Ok(value) => Some(value),
-        Err((span, field, message)) => {
-            diags.error(Some(span), &format!("{}.{field}", key.path), message);
-            None
-        }
-    }
+    checked.map_err(|e| e.report(&key.path, diags)).ok()
 }

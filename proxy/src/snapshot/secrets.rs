@@ -8,10 +8,68 @@ use std::path::Path;
 
 use toml::Spanned;
 
+use crate::apikeys::KeyValueError;
 use crate::config::{AdminFile, Diagnostics};
 
-/// Where a secret's mistake is: span, the key's last segment, and the message.
-pub type SecretError = (Range<usize>, &'static str, String);
+/// What is wrong with a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretProblem {
+    /// The named environment variable is not set.
+    #[error("environment variable `{0}` is not set")]
+    EnvNotSet(String),
+    /// The named file could not be read.
+    #[error("cannot read `{path}`: {source}")]
+    Unreadable {
+        /// The file as written in the config.
+        path: String,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// Neither or both of the secret's keys.
+    #[error("give the {what} in `{env}` (an environment variable) or `{file}`")]
+    NotGiven {
+        /// What the secret is called.
+        what: &'static str,
+        /// Its environment-variable key.
+        env: &'static str,
+        /// Its file key.
+        file: &'static str,
+    },
+    /// An admin token too short or with spaces or control characters.
+    #[error("the admin token needs at least {MIN_TOKEN_LEN} printable characters")]
+    WeakAdminToken,
+    /// An API key value that is refused.
+    #[error(transparent)]
+    KeyValue(#[from] KeyValueError),
+}
+
+/// A secret's mistake and where it is: its span and the key's last segment.
+#[derive(Debug)]
+pub struct SecretError {
+    span: Range<usize>,
+    key: &'static str,
+    problem: SecretProblem,
+}
+
+impl SecretError {
+    /// `problem` at `span`, under the key `key`.
+    pub fn new(span: Range<usize>, key: &'static str, problem: impl Into<SecretProblem>) -> Self {
+        Self {
+            span,
+            key,
+            problem: problem.into(),
+        }
+    }
+
+    /// Record the mistake under `<parent>.<key>`.
+    pub fn report(self, parent: &str, diags: &mut Diagnostics) {
+        diags.error(
+            Some(self.span),
+            &format!("{parent}.{}", self.key),
+            self.problem,
+        );
+    }
+}
 
 /// The config keys that give one kind of secret, and its name in messages.
 pub struct SecretKeys {
@@ -60,19 +118,26 @@ pub fn read_secret(
     } = *keys;
     match (env, file) {
         (Some(env), None) => std::env::var(env.get_ref()).map_err(|_| {
-            let message = format!("environment variable `{}` is not set", env.get_ref());
-            (env.span(), env_key, message)
+            let problem = SecretProblem::EnvNotSet(env.get_ref().clone());
+            SecretError::new(env.span(), env_key, problem)
         }),
         (None, Some(path)) => std::fs::read_to_string(base_dir.join(path.get_ref()))
             .map(|text| text.trim().to_string())
-            .map_err(|e| {
-                let message = format!("cannot read `{}`: {e}", path.get_ref());
-                (path.span(), file_key, message)
+            .map_err(|source| {
+                let problem = SecretProblem::Unreadable {
+                    path: path.get_ref().clone(),
+                    source,
+                };
+                SecretError::new(path.span(), file_key, problem)
             }),
-        _ => Err((
+        _ => Err(SecretError::new(
             missing,
             env_key,
-            format!("give the {what} in `{env_key}` (an environment variable) or `{file_key}`"),
+            SecretProblem::NotGiven {
+                what,
+                env: env_key,
+                file: file_key,
+            },
         )),
     }
 }
@@ -116,19 +181,13 @@ pub fn compile_admin_token(
                 .as_ref()
                 .or(admin.token_file.as_ref())
                 .map_or(listen.span(), Spanned::span);
-            return Err((
+            return Err(SecretError::new(
                 span,
                 "token",
-                format!("the admin token needs at least {MIN_TOKEN_LEN} printable characters"),
+                SecretProblem::WeakAdminToken,
             ));
         }
         Ok(token)
     });
-    match token {
-        Ok(token) => Some(token),
-        Err((span, field, message)) => {
-            diags.error(Some(span), &format!("admin.{field}"), message);
-            None
-        }
-    }
+    token.map_err(|e| e.report("admin", diags)).ok()
 }

@@ -6,7 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::*;
-use crate::upstream::Pool;
+use crate::upstream::{Pool, ResolveError};
+
+/// An integration URI's authority that names no pool.
+#[derive(Debug, thiserror::Error)]
+#[error("`{authority}` is neither an upstream name nor a reachable address: {source}")]
+pub(super) struct UnknownAuthority {
+    authority: String,
+    source: ResolveError,
+}
 
 pub(super) struct Pools {
     pub(super) named: HashMap<String, Arc<Pool>>,
@@ -15,7 +23,7 @@ pub(super) struct Pools {
 
 impl Pools {
     /// The pool for an integration URI's authority: a named upstream or a `host[:port]`.
-    pub(super) fn get(&mut self, authority: &str) -> Result<Arc<Pool>, String> {
+    pub(super) fn get(&mut self, authority: &str) -> Result<Arc<Pool>, UnknownAuthority> {
         if let Some(pool) = self.named.get(authority) {
             return Ok(pool.clone());
         }
@@ -27,9 +35,13 @@ impl Pools {
         } else {
             format!("{authority}:80")
         };
-        let pool = Pool::resolve(authority, &[&target], Duration::from_secs(10)).map_err(|e| {
-            format!("`{authority}` is neither an upstream name nor a reachable address: {e}")
-        })?;
+        let pool =
+            Pool::resolve(authority, &[&target], Duration::from_secs(10)).map_err(|source| {
+                UnknownAuthority {
+                    authority: authority.to_string(),
+                    source,
+                }
+            })?;
         let pool = Arc::new(pool);
         self.by_address.insert(authority.to_string(), pool.clone());
         Ok(pool)

@@ -7,7 +7,33 @@ use std::sync::Arc;
 
 use crate::config::*;
 use crate::routing::RouteKey;
-use crate::validation::{Model, RequestValidation, Required};
+use crate::validation::{InvalidSchema, Model, RequestValidation, Required, RequiredError};
+
+/// Why a model is refused.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ModelError {
+    /// An inline schema that is not JSON.
+    #[error("{0}")]
+    Inline(serde_json::Error),
+    /// The schema file could not be read.
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// The schema file is not JSON.
+    #[error("`{}` is not JSON: {source}", path.display())]
+    NotJson {
+        path: std::path::PathBuf,
+        source: serde_json::Error,
+    },
+    /// Neither or both of `schema` and `file`.
+    #[error("give the schema either inline (`schema`) or as a JSON `file`")]
+    Source,
+    /// The schema does not compile.
+    #[error(transparent)]
+    Schema(#[from] InvalidSchema),
+}
 
 /// Each route's request validation (the same in every stage), from the API's models.
 pub(super) fn compile_validations(
@@ -17,7 +43,9 @@ pub(super) fn compile_validations(
 ) -> HashMap<String, Arc<RequestValidation>> {
     let mut models = HashMap::new();
     for (name, model) in &api.value.settings.models {
-        match model_schema(model.get_ref(), base_dir).and_then(|schema| Model::compile(&schema)) {
+        let compiled =
+            model_schema(model.get_ref(), base_dir).and_then(|schema| Ok(Model::compile(&schema)?));
+        match compiled {
             Ok(compiled) => {
                 models.insert(name.clone(), Arc::new(compiled));
             }
@@ -50,10 +78,12 @@ pub(super) fn compile_validations(
         for parameter in &route.value.required_parameters {
             let required =
                 Required::parse(parameter.get_ref()).and_then(|required| match &required {
-                    Required::Path(name) if !route_params.contains(name) => Err(format!(
-                        "`{name}` is not a path parameter of `{}`",
-                        route.name.get_ref()
-                    )),
+                    Required::Path(name) if !route_params.contains(name) => {
+                        Err(RequiredError::NotARouteParameter {
+                            name: name.clone(),
+                            route: route.name.get_ref().clone(),
+                        })
+                    }
                     _ => Ok(required),
                 });
             match required {
@@ -75,16 +105,17 @@ pub(super) fn compile_validations(
 pub(super) fn model_schema(
     model: &ModelFile,
     base_dir: &Path,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, ModelError> {
     match (&model.schema, &model.file) {
-        (Some(schema), None) => serde_json::to_value(schema).map_err(|e| e.to_string()),
+        (Some(schema), None) => serde_json::to_value(schema).map_err(ModelError::Inline),
         (None, Some(file)) => {
             let path = base_dir.join(file);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-            serde_json::from_str(&text)
-                .map_err(|e| format!("`{}` is not JSON: {e}", path.display()))
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(source) => return Err(ModelError::Read { path, source }),
+            };
+            serde_json::from_str(&text).map_err(|source| ModelError::NotJson { path, source })
         }
-        _ => Err("give the schema either inline (`schema`) or as a JSON `file`".into()),
+        _ => Err(ModelError::Source),
     }
 }
