@@ -1,6 +1,7 @@
 //! The crate's shape, checked on its source: the top-level modules of `proxy/src` depend on
 //! each other without cycles (judged by their `crate::<module>` paths outside test code), so
-//! each can be read and changed from the ones below it, and no file outgrows a reading.
+//! each can be read and changed from the ones below it, no file outgrows a reading, and errors
+//! are types (`thiserror`), not strings.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -119,4 +120,32 @@ fn no_source_file_is_over_the_size_a_reader_can_hold() {
         .filter(|(_, lines)| *lines > MAX_LINES)
         .collect();
     assert!(long.is_empty(), "over {MAX_LINES} lines: {long:?}");
+}
+
+#[test]
+fn errors_are_typed_not_strings() {
+    let mut files = Vec::new();
+    sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    assert!(files.len() > 50, "sources found: {}", files.len());
+    let stringly: Vec<String> = files
+        .iter()
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(file).expect("read source");
+            text.lines()
+                .enumerate()
+                .filter(|(_, line)| {
+                    let compact: String = line.split_whitespace().collect();
+                    compact.contains(",String>") && compact.contains("Result<")
+                })
+                .map(|(number, line)| format!("{}:{}: {}", file.display(), number + 1, line.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        stringly.is_empty(),
+        "errors as strings (use a thiserror type): {stringly:#?}"
+    );
 }
