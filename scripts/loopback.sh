@@ -5,9 +5,9 @@
 # A TCP port nothing listens on right now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# Wait up to 10 s for URL $1 to answer with a 2xx; fail naming it otherwise.
+# Wait up to $2 seconds (10 by default) for URL $1 to answer with a 2xx; fail naming it otherwise.
 wait_for() {
-  for _ in $(seq 100); do
+  for _ in $(seq $((${2:-10} * 10))); do
     curl -sf -o /dev/null "$1" && return 0
     sleep 0.1
   done

@@ -8,13 +8,12 @@
 
 mod keys;
 mod routes;
+mod serve;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use http::{Method, Response, StatusCode};
-use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use serde_json::json;
 
@@ -207,9 +206,9 @@ impl AdminApp {
     }
 }
 
-#[async_trait]
-impl ServeHttp for AdminApp {
-    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+impl AdminApp {
+    /// The answer to one request whose head has been read.
+    async fn respond(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
         let found = {
             let header = session.req_header();
             routes::find(&header.method, header.uri.path())

@@ -212,3 +212,42 @@ async fn without_a_token_unknown_paths_are_404_json() {
         assert_eq!(body["message"], "Not Found");
     }
 }
+
+#[tokio::test]
+async fn heads_pingora_refuses_get_a_json_400_not_a_silent_close() {
+    let gateway = start("token_env = \"WASMGATE_TEST_ADMIN_TOKEN\"").await;
+    let admin = gateway.admin.trim_start_matches("http://");
+    let refused = [
+        format!("GET http://elsewhere.example/healthz HTTP/1.1\r\nHost: {admin}\r\n\r\n"),
+        "GET /healthz HTTP/1.1\r\nHost: a\r\nbad header line\r\n\r\n".to_string(),
+        "GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"
+            .to_string(),
+    ];
+    for request in refused {
+        let reply = raw_exchange(&gateway.admin, request.as_bytes(), Duration::from_secs(5)).await;
+        assert_eq!(reply.statuses(), vec![400], "{request:?}: {}", reply.text);
+        assert!(
+            reply.closed,
+            "{request:?}: the connection is closed after a refusal"
+        );
+        let (_, body) = &reply.responses()[0];
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert!(
+            body["message"].as_str().unwrap().starts_with("Bad Request"),
+            "{body}"
+        );
+    }
+    // Absolute-form with the listener's own authority is a request like any other: the token
+    // still guards the keys.
+    let absolute = format!(
+        "GET http://{admin}/admin/keys HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
+    );
+    let reply = raw_exchange(&gateway.admin, absolute.as_bytes(), Duration::from_secs(5)).await;
+    assert_eq!(reply.statuses(), vec![401], "{}", reply.text);
+    let health = client()
+        .get(format!("{}/healthz", gateway.admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+}
