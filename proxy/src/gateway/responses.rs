@@ -44,19 +44,41 @@ fn apply_response_changes(
     Ok(())
 }
 
-/// The integration's response head arrived (either path): note the integration latency, apply
-/// the route's response mappings and start recording it for the cache.
+/// The integration's response head arrived (either path): refuse a protocol switch the client
+/// did not ask for, note the integration latency, apply the route's response mappings and start
+/// recording it for the cache.
 pub fn integration_head(
     request: &RequestHeader,
     head: &mut ResponseHeader,
     ctx: &mut RequestCtx,
 ) -> Result<()> {
     ctx.integration_latency = ctx.integration_started.map(|started| started.elapsed());
+    if head.status == http::StatusCode::SWITCHING_PROTOCOLS && !asks_to_upgrade(request) {
+        return Err(Error::create(
+            ErrorType::InvalidHTTPHeader,
+            pingora::ErrorSource::Upstream,
+            Some("the backend switched protocols the client did not ask for".into()),
+            None,
+        ));
+    }
     if let Some(http) = ctx.http_integration() {
         http.response_mapping
             .apply(head, &RequestValues { request, ctx })?;
     }
     super::caching::record_head(ctx, head)
+}
+
+/// Whether the client asked to switch protocols (`Connection: upgrade` with an `Upgrade`):
+/// only then may a backend answer 101 and take the connection over (RFC 9110 §7.8).
+fn asks_to_upgrade(request: &RequestHeader) -> bool {
+    request.headers.contains_key(http::header::UPGRADE)
+        && request
+            .headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .any(|option| option.trim().eq_ignore_ascii_case("upgrade"))
 }
 
 /// Run the response transformers on a response the gateway streams (no body changes).

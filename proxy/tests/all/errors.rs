@@ -381,3 +381,48 @@ integration = {{ type = "http_proxy", uri = "http://{slow}/", timeout_ms = 500 }
         );
     }
 }
+
+/// A backend that answers every request with `101 Switching Protocols` and then raw bytes.
+async fn switching_backend() -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: takeover\r\n\
+                              Connection: upgrade\r\n\r\nTUNNELLED-BYTES";
+                let _ = stream.write_all(answer.as_bytes()).await;
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_backend_cannot_switch_protocols_the_client_did_not_ask_for() {
+    let backend = switching_backend().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[apis.s]
+type = "http"
+[apis.s.stages."$default"]
+[apis.s.routes."GET /plain"]
+integration = {{ type = "http_proxy", uri = "http://{backend}/" }}
+"#
+    ))
+    .await;
+    let reply = crate::support::raw_get(&gateway.url, "/plain", "").await;
+    assert_eq!(reply.statuses(), vec![502], "{}", reply.text);
+    assert!(
+        !reply.text.contains("TUNNELLED-BYTES"),
+        "the backend's bytes reached the client: {}",
+        reply.text
+    );
+    let (_, body) = &reply.responses()[0];
+    let body: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["message"], "Bad Gateway");
+}
