@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Instructions per request of two wasmgate builds under callgrind: a deterministic A/B for
 # changes too small for compare.sh to see through this VM's drifting speed. Each build serves
-# the plain and chain routes (benches/common.sh) on one worker thread; REQUESTS sequential
-# keep-alive requests per route are counted after a warm-up, and the busiest functions of each
-# build are listed (inclusive) so the difference can be read.
+# one plain http_proxy route on one worker thread; REQUESTS sequential keep-alive
+# requests are counted after a warm-up, and the busiest functions of each build are listed
+# (inclusive) so the difference can be read. Plain only: wasmtime's pooling allocator reserves
+# more address space than valgrind allows, so plugin routes are measured by compare.sh.
 #
-#   benches/instructions.sh OLD_BINARY NEW_BINARY       # 2000 requests per route
+#   benches/instructions.sh OLD_BINARY NEW_BINARY       # 2000 requests
 #   REQUESTS=5000 TOP=40 benches/instructions.sh OLD NEW
+#   SAVE=/tmp/instr benches/instructions.sh OLD NEW     # keep every function's numbers there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OLD="$1"
@@ -37,7 +39,7 @@ for _ in range(count):
 PY
 }
 
-# measure NAME BINARY: instructions per request of each route, and the top functions.
+# measure NAME BINARY: instructions per request, and the top functions.
 measure() {
   local port admin out
   port=$(free_port); admin=$(free_port); out="$work/$1"
@@ -52,46 +54,72 @@ throttle = { rate = 1000000, burst = 100000 }
 state_dir = "$out/state"
 [admin]
 listen = "127.0.0.1:$admin"
-$(plain_and_chain "$BACKEND_PORT" reuse)
+[apis.bench]
+type = "http"
+[apis.bench.stages."\$default"]
+[apis.bench.routes."\$default"]
+integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT" }
 CONF
   RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.%p" \
     "$2" serve "$out/gateway.toml" 2>"$out/valgrind.log" &
   local pid=$!
   pids+=($pid)
-  wait_for "http://127.0.0.1:$admin/readyz" 900
-  for route in plain chain; do
-    local path=/; [ "$route" = chain ] && path=/chain/x
-    send "$port" "$path" 200
-    callgrind_control -z "$pid" >/dev/null
-    send "$port" "$path" "$REQUESTS"
-    callgrind_control -d "$route" "$pid" >/dev/null
-  done
+  wait_for "http://127.0.0.1:$admin/readyz" 120 || { cat "$out/valgrind.log" >&2; exit 1; }
+  send "$port" / 200
+  callgrind_control -z "$pid" >/dev/null
+  send "$port" / "$REQUESTS"
+  callgrind_control -d plain "$pid" >/dev/null
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  for route in plain chain; do
-    local dump
-    dump=$(ls "$out"/callgrind.*."$route"* 2>/dev/null | head -1)
-    [ -n "$dump" ] || dump=$(ls -t "$out"/callgrind.* | grep -v "\.$pid$" | head -1)
-    local total
-    total=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
-    echo "$1 $route $((total / REQUESTS))" >> "$work/per-request"
-    callgrind_annotate --inclusive=yes --threshold=100 "$dump" 2>/dev/null \
-      | awk -v n="$REQUESTS" -v top="$TOP" '
+  local dump total
+  dump=$(compgen -G "$out/callgrind.$pid.*" | head -1)
+  total=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")
+  echo "$((total / REQUESTS))" > "$out/per-request"
+  # per_function INCLUSIVE: "instructions-per-request<TAB>function" for every function.
+  per_function() {
+    callgrind_annotate --inclusive="$1" --threshold=100 "$dump" 2>/dev/null \
+      | awk -v n="$REQUESTS" '
           /^-+$/ {rule++; next}
-          rule >= 3 && $1 ~ /^[0-9,]+$/ && shown < top {
-            gsub(",", "", $1); $2 = ""; printf "%9.0f %s\n", $1 / n, substr($0, index($0, $3)); shown++
-          }' > "$out/$route.top"
-  done
+          rule >= 3 && $1 ~ /^[0-9,]+$/ {
+            cost = $1; gsub(",", "", cost)
+            name = $0; sub(/^ *[0-9,]+ *(\([^)]*\) *)?/, "", name); sub(/ \[[^]]*\]$/, "", name)
+            printf "%.0f\t%s\n", cost / n, name
+          }'
+  }
+  per_function yes > "$out/inclusive"
+  head -"$TOP" "$out/inclusive" > "$out/top"
+  per_function no > "$out/self"
 }
 
 measure old "$OLD"
 measure new "$NEW"
 
-for route in plain chain; do
-  old=$(awk -v r="$route" '$1 == "old" && $2 == r {print $3}' "$work/per-request")
-  new=$(awk -v r="$route" '$1 == "new" && $2 == r {print $3}' "$work/per-request")
-  echo "== $route: instructions per request old $old, new $new, new/old $(python3 -c "print(round($new / $old, 3))")"
-  for name in old new; do
-    echo "-- $name, inclusive per request:"
-    cat "$work/$name/$route.top"
-  done
+old=$(cat "$work/old/per-request")
+new=$(cat "$work/new/per-request")
+for name in old new; do
+  echo "-- $name, inclusive instructions per request:"
+  cat "$work/$name/top"
 done
+echo "-- functions whose own instructions per request changed most (new - old, old, new):"
+python3 - "$work/old/self" "$work/new/self" "$TOP" <<'PY'
+import sys
+def load(path):
+    costs = {}
+    for line in open(path):
+        cost, name = line.rstrip("\n").split("\t", 1)
+        costs[name] = costs.get(name, 0) + int(cost)
+    return costs
+old, new, top = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
+names = set(old) | set(new)
+changes = sorted(names, key=lambda n: -abs(new.get(n, 0) - old.get(n, 0)))
+for name in changes[:top]:
+    a, b = old.get(name, 0), new.get(name, 0)
+    print(f"{b - a:+7d} {a:7d} {b:7d}  {name[:150]}")
+PY
+if [ -n "${SAVE:-}" ]; then
+  mkdir -p "$SAVE"
+  for name in old new; do
+    cp "$work/$name/inclusive" "$SAVE/$name.inclusive"
+    cp "$work/$name/self" "$SAVE/$name.self"
+  done
+fi
+echo "plain: instructions per request old $old, new $new, new/old $(python3 -c "print(round($new / $old, 3))")"

@@ -4,6 +4,7 @@
 //! ```text
 //! connection ─► HTTP/1.1 pipelining on (each pipelined request answered, in order)
 //!            ─► head deadline: the request head must arrive whole within `head_timeout_ms`
+//!               (both through hooks of the vendored pingora-proxy, set by the gateway)
 //! request head (as pingora parsed it) ─► limits: target length (414), header count and
 //!            bytes (431) ─► exactly one `Host` on HTTP/1.1 (400)
 //!            ─► path normalised: unreserved escapes decoded, dot segments removed; encoded
@@ -12,9 +13,9 @@
 //!
 //! Pingora itself refuses what it cannot parse (malformed heads, duplicate or mismatched
 //! `Content-Length`, `Transfer-Encoding` that is not chunked last, more than 256 header
-//! fields or a head over 1 MiB); [`connection`] turns those refusals into the gateway's JSON.
+//! fields or a head over 1 MiB); the gateway's `invalid_request_response` hook turns those
+//! refusals into its JSON.
 
-pub mod connection;
 mod head;
 pub mod path;
 

@@ -86,7 +86,6 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        crate::edge::connection::head_arrived();
         if self.state.drain.is_draining() {
             session.set_keepalive(None);
         }
@@ -214,6 +213,14 @@ impl ProxyHttp for Gateway {
 
     fn upstream_response_head_deadline(&self, ctx: &RequestCtx) -> Option<Duration> {
         ctx.http_integration().map(|http| http.timeout)
+    }
+
+    fn downstream_request_head_deadline(&self) -> Option<Duration> {
+        Some(self.state.snapshot().server.limits.head_timeout)
+    }
+
+    fn downstream_pipelining(&self) -> bool {
+        true
     }
 
     fn invalid_request_response(&self, error: &Error) -> Option<(ResponseHeader, Bytes)> {

@@ -15,7 +15,6 @@ use pingora::services::listening::Service;
 
 use crate::admin::AdminApp;
 use crate::drain::DrainingShutdown;
-use crate::edge::connection::EdgeApp;
 use crate::gateway::Gateway;
 use crate::state::State;
 use crate::watcher::ConfigWatcher;
@@ -48,13 +47,7 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
     server.bootstrap();
 
     let gateway = pingora::proxy::http_proxy(&server.configuration, Gateway::new(state.clone()));
-    let mut proxy = Service::new(
-        "wasmgate proxy".to_string(),
-        EdgeApp::new(gateway, {
-            let state = state.clone();
-            Box::new(move || state.snapshot().server.limits.head_timeout)
-        }),
-    );
+    let mut proxy = Service::new("wasmgate proxy".to_string(), gateway);
     for address in &proxy_listens {
         proxy.add_tcp(address);
     }

@@ -329,9 +329,28 @@ where
     {
         // phase 1 read request header
 
+        // wasmgate patch: pipelining and a deadline for the whole request head.
+        if let HttpSession::H1(h1) = downstream_session.as_mut() {
+            if self.inner.downstream_pipelining() {
+                h1.set_pipelining_enabled(true);
+            }
+        }
+        let head_deadline = self.inner.downstream_request_head_deadline();
+        let read_head = async {
+            match head_deadline {
+                Some(wait) => pingora_timeout::timeout(wait, downstream_session.read_request())
+                    .await
+                    .unwrap_or_else(|_| {
+                        debug!("no whole request head within {wait:?}: connection closed");
+                        Ok(false)
+                    }),
+                None => downstream_session.read_request().await,
+            }
+        };
+
         let res = tokio::select! {
             biased; // biased select is cheaper, and we don't want to drop already buffered requests
-            res = downstream_session.read_request() => { res }
+            res = read_head => { res }
             _ = self.await_shutdown() => {
                 // service shutting down, dropping the connection to stop more req from coming in
                 return None;

@@ -274,6 +274,12 @@ where
         let mut upstream_can_reuse = true;
         let mut send_error = None;
         let mut upgraded = false;
+        // wasmgate patch: while the head deadline runs it bounds every read; the per-read
+        // timeout (a second timer on the same wait) is suspended until the final head arrives.
+        let per_read_timeout = client_session.read_timeout;
+        if head_deadline.is_some() {
+            client_session.read_timeout = None;
+        }
 
         /* duplex mode, wait for either to complete */
         while !request_done || !response_done {
@@ -283,6 +289,7 @@ where
                         Ok(task) => {
                             if matches!(&task, HttpTask::Header(head, _) if !head.status.is_informational()) {
                                 head_deadline = None;
+                                client_session.read_timeout = per_read_timeout;
                             }
                             response_done = task.is_end();
                             if !upgraded && client_session.was_upgraded() {

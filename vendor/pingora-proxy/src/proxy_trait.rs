@@ -125,6 +125,23 @@ pub trait ProxyHttp {
         None
     }
 
+    /// How long a client may take to send a whole request head, counted from when the proxy
+    /// starts waiting for it (so an idle keep-alive connection is bounded too); `None` (the
+    /// default) for pingora's per-read timeouts only. Past it the connection is closed.
+    ///
+    /// wasmgate patch: upstream pingora 0.9.1 bounds each read, not the wait for the head.
+    fn downstream_request_head_deadline(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Whether HTTP/1.1 requests pipelined on a connection are answered in order (`true`) or
+    /// the connection is refused reuse once bytes arrive past a request (the default).
+    ///
+    /// wasmgate patch: upstream pingora 0.9.1 leaves the opt-in to each session.
+    fn downstream_pipelining(&self) -> bool {
+        false
+    }
+
     /// Handle the incoming request before any downstream module is executed.
     ///
     /// This function is similar to [Self::request_filter()] but executes before any other logic,
