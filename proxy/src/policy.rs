@@ -55,13 +55,18 @@ pub struct TrustedProxies(pub Vec<IpNet>);
 impl TrustedProxies {
     /// The client's address: the peer, unless the peer is a trusted proxy, in which case the
     /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy (a client can put
-    /// anything at the left of that header, so entries are read from the right).
-    pub fn client_ip(&self, peer: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
+    /// anything at the left of that header, so entries are read from the right). The header
+    /// is looked up only for a trusted peer.
+    pub fn client_ip<'a>(
+        &self,
+        peer: IpAddr,
+        forwarded_for: impl FnOnce() -> Option<&'a str>,
+    ) -> IpAddr {
         let peer = peer.to_canonical();
         if !contains(&self.0, peer) {
             return peer;
         }
-        let Some(header) = forwarded_for else {
+        let Some(header) = forwarded_for() else {
             return peer;
         };
         let mut client = peer;
@@ -120,12 +125,12 @@ mod tests {
         let peer: IpAddr = "127.0.0.1".parse().unwrap();
         let spoofed = "6.6.6.6, 203.0.113.9, 10.0.0.2";
         assert_eq!(
-            trusted.client_ip(peer, Some(spoofed)),
+            trusted.client_ip(peer, || Some(spoofed)),
             "203.0.113.9".parse::<IpAddr>().unwrap()
         );
         let outsider: IpAddr = "198.51.100.1".parse().unwrap();
-        assert_eq!(trusted.client_ip(outsider, Some(spoofed)), outsider);
-        assert_eq!(trusted.client_ip(peer, Some("garbage")), peer);
+        assert_eq!(trusted.client_ip(outsider, || Some(spoofed)), outsider);
+        assert_eq!(trusted.client_ip(peer, || Some("garbage")), peer);
         assert!(parse_net("300.1.1.1").is_err());
         assert_eq!(parse_net("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
     }

@@ -285,6 +285,12 @@ impl Snapshot {
 }
 
 impl Snapshot {
+    /// Whether some stage is served on its own host names (host-mapped entrypoints sort first),
+    /// so that [`Snapshot::resolve`] needs the request's host.
+    pub fn maps_hosts(&self) -> bool {
+        self.entrypoints.first().is_some_and(|e| e.host.is_some())
+    }
+
     /// The CORS policy for a request from `origin` that no stage serves: the first API's that
     /// lets `origin` read its responses, so a browser app of this gateway can read the 404 of a
     /// mistyped URL (the answer tells it nothing an API's own 404 would not).

@@ -39,23 +39,19 @@ pub fn check_head(request: &mut RequestHeader, limits: &RequestLimits) -> Result
             ),
         ));
     }
-    let fields = request.headers.len();
-    if fields > limits.max_headers {
+    let field_count = request.headers.len();
+    if field_count > limits.max_headers {
         return Err(HeadRefusal::new(
             ErrorKind::RequestHeaderFieldsTooLarge,
             format!(
-                "Request Header Fields Too Large: {fields} fields, at most {}",
+                "Request Header Fields Too Large: {field_count} fields, at most {}",
                 limits.max_headers
             ),
         ));
     }
+    let fields = HeadFields::count(request);
     let line_bytes = request.method.as_str().len() + target_bytes + " HTTP/1.1\r\n".len() + 1;
-    let head_bytes = request
-        .headers
-        .iter()
-        .fold(line_bytes, |sum, (name, value)| {
-            sum + name.as_str().len() + value.len() + ": \r\n".len()
-        });
+    let head_bytes = line_bytes + fields.bytes;
     if head_bytes > limits.max_header_bytes {
         return Err(HeadRefusal::new(
             ErrorKind::RequestHeaderFieldsTooLarge,
@@ -65,19 +61,50 @@ pub fn check_head(request: &mut RequestHeader, limits: &RequestLimits) -> Result
             ),
         ));
     }
-    if request.version == Version::HTTP_11 {
-        let hosts = request.headers.get_all(http::header::HOST).iter().count();
-        if hosts != 1 {
-            let message = if hosts == 0 {
-                "Bad Request: HTTP/1.1 requests need a Host header"
-            } else {
-                "Bad Request: more than one Host header"
-            };
-            return Err(HeadRefusal::new(ErrorKind::BadRequest, message));
-        }
+    if request.version == Version::HTTP_11 && fields.hosts != 1 {
+        let message = if fields.hosts == 0 {
+            "Bad Request: HTTP/1.1 requests need a Host header"
+        } else {
+            "Bad Request: more than one Host header"
+        };
+        return Err(HeadRefusal::new(ErrorKind::BadRequest, message));
     }
-    check_framing(request)?;
+    if fields.framing {
+        check_framing(request)?;
+    }
     normalize_path(request)
+}
+
+/// What one pass over the header fields finds: their bytes on the wire, how many `Host`s, and
+/// whether the body's framing needs a closer look (any `Transfer-Encoding`, or more than one
+/// `Content-Length` or a listed one).
+struct HeadFields {
+    bytes: usize,
+    hosts: usize,
+    framing: bool,
+}
+
+impl HeadFields {
+    fn count(request: &RequestHeader) -> Self {
+        let mut fields = Self {
+            bytes: 0,
+            hosts: 0,
+            framing: false,
+        };
+        let mut lengths = 0;
+        for (name, value) in &request.headers {
+            fields.bytes += name.as_str().len() + value.len() + ": \r\n".len();
+            if name == http::header::HOST {
+                fields.hosts += 1;
+            } else if name == http::header::TRANSFER_ENCODING {
+                fields.framing = true;
+            } else if name == http::header::CONTENT_LENGTH {
+                lengths += 1;
+                fields.framing |= lengths > 1 || value.as_bytes().contains(&b',');
+            }
+        }
+        fields
+    }
 }
 
 /// Pingora refuses conflicting framing; what it lets through is narrowed here: `chunked` is the

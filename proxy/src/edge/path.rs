@@ -71,16 +71,38 @@ pub fn check_built(path: &str) -> Result<(), PathError> {
             PathError::InvalidCharacter
         });
     }
-    let decoded = decode_unreserved(path)?;
+    let decoded = if path.contains('%') {
+        Cow::Owned(decode_unreserved(path)?)
+    } else {
+        Cow::Borrowed(path)
+    };
     if decoded.split('/').any(is_dot_segment) {
         return Err(PathError::DotSegment);
     }
     Ok(())
 }
 
-/// Bytes a path may hold as they are (RFC 3986 `pchar` and `/`; `%` starts an encoding).
+/// Bytes a path may hold as they are (RFC 3986 `pchar` and `/`; `%` starts an encoding), as a
+/// table: every built path's every byte is looked up.
+const PATH_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric();
+        byte += 1;
+    }
+    let others = b"-._~!$&'()*+,;=:@/%";
+    let mut i = 0;
+    while i < others.len() {
+        table[others[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 fn is_path_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/%".contains(&byte)
+    PATH_BYTES[usize::from(byte)]
 }
 
 /// `.` or `..`, also with `;parameters` after it (which Tomcat and Spring resolve as one).

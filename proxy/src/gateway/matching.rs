@@ -12,6 +12,7 @@ use pingora::Result;
 
 use super::context::RequestCtx;
 use super::cors;
+use super::forward::X_FORWARDED_FOR;
 use super::outcome::{Answer, Refusal};
 use crate::config::ApiKind;
 use crate::gateway_response::ErrorKind;
@@ -71,10 +72,12 @@ fn unrouted(ctx: &RequestCtx, refusal: Refusal) -> Answer {
 /// The client's address: the peer, or who a trusted proxy says it forwards for.
 fn client_ip(request: &RequestHeader, ctx: &RequestCtx) -> Option<IpAddr> {
     let peer = ctx.peer_ip?;
-    let forwarded_for = request
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|value| value.to_str().ok());
+    let forwarded_for = || {
+        request
+            .headers
+            .get(&X_FORWARDED_FOR)
+            .and_then(|value| value.to_str().ok())
+    };
     Some(ctx.snapshot.trusted_proxies.client_ip(peer, forwarded_for))
 }
 
@@ -82,9 +85,14 @@ fn client_ip(request: &RequestHeader, ctx: &RequestCtx) -> Option<IpAddr> {
 /// the stage.
 fn resolve_stage(request: &RequestHeader, ctx: &mut RequestCtx) -> Result<String, Refusal> {
     let path = request.uri.path();
+    let host = if ctx.snapshot.maps_hosts() {
+        host_name(request)
+    } else {
+        None
+    };
     let stage_match = ctx
         .snapshot
-        .resolve(host_name(request), path)
+        .resolve(host, path)
         .ok_or(Refusal::new(ErrorKind::ResourceNotFound))?;
     let stage = stage_match.stage.clone();
     let stage_path = stage_match.path.to_string();

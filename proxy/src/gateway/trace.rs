@@ -1,5 +1,6 @@
 //! Request ids and W3C trace context: every request gets an id, and the `traceparent` sent to the
 //! backend continues the caller's trace (or starts one) with the gateway as the parent span.
+//! Both are written digit by digit, without `format!`: they are on every request's path.
 
 use uuid::{Builder, Uuid};
 
@@ -11,16 +12,40 @@ fn random_uuid() -> Uuid {
 
 /// A new request id.
 pub fn request_id() -> String {
-    random_uuid().hyphenated().to_string()
+    String::from(
+        &*random_uuid()
+            .hyphenated()
+            .encode_lower(&mut Uuid::encode_buffer()),
+    )
+}
+
+/// Append the low `digits` hex digits of `value`, lower-case.
+fn push_hex(out: &mut String, value: u128, digits: u32) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for shift in (0..digits).rev() {
+        out.push(HEX[((value >> (shift * 4)) & 0xf) as usize] as char);
+    }
 }
 
 /// The `traceparent` to send upstream, given the caller's (if any).
 pub fn child_traceparent(incoming: Option<&str>) -> String {
-    let span_id = format!("{:016x}", fastrand::u64(1..));
-    match incoming.and_then(parse_traceparent) {
-        Some((trace_id, flags)) => format!("00-{trace_id}-{span_id}-{flags}"),
-        None => format!("00-{}-{span_id}-01", random_uuid().simple()),
-    }
+    let mut traceparent = String::with_capacity(55);
+    traceparent.push_str("00-");
+    let flags = match incoming.and_then(parse_traceparent) {
+        Some((trace_id, flags)) => {
+            traceparent.push_str(trace_id);
+            flags
+        }
+        None => {
+            push_hex(&mut traceparent, fastrand::u128(1..), 32);
+            "01"
+        }
+    };
+    traceparent.push('-');
+    push_hex(&mut traceparent, fastrand::u64(1..).into(), 16);
+    traceparent.push('-');
+    traceparent.push_str(flags);
+    traceparent
 }
 
 /// `(trace-id, flags)` of a valid version-00 `traceparent`.
@@ -38,8 +63,8 @@ fn parse_traceparent(value: &str) -> Option<(&str, &str)> {
         && hex(trace_id, 32)
         && hex(parent_id, 16)
         && hex(flags, 2)
-        && trace_id != "0".repeat(32)
-        && parent_id != "0".repeat(16);
+        && trace_id.bytes().any(|b| b != b'0')
+        && parent_id.bytes().any(|b| b != b'0');
     valid.then_some((trace_id, flags))
 }
 
