@@ -51,10 +51,24 @@ backend_conf() {
   nginx_conf "$1" 1 "  server { listen 127.0.0.1:$2; location / { return 200 \"$body\"; } }"
 }
 
-# plain_and_chain BACKEND_PORT ISOLATION: the `bench` API's plain `$default` route to the
-# backend, and a 3-plugin chain route (token authorizer + request/response header transformer)
-# with the plugins' instances kept by ISOLATION.
-plain_and_chain() {
+# server_conf PORT ADMIN_PORT THREADS STATE_DIR: a bench gateway's [server] and [admin]: no
+# access log, no config watching, an account throttle above any rate reached here.
+server_conf() {
+  cat <<CONF
+[server]
+listen = ["127.0.0.1:$1"]
+threads = $3
+access_log = "off"
+watch_config = false
+throttle = { rate = 1000000, burst = 100000 }
+state_dir = "$4"
+[admin]
+listen = "127.0.0.1:$2"
+CONF
+}
+
+# plain_route BACKEND_PORT: the `bench` API with its plain `$default` route to the backend.
+plain_route() {
   cat <<CONF
 [apis.bench]
 type = "http"
@@ -63,6 +77,15 @@ type = "http"
 
 [apis.bench.routes."\$default"]
 integration = { type = "http_proxy", uri = "http://127.0.0.1:$1" }
+CONF
+}
+
+# plain_and_chain BACKEND_PORT ISOLATION: the plain route, and a 3-plugin chain route (token
+# authorizer + request/response header transformer) with the plugins' instances kept by
+# ISOLATION.
+plain_and_chain() {
+  plain_route "$1"
+  cat <<CONF
 
 [plugins.auth]
 path = "$PWD/plugins/dist/token_authorizer.wasm"

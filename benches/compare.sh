@@ -30,18 +30,10 @@ BATCH=(chrt --batch 0)
 start_gateway() {
   local port admin
   port=$(free_port); admin=$(free_port)
-  cat > "$work/$1.toml" <<CONF
-[server]
-listen = ["127.0.0.1:$port"]
-threads = 2
-access_log = "off"
-watch_config = false
-throttle = { rate = 1000000, burst = 100000 }
-state_dir = "$work/state-$1"
-[admin]
-listen = "127.0.0.1:$admin"
-$(plain_and_chain "$BACKEND_PORT" reuse)
-CONF
+  {
+    server_conf "$port" "$admin" 2 "$work/state-$1"
+    plain_and_chain "$BACKEND_PORT" reuse
+  } > "$work/$1.toml"
   RUST_LOG=warn "$2" serve "$work/$1.toml" & pids+=($!)
   printf -v "PID_$1" '%s' "$!"
   printf -v "PORT_$1" '%s' "$port"

@@ -25,17 +25,26 @@ BACKEND_PORT=$(free_port)
 backend_conf "$work/backend" "$BACKEND_PORT"
 nginx -p "$work/backend" -c "$work/backend/nginx.conf" -g 'daemon off;' & pids+=($!)
 
-# send PORT PATH COUNT: COUNT requests one after another on one keep-alive connection.
+# send PORT PATH COUNT [CONNECTIONS]: COUNT requests one after another on each of CONNECTIONS
+# keep-alive connections at once (the warm-up uses two, so every build keeps more than one
+# backend connection pooled and the measured requests find the pool in the same state).
 send() {
   python3 - "$@" <<'PY'
-import http.client, sys
+import http.client, sys, threading
 port, path, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-conn = http.client.HTTPConnection("127.0.0.1", port)
-for _ in range(count):
-    conn.request("GET", path, headers={"authorization": "Bearer bench-token"})
-    response = conn.getresponse()
-    response.read()
-    assert response.status == 200, response.status
+connections = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+def run():
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    for _ in range(count):
+        conn.request("GET", path, headers={"authorization": "Bearer bench-token"})
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 200, response.status
+threads = [threading.Thread(target=run) for _ in range(connections)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
 PY
 }
 
@@ -44,28 +53,16 @@ measure() {
   local port admin out
   port=$(free_port); admin=$(free_port); out="$work/$1"
   mkdir -p "$out"
-  cat > "$out/gateway.toml" <<CONF
-[server]
-listen = ["127.0.0.1:$port"]
-threads = 1
-access_log = "off"
-watch_config = false
-throttle = { rate = 1000000, burst = 100000 }
-state_dir = "$out/state"
-[admin]
-listen = "127.0.0.1:$admin"
-[apis.bench]
-type = "http"
-[apis.bench.stages."\$default"]
-[apis.bench.routes."\$default"]
-integration = { type = "http_proxy", uri = "http://127.0.0.1:$BACKEND_PORT" }
-CONF
+  {
+    server_conf "$port" "$admin" 1 "$out/state"
+    plain_route "$BACKEND_PORT"
+  } > "$out/gateway.toml"
   RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.%p" \
     "$2" serve "$out/gateway.toml" 2>"$out/valgrind.log" &
   local pid=$!
   pids+=($pid)
   wait_for "http://127.0.0.1:$admin/readyz" 120 || { cat "$out/valgrind.log" >&2; exit 1; }
-  send "$port" / 200
+  send "$port" / 200 2
   callgrind_control -z "$pid" >/dev/null
   send "$port" / "$REQUESTS"
   callgrind_control -d plain "$pid" >/dev/null
