@@ -19,4 +19,4 @@
 mod head;
 pub mod path;
 
-pub use head::{check_head, HeadRefusal};
+pub use head::{check_head, check_limits, HeadRefusal};

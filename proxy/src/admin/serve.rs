@@ -1,7 +1,9 @@
 //! The admin listener's connection loop: pingora's request reading and response writing around
-//! [`AdminApp::respond`], with one difference from pingora's `ServeHttp` — a request head pingora
-//! refuses (malformed, absolute-form with a mismatched `Host`, too large) gets a JSON 400 and
-//! the connection closed, instead of a silent close and an error in the log.
+//! [`AdminApp::respond`], held to the proxy's edge rules — pipelined requests answered in order,
+//! a whole head within `head_timeout_ms` (idle keep-alive included, so half-sent heads cannot
+//! pile up and take the process's file descriptors), the `[server.limits]` and `Host` checks —
+//! and a head refused (by pingora or those checks) answered in JSON and the connection closed,
+//! where pingora's `ServeHttp` closes silently and logs an error.
 
 use std::sync::Arc;
 
@@ -25,25 +27,25 @@ impl HttpServerApp for AdminApp {
         mut session: ServerSession,
         shutdown: &ShutdownWatch,
     ) -> Option<ReusedHttpStream> {
-        match session.read_request().await {
-            Ok(true) => {}
-            Ok(false) => return None,
-            Err(e) => {
+        let limits = self.state.snapshot().server.limits;
+        if let ServerSession::H1(h1) = &mut session {
+            h1.set_pipelining_enabled(true);
+        }
+        match pingora_timeout::timeout(limits.head_timeout, session.read_request()).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) | Err(_) => return None,
+            Ok(Err(e)) => {
                 log::debug!("admin: refused request head: {e}");
-                let (parts, body) = json_response(
-                    StatusCode::BAD_REQUEST,
-                    json!({ "message": "Bad Request: the request head is malformed" }),
-                )
-                .into_parts();
-                let mut header: ResponseHeader = parts.into();
-                let closing = header.insert_header(http::header::CONNECTION, "close");
-                if let Err(e) = closing.and(session.write_error_response(header, body.into()).await)
-                {
-                    log::debug!("admin: cannot refuse the request head: {e}");
-                }
-                session.shutdown().await;
+                let message = "Bad Request: the request head is malformed";
+                refuse(&mut session, StatusCode::BAD_REQUEST, message).await;
                 return None;
             }
+        }
+        if let Err(refusal) = crate::edge::check_limits(session.req_header_mut(), &limits) {
+            let status =
+                StatusCode::from_u16(refusal.kind.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            refuse(&mut session, status, &refusal.message).await;
+            return None;
         }
         let keepalive = (!*shutdown.borrow()).then_some(KEEPALIVE_SECONDS);
         session.set_keepalive(keepalive);
@@ -60,6 +62,17 @@ impl HttpServerApp for AdminApp {
             }
         }
     }
+}
+
+/// Answer a refused head with `status` and `message` in JSON, and close.
+async fn refuse(session: &mut ServerSession, status: StatusCode, message: &str) {
+    let (parts, body) = json_response(status, json!({ "message": message })).into_parts();
+    let mut header: ResponseHeader = parts.into();
+    let closing = header.insert_header(http::header::CONNECTION, "close");
+    if let Err(e) = closing.and(session.write_error_response(header, body.into()).await) {
+        log::debug!("admin: cannot refuse the request head: {e}");
+    }
+    session.shutdown().await;
 }
 
 async fn write(session: &mut ServerSession, response: http::Response<Vec<u8>>) {

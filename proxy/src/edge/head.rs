@@ -29,6 +29,15 @@ impl HeadRefusal {
 
 /// Check `request` against `limits` and normalise its path in place.
 pub fn check_head(request: &mut RequestHeader, limits: &RequestLimits) -> Result<(), HeadRefusal> {
+    check_limits(request, limits)?;
+    normalize_path(request)
+}
+
+/// Check `request` against `limits`, `Host` and framing rules, leaving its path as sent.
+pub fn check_limits(
+    request: &mut RequestHeader,
+    limits: &RequestLimits,
+) -> Result<(), HeadRefusal> {
     let target_bytes = request.raw_path().len();
     if target_bytes > limits.max_uri_bytes {
         return Err(HeadRefusal::new(
@@ -72,7 +81,7 @@ pub fn check_head(request: &mut RequestHeader, limits: &RequestLimits) -> Result
     if fields.framing {
         check_framing(request)?;
     }
-    normalize_path(request)
+    Ok(())
 }
 
 /// What one pass over the header fields finds: their bytes on the wire, how many `Host`s, and

@@ -153,7 +153,11 @@ pub async fn read_request_body(
 ) -> Result<Result<Bytes, ErrorKind>> {
     continue_if_expected(session).await?;
     let mut body = BytesMut::new();
-    while let Some(chunk) = session.read_request_body().await? {
+    while let Some(chunk) = session
+        .read_request_body()
+        .await
+        .map_err(|e| e.into_down())?
+    {
         if (body.len() + chunk.len()) as u64 > limit {
             return Ok(Err(ErrorKind::RequestTooLarge));
         }
@@ -167,7 +171,11 @@ pub async fn read_request_body(
 pub async fn skip_request_body(session: &mut Session, limit: u64) -> Result<Result<(), ErrorKind>> {
     continue_if_expected(session).await?;
     let mut seen = 0u64;
-    while let Some(chunk) = session.read_request_body().await? {
+    while let Some(chunk) = session
+        .read_request_body()
+        .await
+        .map_err(|e| e.into_down())?
+    {
         seen += chunk.len() as u64;
         if seen > limit {
             return Ok(Err(ErrorKind::RequestTooLarge));

@@ -251,3 +251,41 @@ async fn heads_pingora_refuses_get_a_json_400_not_a_silent_close() {
         .unwrap();
     assert_eq!(health.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn the_admin_listener_keeps_the_edge_rules() {
+    let gateway = Gateway::start_with(
+        CONFIG,
+        Extra {
+            server: "limits = { head_timeout_ms = 500, max_uri_bytes = 64 }",
+            admin: "token_env = \"WASMGATE_TEST_ADMIN_TOKEN\"",
+            env: &[("WASMGATE_TEST_ADMIN_TOKEN", TOKEN)],
+        },
+    )
+    .await;
+    let pipelined =
+        "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /readyz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let reply = raw_exchange(&gateway.admin, pipelined.as_bytes(), Duration::from_secs(5)).await;
+    assert_eq!(reply.statuses(), vec![200, 200], "{}", reply.text);
+    let long = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(100));
+    let reply = raw_exchange(&gateway.admin, long.as_bytes(), Duration::from_secs(5)).await;
+    assert_eq!(reply.statuses(), vec![414], "{}", reply.text);
+    let no_host = "GET /healthz HTTP/1.1\r\n\r\n";
+    let reply = raw_exchange(&gateway.admin, no_host.as_bytes(), Duration::from_secs(5)).await;
+    assert_eq!(reply.statuses(), vec![400], "{}", reply.text);
+    // Half a head, then silence: closed at the deadline, not kept (a pile of these would take
+    // the process's file descriptors).
+    let started = std::time::Instant::now();
+    let reply = raw_exchange(
+        &gateway.admin,
+        b"GET /healthz HTTP/1.1\r\nHo",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(reply.closed && reply.text.is_empty(), "{}", reply.text);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "closed after {:?}",
+        started.elapsed()
+    );
+}

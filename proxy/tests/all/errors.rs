@@ -382,7 +382,8 @@ integration = {{ type = "http_proxy", uri = "http://{slow}/", timeout_ms = 500 }
     }
 }
 
-/// A backend that answers every request with `101 Switching Protocols` and then raw bytes.
+/// A backend that answers every request with `101 Switching Protocols` and then `tick0` to
+/// `tick5`, one every 200 ms.
 async fn switching_backend() -> std::net::SocketAddr {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -392,10 +393,13 @@ async fn switching_backend() -> std::net::SocketAddr {
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 let _ = stream.read(&mut buf).await;
-                let answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: takeover\r\n\
-                              Connection: upgrade\r\n\r\nTUNNELLED-BYTES";
-                let _ = stream.write_all(answer.as_bytes()).await;
-                tokio::time::sleep(Duration::from_secs(2)).await;
+                let head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                            Connection: upgrade\r\n\r\n";
+                let _ = stream.write_all(head.as_bytes()).await;
+                for tick in 0..6 {
+                    let _ = stream.write_all(format!("tick{tick}\n").as_bytes()).await;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
             });
         }
     });
@@ -418,11 +422,38 @@ integration = {{ type = "http_proxy", uri = "http://{backend}/" }}
     let reply = crate::support::raw_get(&gateway.url, "/plain", "").await;
     assert_eq!(reply.statuses(), vec![502], "{}", reply.text);
     assert!(
-        !reply.text.contains("TUNNELLED-BYTES"),
+        !reply.text.contains("tick"),
         "the backend's bytes reached the client: {}",
         reply.text
     );
     let (_, body) = &reply.responses()[0];
     let body: Value = serde_json::from_str(body).unwrap();
     assert_eq!(body["message"], "Bad Gateway");
+}
+
+#[tokio::test]
+async fn an_upgraded_connection_outlives_the_response_head_deadline() {
+    let backend = switching_backend().await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[apis.s]
+type = "http"
+[apis.s.stages."$default"]
+[apis.s.routes."GET /ws"]
+integration = {{ type = "http_proxy", uri = "http://{backend}/", timeout_ms = 500 }}
+"#
+    ))
+    .await;
+    let request =
+        "GET /ws HTTP/1.1\r\nHost: g\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+    let reply =
+        crate::support::raw_exchange(&gateway.url, request.as_bytes(), Duration::from_secs(2))
+            .await;
+    assert!(reply.text.starts_with("HTTP/1.1 101"), "{}", reply.text);
+    assert!(
+        reply.text.contains("tick5"),
+        "the tunnel was cut at the head deadline: {}",
+        reply.text
+    );
+    assert!(!reply.text.contains("message"), "{}", reply.text);
 }

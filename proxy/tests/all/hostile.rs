@@ -134,6 +134,14 @@ async fn hostile_requests_get_their_answer_and_smuggle_nothing() {
             Expect::Refused(400),
         ),
         (
+            "a broken chunk to a mock route",
+            with_body(
+                "GET /dev/hello HTTP/1.1\r\nHost: g\r\nTransfer-Encoding: chunked\r\n",
+                "zz\r\n",
+            ),
+            Expect::Refused(400),
+        ),
+        (
             "a chunk size that is not hex",
             with_body(
                 "POST /dev/echo/bad-chunk HTTP/1.1\r\nHost: g\r\nTransfer-Encoding: chunked\r\n",

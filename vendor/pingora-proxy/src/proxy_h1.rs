@@ -287,7 +287,8 @@ where
                 res = read_response_task_by(client_session, head_deadline), if !response_done => {
                     match res {
                         Ok(task) => {
-                            if matches!(&task, HttpTask::Header(head, _) if !head.status.is_informational()) {
+                            // A 101 is final too: the tunnel it opens is not bound by the head's deadline.
+                            if matches!(&task, HttpTask::Header(head, _) if !head.status.is_informational() || head.status == 101) {
                                 head_deadline = None;
                                 client_session.read_timeout = per_read_timeout;
                             }
