@@ -320,9 +320,13 @@ integration = { type = "http_proxy", uri = "http://127.0.0.1:1", timeout_ms = 30
     );
 }
 
-/// A backend that reads a request, then sends its response head a byte every 100 ms.
-async fn trickling_backend() -> std::net::SocketAddr {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// A backend on loopback that reads (the start of) each request, then answers with `answer`.
+async fn raw_backend<F, A>(answer: F) -> std::net::SocketAddr
+where
+    F: Fn(tokio::net::TcpStream) -> A + Send + Copy + 'static,
+    A: std::future::Future<Output = ()> + Send + 'static,
+{
+    use tokio::io::AsyncReadExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -330,17 +334,26 @@ async fn trickling_backend() -> std::net::SocketAddr {
             tokio::spawn(async move {
                 let mut buf = [0u8; 4096];
                 let _ = stream.read(&mut buf).await;
-                let head = "HTTP/1.1 200 OK\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\nContent-Length: 2\r\n\r\nok";
-                for byte in head.bytes() {
-                    if stream.write_all(&[byte]).await.is_err() {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+                answer(stream).await;
             });
         }
     });
     addr
+}
+
+/// A backend that sends its response head a byte every 100 ms.
+async fn trickling_backend() -> std::net::SocketAddr {
+    raw_backend(|mut stream| async move {
+        use tokio::io::AsyncWriteExt;
+        let head = "HTTP/1.1 200 OK\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\nContent-Length: 2\r\n\r\nok";
+        for byte in head.bytes() {
+            if stream.write_all(&[byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
 }
 
 #[tokio::test]
@@ -385,25 +398,17 @@ integration = {{ type = "http_proxy", uri = "http://{slow}/", timeout_ms = 500 }
 /// A backend that answers every request with `101 Switching Protocols` and then `tick0` to
 /// `tick5`, one every 200 ms.
 async fn switching_backend() -> std::net::SocketAddr {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = stream.read(&mut buf).await;
-                let head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-                            Connection: upgrade\r\n\r\n";
-                let _ = stream.write_all(head.as_bytes()).await;
-                for tick in 0..6 {
-                    let _ = stream.write_all(format!("tick{tick}\n").as_bytes()).await;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            });
+    raw_backend(|mut stream| async move {
+        use tokio::io::AsyncWriteExt;
+        let head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                    Connection: upgrade\r\n\r\n";
+        let _ = stream.write_all(head.as_bytes()).await;
+        for tick in 0..6 {
+            let _ = stream.write_all(format!("tick{tick}\n").as_bytes()).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-    });
-    addr
+    })
+    .await
 }
 
 #[tokio::test]
