@@ -151,24 +151,24 @@ pub async fn read_request_body(
     session: &mut Session,
     limit: u64,
 ) -> Result<Result<Bytes, ErrorKind>> {
-    continue_if_expected(session).await?;
     let mut body = BytesMut::new();
-    while let Some(chunk) = session
-        .read_request_body()
-        .await
-        .map_err(|e| e.into_down())?
-    {
-        if (body.len() + chunk.len()) as u64 > limit {
-            return Ok(Err(ErrorKind::RequestTooLarge));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Ok(body.freeze()))
+    let read = each_body_chunk(session, limit, |chunk| body.extend_from_slice(&chunk)).await?;
+    Ok(read.map(|()| body.freeze()))
 }
 
 /// Read and drop the request body, up to `limit` bytes (`Err(RequestTooLarge)` past it): for
 /// integrations that answer without it, so the limit holds there too.
 pub async fn skip_request_body(session: &mut Session, limit: u64) -> Result<Result<(), ErrorKind>> {
+    each_body_chunk(session, limit, drop).await
+}
+
+/// Hand each chunk of the request body to `take`, stopping once more than `limit` bytes came.
+/// A failed read (a broken chunk, a client gone) is the client's error.
+async fn each_body_chunk(
+    session: &mut Session,
+    limit: u64,
+    mut take: impl FnMut(Bytes),
+) -> Result<Result<(), ErrorKind>> {
     continue_if_expected(session).await?;
     let mut seen = 0u64;
     while let Some(chunk) = session
@@ -180,6 +180,7 @@ pub async fn skip_request_body(session: &mut Session, limit: u64) -> Result<Resu
         if seen > limit {
             return Ok(Err(ErrorKind::RequestTooLarge));
         }
+        take(chunk);
     }
     Ok(Ok(()))
 }
