@@ -240,7 +240,9 @@ impl ProxyHttp for Gateway {
     fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
         // A client that hung up or sent a broken body is not the gateway's error (and one line
         // per such request would let any client flood the log); it is in the access log.
-        errors::classify(error).is_none_or(|kind| kind.status() < 500)
+        // A plugin's fault was logged, naming the plugin, where it happened.
+        error.etype() == &errors::PLUGIN_FAULT
+            || errors::classify(error).is_none_or(|kind| kind.status() < 500)
     }
 
     async fn fail_to_proxy(

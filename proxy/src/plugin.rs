@@ -17,6 +17,7 @@ mod load;
 mod load_error;
 mod names;
 mod outbound;
+mod output;
 mod phase;
 mod pool;
 
@@ -35,9 +36,10 @@ pub use bindings::types::{Entry, Header, Response};
 pub use bindings::validator::Verdict;
 pub use context::{RequestContext, RouteNames};
 pub use heads::{Headers, RequestView, ResponseView};
-pub use invoke::{Fault, MAX_PLUGIN_BODY};
+pub use invoke::Fault;
 pub use load::load_all;
 pub use load_error::{LoadError, RuntimeError};
+pub use output::{MAX_BODY as MAX_PLUGIN_BODY, MAX_TOTAL_HEADERS, MAX_TOTAL_HEADER_BYTES};
 pub use phase::Phase;
 
 /// A loaded plugin, shared by the routes of one snapshot.

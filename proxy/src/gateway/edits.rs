@@ -6,7 +6,9 @@ use pingora::http::RequestHeader;
 use pingora::Result;
 
 use super::outcome::header_pair;
-use crate::plugin::{Fault, Plugin, RequestChanges, RequestView};
+use crate::plugin::{
+    Fault, Plugin, RequestChanges, RequestView, MAX_TOTAL_HEADERS, MAX_TOTAL_HEADER_BYTES,
+};
 
 /// Request changes collected from request transformers, applied when the request goes upstream.
 #[derive(Debug, Default)]
@@ -24,8 +26,8 @@ pub struct RequestEdits {
 }
 
 impl RequestEdits {
-    /// Take in the changes of transformer `plugin`, applying them to `head` for the plugins after
-    /// it.
+    /// Take in the changes of transformer `plugin` (already checked against the bounds of one
+    /// answer), applying them to `head` for the plugins after it.
     pub fn merge(
         &mut self,
         plugin: &Plugin,
@@ -39,12 +41,6 @@ impl RequestEdits {
             self.method = Some(method);
         }
         if let Some(path) = changes.path {
-            if let Err(e) = crate::edge::path::check_built(&path) {
-                return Err(Fault::Invalid(format!(
-                    "path `{}`: {e}",
-                    path.escape_debug()
-                )));
-            }
             head.path = path.clone();
             self.path = Some(path);
         }
@@ -58,7 +54,9 @@ impl RequestEdits {
                 .map_err(|_| Fault::Invalid(format!("header name `{name}`")))?;
             head.headers.retain(|(n, _)| *n != parsed);
             self.set_headers.retain(|(n, _)| *n != parsed);
-            self.remove_headers.push(parsed);
+            if !self.remove_headers.contains(&parsed) {
+                self.remove_headers.push(parsed);
+            }
         }
         for header in changes.set_headers {
             let pair = header_pair(header, |name| plugin.header_name(name))?;
@@ -66,6 +64,23 @@ impl RequestEdits {
             head.headers.push(pair.clone());
             self.set_headers.retain(|(n, _)| *n != pair.0);
             self.set_headers.push(pair);
+        }
+        self.check_totals()
+    }
+
+    /// The headers all transformers so far set, within the bounds for a whole request.
+    fn check_totals(&self) -> Result<(), Fault> {
+        let bytes: usize = self
+            .set_headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum();
+        if self.set_headers.len() > MAX_TOTAL_HEADERS || bytes > MAX_TOTAL_HEADER_BYTES {
+            return Err(Fault::Invalid(format!(
+                "the route's transformers set {} headers of {bytes} bytes together (at most \
+                 {MAX_TOTAL_HEADERS} and {MAX_TOTAL_HEADER_BYTES})",
+                self.set_headers.len()
+            )));
         }
         Ok(())
     }

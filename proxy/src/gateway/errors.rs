@@ -14,6 +14,10 @@ pub const BODY_TOO_LARGE: u16 = 413;
 /// character no path may hold); `integration::mapping` raises it for a mapped path too.
 pub const BAD_UPSTREAM_PATH: u16 = 400;
 
+/// The error of a closed plugin's fault on a streamed response: a 500, already logged (as a
+/// warning naming the plugin) where it happened.
+pub const PLUGIN_FAULT: ErrorType = ErrorType::Custom("plugin fault");
+
 /// What to answer for a fatal proxy error; `None` when the client is gone and nothing can be sent.
 pub fn classify(error: &Error) -> Option<ErrorKind> {
     use ErrorType::*;

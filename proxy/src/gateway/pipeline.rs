@@ -259,6 +259,7 @@ async fn transform(
         Some(head) => head,
         None => request_view(session.req_header(), &route.plugins.request_headers),
     };
+    // A fault of the call itself was logged by it; one in applying its answer is logged here.
     let result = match plugin
         .transform_request(&head, ctx.body.as_deref(), &lent)
         .await
@@ -273,16 +274,16 @@ async fn transform(
                 }
                 ctx.edits.merge(plugin, changes, Arc::make_mut(&mut head))
             }
-        },
+        }
+        .inspect_err(|fault| log::warn!("plugin `{}` request-transformer: {fault}", plugin.name)),
         Ok(RequestAction::Respond(response)) => return Outcome::Answer(Answer::Plugin(response)),
         Err(fault) => Err(fault),
     };
     ctx.view = Some(head);
-    let Err(fault) = result else {
-        return Outcome::Continue;
-    };
-    log::warn!("plugin `{}` request-transformer: {fault}", plugin.name);
-    fault_outcome(plugin, ErrorKind::InternalError)
+    match result {
+        Ok(()) => Outcome::Continue,
+        Err(_) => fault_outcome(plugin, ErrorKind::InternalError),
+    }
 }
 
 /// After a plugin's fault: on when it fails open, else the refusal `closed`.

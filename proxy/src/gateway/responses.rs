@@ -7,11 +7,12 @@ use pingora::proxy::Session;
 use pingora::{Error, ErrorType, Result};
 
 use super::context::{RequestCtx, RequestValues};
+use super::errors::PLUGIN_FAULT;
 use super::outcome::{header_pair, on_fault};
 use super::respond;
 use super::views::{plugin_context, response_view};
 use crate::gateway_response::ErrorKind;
-use crate::plugin::{Fault, Plugin, ResponseChanges};
+use crate::plugin::{Fault, Plugin, ResponseChanges, MAX_TOTAL_HEADERS};
 
 fn apply_response_changes(
     plugin: &Plugin,
@@ -31,6 +32,11 @@ fn apply_response_changes(
     }
     for name in &changes.remove_headers {
         response.remove_header(name.as_str());
+    }
+    if response.headers.len() + changes.set_headers.len() > MAX_TOTAL_HEADERS {
+        return Err(Fault::Invalid(format!(
+            "a response of more than {MAX_TOTAL_HEADERS} headers"
+        )));
     }
     for header in changes.set_headers {
         let (name, value) = header_pair(header, |name| plugin.header_name(name))?;
@@ -85,7 +91,7 @@ fn asks_to_upgrade(request: &RequestHeader) -> bool {
 pub async fn response_phases(response: &mut ResponseHeader, ctx: &RequestCtx) -> Result<()> {
     response_transformers(response, None, ctx)
         .await
-        .map_err(|_| Error::explain(ErrorType::InternalError, "response transformer failed"))
+        .map_err(|_| Error::explain(PLUGIN_FAULT, "response transformer failed"))
 }
 
 /// Run the response transformers on a response the gateway holds whole (mock integrations,
@@ -143,11 +149,15 @@ async fn response_transformers(
             )
             .await
         {
-            Ok(changes) => apply_response_changes(plugin, response, changes, body.as_deref_mut()),
+            // A fault of the call itself was logged by it; one in applying its answer is
+            // logged here.
+            Ok(changes) => apply_response_changes(plugin, response, changes, body.as_deref_mut())
+                .inspect_err(|fault| {
+                    log::warn!("plugin `{}` response-transformer: {fault}", plugin.name);
+                }),
             Err(fault) => Err(fault),
         };
-        if let Err(fault) = result {
-            log::warn!("plugin `{}` response-transformer: {fault}", plugin.name);
+        if result.is_err() {
             if let Some(kind) = on_fault(plugin, ErrorKind::InternalError) {
                 return Err(kind);
             }

@@ -10,10 +10,9 @@ use wasmtime::component::Instance;
 use wasmtime::{Store, Trap};
 
 use super::bindings::authorizer::Decision;
-use super::bindings::cache_policy::{CacheDecision, CacheRule};
+use super::bindings::cache_policy::CacheDecision;
 use super::bindings::request_transformer::RequestAction;
 use super::bindings::response_transformer::ResponseChanges;
-use super::bindings::types::Response;
 use super::bindings::validator::Verdict;
 use super::bindings::{
     authorizer, cache_policy, request_transformer, response_transformer, validator,
@@ -21,14 +20,10 @@ use super::bindings::{
 use super::context::RequestContext;
 use super::heads::{LentHead, RequestView, ResponseView};
 use super::host::{new_store, HostState, Lent};
+use super::output;
 use super::phase::Phase;
 use super::Plugin;
 use crate::metrics::METRICS;
-
-/// Largest body a plugin may hand back (a response or a replacement body).
-pub const MAX_PLUGIN_BODY: usize = 10 << 20;
-/// Longest cache key a cache policy may choose.
-const MAX_CACHE_KEY: usize = 1024;
 
 /// Why a plugin call produced no usable answer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -39,7 +34,8 @@ pub enum Fault {
     /// The instance trapped (panic, memory cap, bad import use) or could not be created.
     #[error("trapped: {0}")]
     Trap(String),
-    /// The answer broke the rules (oversized body, invalid header).
+    /// The answer broke the rules of [`output`](super::output) (too many headers, an invalid
+    /// name, an oversized body, ...).
     #[error("returned an invalid answer: {0}")]
     Invalid(String),
 }
@@ -199,43 +195,6 @@ macro_rules! call_phase {
     }};
 }
 
-fn check_response(response: &Response) -> Result<(), Fault> {
-    if !(100..=599).contains(&response.status) {
-        return Err(Fault::Invalid(format!("status {}", response.status)));
-    }
-    check_body(Some(&response.body))
-}
-
-fn check_cache_decision(decision: &CacheDecision) -> Result<(), Fault> {
-    let (CacheDecision::Cache(rule) | CacheDecision::Refresh(rule)) = decision else {
-        return Ok(());
-    };
-    let CacheRule { key, ttl_seconds } = rule;
-    if key.len() > MAX_CACHE_KEY {
-        return Err(Fault::Invalid(format!(
-            "a cache key of {} bytes (at most {MAX_CACHE_KEY})",
-            key.len()
-        )));
-    }
-    if u64::from(*ttl_seconds) > crate::cache::MAX_TTL.as_secs() {
-        return Err(Fault::Invalid(format!(
-            "a TTL of {ttl_seconds} s (at most {})",
-            crate::cache::MAX_TTL.as_secs()
-        )));
-    }
-    Ok(())
-}
-
-fn check_body(body: Option<&Vec<u8>>) -> Result<(), Fault> {
-    match body {
-        Some(body) if body.len() > MAX_PLUGIN_BODY => Err(Fault::Invalid(format!(
-            "a body of {} bytes (at most {MAX_PLUGIN_BODY})",
-            body.len()
-        ))),
-        _ => Ok(()),
-    }
-}
-
 impl Plugin {
     /// The request body as this plugin may see it: only when its manifest asks for it.
     fn request_body<'b>(&self, body: Option<&'b [u8]>) -> Option<&'b [u8]> {
@@ -265,10 +224,7 @@ impl Plugin {
             Phase::Authorizer,
             authorizer,
             call_authorize,
-            |decision: &Decision| match decision {
-                Decision::Respond(response) => check_response(response),
-                _ => Ok(()),
-            },
+            output::check_decision,
             self.lend_request(request, ctx),
             body
         )
@@ -287,7 +243,7 @@ impl Plugin {
             Phase::Validator,
             validator,
             call_validate,
-            |_: &Verdict| Ok(()),
+            output::check_verdict,
             self.lend_request(request, ctx),
             body
         )
@@ -306,10 +262,7 @@ impl Plugin {
             Phase::RequestTransformer,
             request_transformer,
             call_transform_request,
-            |action: &RequestAction| match action {
-                RequestAction::Respond(response) => check_response(response),
-                RequestAction::Continue(changes) => check_body(changes.body.as_ref()),
-            },
+            output::check_request_action,
             self.lend_request(request, ctx),
             body
         )
@@ -329,7 +282,7 @@ impl Plugin {
             Phase::ResponseTransformer,
             response_transformer,
             call_transform_response,
-            |changes: &ResponseChanges| check_body(changes.body.as_ref()),
+            output::check_response_changes,
             Lent {
                 request: None,
                 response: Some(LentHead::new(response, &self.response_headers)),
@@ -350,7 +303,7 @@ impl Plugin {
             Phase::CachePolicy,
             cache_policy,
             call_decide,
-            check_cache_decision,
+            output::check_cache_decision,
             self.lend_request(request, ctx),
         )
     }

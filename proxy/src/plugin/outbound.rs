@@ -1,5 +1,6 @@
 //! The `http` import: requests from plugins to allow-listed `host:port`s only, over pingora's
-//! connector (pooled connections), with a deadline and a cap on the response size.
+//! connector (pooled connections), with a deadline, the bounds of [`output`] on what is sent,
+//! and a cap on the response size.
 
 use std::net::ToSocketAddrs;
 use std::sync::LazyLock;
@@ -12,6 +13,8 @@ use pingora::upstreams::peer::HttpPeer;
 
 use super::bindings::wasmgate::plugin::http::{HttpError, IncomingResponse, OutgoingRequest};
 use super::bindings::wasmgate::plugin::types::Header;
+use super::invoke::Fault;
+use super::output;
 
 /// Deadline when the plugin gives none.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -38,6 +41,30 @@ pub async fn send(
         Ok(result) => result,
         Err(_) => Err(HttpError::Timeout),
     }
+}
+
+/// What a plugin sends is bounded like what it answers: method, target, headers (not `host`,
+/// which the URL decides, nor the framing headers) and body.
+fn check_request(request: &OutgoingRequest, path: &str) -> Result<(), Fault> {
+    if request.method.len() > output::MAX_METHOD_BYTES || !output::is_token(&request.method) {
+        return Err(Fault::Invalid("an invalid method".into()));
+    }
+    if path.len() > output::MAX_TARGET_BYTES || !path.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Fault::Invalid(
+            "a URL path over 8 KiB or with spaces, control or non-ASCII characters".into(),
+        ));
+    }
+    if request
+        .headers
+        .iter()
+        .any(|h| h.name.eq_ignore_ascii_case("host"))
+    {
+        return Err(Fault::Invalid(
+            "a `host` header (the URL's authority is the host)".into(),
+        ));
+    }
+    output::check_headers(&request.headers, &[])?;
+    output::check_body(&request.body)
 }
 
 async fn exchange(
@@ -67,6 +94,7 @@ async fn exchange(
         )));
     }
     let failed = |e: &dyn std::fmt::Display| HttpError::Failed(e.to_string());
+    check_request(&request, path).map_err(|e| failed(&e))?;
     let addr = tokio::task::spawn_blocking({
         let authority = authority.clone();
         move || authority.to_socket_addrs().ok().and_then(|mut a| a.next())

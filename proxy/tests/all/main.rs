@@ -14,6 +14,7 @@ mod hostile;
 mod integrations;
 mod jwt;
 mod lifecycle;
+mod plugin_outputs;
 mod plugins;
 mod reload;
 mod routing;

@@ -296,21 +296,39 @@ config = {{ request = {{ set = {{ "x-principal" = "$principal" }} }} }}
     );
     // Outbound HTTP only reaches allow-listed hosts.
     let elsewhere = crate::support::free_port();
-    for (target, principal) in [
-        (format!("http://{}/introspect", backend.addr), "http-200"),
-        (format!("http://127.0.0.1:{elsewhere}/introspect"), "denied"),
-        ("http://example.com/".to_string(), "denied"),
+    // What a plugin sends is bounded: no header floods, no `host` of its own, no broken path.
+    let allowed = format!("http://{}/introspect", backend.addr);
+    let hits_before = backend.hits();
+    for (attack, target, principal) in [
+        ("http", allowed.clone(), "http-200"),
+        (
+            "http",
+            format!("http://127.0.0.1:{elsewhere}/introspect"),
+            "denied",
+        ),
+        ("http", "http://example.com/".to_string(), "denied"),
+        ("http-flood", allowed.clone(), "failed"),
+        ("http-host", allowed.clone(), "failed"),
+        ("http", format!("{allowed} HTTP/1.1"), "failed"),
     ] {
         let response = client()
             .get(format!("{}/prod/guarded", gateway.url))
-            .header("x-attack", "http")
+            .header("x-attack", attack)
             .header("x-target", &target)
             .send()
             .await
             .unwrap();
         let echo: Value = response.json().await.unwrap();
-        assert_eq!(echo["headers"]["x-principal"], principal, "{target}");
+        assert_eq!(
+            echo["headers"]["x-principal"], principal,
+            "{attack} {target}"
+        );
     }
+    assert_eq!(
+        backend.hits() - hits_before,
+        7,
+        "the six guarded requests and the one allowed call arrive, none of the refused calls"
+    );
 }
 
 #[tokio::test]

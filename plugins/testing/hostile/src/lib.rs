@@ -2,7 +2,7 @@
 //! `x-attack` header it loops forever, grows memory without bound, traps, returns an oversized
 //! response (12 MiB, over the gateway's 10 MiB limit for plugin output), or tries to open a file or
 //! a socket, or calls the URL in `x-target` through the `http` import (its principal then says
-//! what happened), or reports the request headers it can see (`snoop`: it declares only
+//! what happened; `http-flood` sends 40,000 headers, `http-host` its own `host` header), or reports the request headers it can see (`snoop`: it declares only
 //! `x-attack` and `x-target`), or reads a response head that no request phase is lent
 //! (`response-head`). Without the header it allows the request.
 
@@ -41,12 +41,25 @@ impl Plugin for Hostile {
                 Ok(_) => Decision::allow("file-read", [("leak", "passwd")]),
                 Err(e) => Decision::allow("sandboxed", [("file", e.to_string())]),
             },
-            Some("http") => {
+            Some(attack @ ("http" | "http-flood" | "http-host")) => {
                 let url = request.header("x-target").unwrap_or_default();
+                let headers = match attack {
+                    "http-flood" => (0..40_000)
+                        .map(|i| Header {
+                            name: format!("x-flood-{i}"),
+                            value: "v".into(),
+                        })
+                        .collect(),
+                    "http-host" => vec![Header {
+                        name: "host".into(),
+                        value: "internal.example".into(),
+                    }],
+                    _ => Vec::new(),
+                };
                 let outgoing = host::OutgoingRequest {
                     method: "GET".into(),
                     url,
-                    headers: Vec::new(),
+                    headers,
                     body: Vec::new(),
                     timeout_ms: Some(1000),
                 };
