@@ -3,8 +3,10 @@
 //! A plugin is compiled and linked once per config load ([`load`]), with its phases decided from
 //! its exports and manifest. Each call ([`invoke`]) runs in a fresh instance (isolation
 //! `request`, the default) or a warm one (`reuse`, replaced after any fault), under a deadline
-//! (epoch ticks yield every millisecond; the call is dropped at the deadline) and a memory cap.
-//! A fault never reaches other requests: the caller answers by the plugin's failure mode.
+//! (every 250 µs epoch tick the call yields to the worker's other requests; at the first tick
+//! past the deadline it traps) and a memory cap. Its answer is checked against the bounds of
+//! [`output`] before anything applies it. A fault never reaches other requests: the caller
+//! answers by the plugin's failure mode.
 
 mod bindings;
 mod context;

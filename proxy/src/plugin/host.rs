@@ -105,8 +105,12 @@ pub struct Lent {
 }
 
 /// A store for one instance of the plugin behind `shared`: its memory cap, and an epoch check
-/// each tick that yields to the runtime (a busy plugin never holds a worker thread) until
-/// `deadline`, then traps with [`wasmtime::Trap::Interrupt`].
+/// each tick that yields to the runtime until `deadline`, then traps with
+/// [`wasmtime::Trap::Interrupt`]. The yield is tokio's `yield_now`, which wakes the call again
+/// only after the worker has polled for I/O and run the tasks already queued: a busy plugin
+/// takes one tick's turn in a round, never the worker (wasmtime's own `Yield` wakes the call at
+/// once, into tokio's LIFO slot, so the worker polled I/O only every 61 ticks and plain requests
+/// behind a looping plugin waited tens of milliseconds).
 pub fn new_store(
     engine: &Engine,
     shared: Arc<PluginShared>,
@@ -118,7 +122,7 @@ pub fn new_store(
         Ok(if Instant::now() >= store.data().deadline {
             UpdateDeadline::Interrupt
         } else {
-            UpdateDeadline::Yield(1)
+            UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
         })
     });
     store.set_epoch_deadline(1);

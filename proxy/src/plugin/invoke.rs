@@ -18,6 +18,7 @@ use super::bindings::{
     authorizer, cache_policy, request_transformer, response_transformer, validator,
 };
 use super::context::RequestContext;
+use super::engine::Ticking;
 use super::heads::{LentHead, RequestView, ResponseView};
 use super::host::{new_store, HostState, Lent};
 use super::output;
@@ -164,6 +165,7 @@ impl Plugin {
 macro_rules! call_phase {
     ($plugin:expr, $phase:expr, $guest:ident, $call:ident, $check:expr, $lent:expr, $($args:expr),*) => {{
         let plugin: &Plugin = $plugin;
+        let _ticking = Ticking::start();
         let started = Instant::now();
         let result = match plugin.indices.$guest.as_ref() {
             None => Err(Fault::Trap(format!("does not export {}", $phase.name()))),

@@ -16,6 +16,7 @@ use super::bindings::{
     authorizer, cache_policy, manifest, request_transformer, response_transformer, validator,
 };
 use super::engine::runtime;
+use super::engine::Ticking;
 use super::host::{new_store, HostState, PluginShared};
 use super::kv::KvStore;
 use super::load_error::LoadError;
@@ -139,6 +140,7 @@ fn probe(
     shared: &Arc<PluginShared>,
 ) -> Result<manifest::Manifest, LoadError> {
     let run = async {
+        let _ticking = Ticking::start();
         let mut store = new_store(pre.engine(), shared.clone(), Instant::now() + INIT_DEADLINE);
         let instance = pre
             .instantiate_async(&mut store)

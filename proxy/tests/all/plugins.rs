@@ -249,6 +249,48 @@ async fn hostile_plugins_are_stopped_and_other_routes_keep_serving() {
     assert!(ok > 20, "too little load ran: {ok}");
 }
 
+/// A plugin that burns its whole deadline yields to the other requests of its worker thread
+/// every epoch tick: plain requests beside looping calls keep their normal latency (with
+/// wasmtime's own yield, which rescheduled the call at once, a worker polled for I/O only every
+/// 61 ticks and plain requests waited ~30 ms each).
+#[tokio::test]
+async fn looping_plugins_leave_other_requests_their_normal_latency() {
+    let backend = Backend::start("b").await;
+    let gateway = Gateway::start(
+        &hostile_config("closed", &backend).replace("timeout_ms = 1000", "timeout_ms = 3000"),
+    )
+    .await;
+    let guarded = format!("{}/prod/guarded", gateway.url);
+    let loopers: Vec<_> = (0..4)
+        .map(|_| {
+            let request = client().get(&guarded).header("x-attack", "loop").send();
+            tokio::spawn(async move { request.await.map(|r| r.status().as_u16()) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let client = client();
+    let mut latencies = Vec::new();
+    for _ in 0..40 {
+        let started = Instant::now();
+        let response = client
+            .get(format!("{}/prod/plain", gateway.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let median = latencies[latencies.len() / 2];
+    assert!(
+        median < Duration::from_millis(10),
+        "plain requests beside looping plugins: median {median:?}, all {latencies:?}"
+    );
+    for looper in loopers {
+        assert_eq!(looper.await.unwrap().unwrap(), 403, "the loop times out");
+    }
+}
+
 #[tokio::test]
 async fn plugins_cannot_open_files_or_sockets() {
     let backend = Backend::start("b").await;
