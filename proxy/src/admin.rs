@@ -116,7 +116,11 @@ impl AdminApp {
         match tokio::task::spawn_blocking(move || state.reload()).await {
             Ok(Ok(reloaded)) => json_response(
                 StatusCode::OK,
-                json!({ "message": "config reloaded", "generation": reloaded.generation }),
+                json!({
+                    "message": "config reloaded",
+                    "generation": reloaded.generation,
+                    "restart_needed": reloaded.restart_needed,
+                }),
             ),
             Ok(Err(errors)) => {
                 let list: Vec<String> = errors.0.iter().map(|e| e.to_string()).collect();

@@ -36,9 +36,9 @@ pub use steps::Step;
 #[derive(Debug)]
 pub struct Snapshot {
     entrypoints: Vec<Entrypoint>,
-    /// `[server]` as loaded (changes need a restart).
+    /// `[server]` as loaded (some keys apply only at a restart: [`Snapshot::restart_only_changes`]).
     pub server: ServerFile,
-    /// `[admin]` as loaded (changes need a restart).
+    /// `[admin]` as loaded (its `listen` applies only at a restart).
     pub admin: AdminFile,
     /// The files besides the config that the snapshot read (plugin components, model files),
     /// watched for changes.
@@ -261,6 +261,33 @@ pub struct StageMatch<'a> {
 }
 
 impl Snapshot {
+    /// The keys whose change from `running` (the snapshot serving now) takes effect only at the
+    /// next restart: what binds sockets, starts threads or opens files at start. Every other key
+    /// (throttles, limits, body size, trusted proxies, the admin token, APIs, plugins) applies at
+    /// once on reload.
+    pub fn restart_only_changes(&self, running: &Snapshot) -> Vec<&'static str> {
+        let (new, old) = (&self.server, &running.server);
+        [
+            ("server.listen", new.listen != old.listen),
+            ("server.threads", new.threads != old.threads),
+            (
+                "server.grace_period_seconds",
+                new.grace_period_seconds != old.grace_period_seconds,
+            ),
+            ("server.access_log", new.access_log != old.access_log),
+            (
+                "server.cache_capacity_mb",
+                new.cache_capacity_mb != old.cache_capacity_mb,
+            ),
+            ("server.state_dir", new.state_dir != old.state_dir),
+            ("server.watch_config", new.watch_config != old.watch_config),
+            ("admin.listen", self.admin.listen != running.admin.listen),
+        ]
+        .into_iter()
+        .filter_map(|(key, changed)| changed.then_some(key))
+        .collect()
+    }
+
     /// The stage serving `host` (without port, any case) and `path`, preferring host-mapped
     /// stages, then the longest prefix.
     pub fn resolve<'a>(&'a self, host: Option<&str>, path: &'a str) -> Option<StageMatch<'a>> {

@@ -62,10 +62,12 @@ impl Seen {
 }
 
 /// What a successful reload did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reloaded {
     /// The new snapshot's generation (1 for the config loaded at start).
     pub generation: u64,
+    /// Changed keys that take effect only at the next restart.
+    pub restart_needed: Vec<&'static str>,
 }
 
 impl State {
@@ -160,9 +162,13 @@ impl State {
     fn swap_in(&self, text: &str) -> Result<Reloaded, ConfigErrors> {
         let loaded = parse_source(&self.config_path, text)?;
         let snapshot = compile(&loaded)?;
-        let current = self.snapshot.load();
-        if snapshot.server != current.server || snapshot.admin != current.admin {
-            log::warn!("changes to [server] or [admin] take effect at the next restart");
+        let restart_only = snapshot.restart_only_changes(&self.snapshot.load());
+        if !restart_only.is_empty() {
+            log::warn!(
+                "{} changed: that takes effect at the next restart (the rest of the config \
+                 applies now)",
+                restart_only.join(", ")
+            );
         }
         prefetch_keys(&snapshot);
         if let Err(e) = self.keys.register_plans(&snapshot.keys) {
@@ -170,7 +176,10 @@ impl State {
         }
         self.snapshot.store(Arc::new(snapshot));
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        Ok(Reloaded { generation })
+        Ok(Reloaded {
+            generation,
+            restart_needed: restart_only,
+        })
     }
 }
 

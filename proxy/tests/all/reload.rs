@@ -120,3 +120,44 @@ integration = {{ type = "http_proxy", uri = "http://{}/p{v}" }}
     assert_eq!(failed, 0, "{failed} of {} requests failed", ok + failed);
     assert!(ok > 100, "only {ok} requests ran during the reloads");
 }
+
+/// A reload applies `[server]` keys such as the account throttle at once, and names exactly the
+/// keys that wait for a restart (here `server.threads`).
+#[tokio::test]
+async fn reload_applies_server_throttle_at_once_and_names_restart_only_keys() {
+    let gateway = Gateway::start_with(
+        &config("t", "t"),
+        crate::support::Extra {
+            server: "throttle = { rate = 1000, burst = 1000 }",
+            ..Default::default()
+        },
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(get(&gateway, "/prod/t").await.0, 200);
+    }
+    let text = std::fs::read_to_string(&gateway.config_path).unwrap();
+    let edited = text
+        .replace(
+            "throttle = { rate = 1000, burst = 1000 }",
+            "throttle = { rate = 0.01, burst = 1 }",
+        )
+        .replace("threads = 2", "threads = 1");
+    assert_ne!(text, edited);
+    std::fs::write(&gateway.config_path, edited).unwrap();
+    let (status, body) = gateway.reload().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["restart_needed"],
+        serde_json::json!(["server.threads"])
+    );
+    let statuses = [
+        get(&gateway, "/prod/t").await.0,
+        get(&gateway, "/prod/t").await.0,
+    ];
+    assert_eq!(
+        statuses,
+        [200, 429],
+        "the new account throttle applies at once"
+    );
+}
