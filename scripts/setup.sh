@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs what building and testing wasmgate needs on a fresh Debian machine with Rust:
-# cmake (pingora builds a C dependency with it) and the wasm32-wasip2 target (plugins); with
+# cmake (pingora builds a C dependency with it), Node.js and npm (JavaScript plugins are built
+# with componentize-js) and the wasm32-wasip2 target (plugins); with
 # `--browser`, also Chromium (the CORS tests drive a headless browser).
 # Safe to run again; installs only what is missing.
 set -euo pipefail
 
 missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "${1:-}" = "--browser" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 fi

@@ -22,6 +22,7 @@ mod outbound;
 mod output;
 mod phase;
 mod pool;
+mod wasi;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -36,7 +36,7 @@ const PERF_MAP_VARIABLE: &str = "WASMGATE_PERF_MAP";
 pub struct Runtime {
     /// The engine.
     pub engine: Engine,
-    /// Host imports and WASI (deny-all per store).
+    /// Host imports, WASI and wasi:http (denied per store).
     pub linker: Linker<HostState>,
 }
 
@@ -84,6 +84,8 @@ fn build() -> Result<Runtime, RuntimeError> {
     let mut linker = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)
         .map_err(|e| RuntimeError::new("cannot link WASI", e))?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+        .map_err(|e| RuntimeError::new("cannot link wasi:http", e))?;
     GatewayPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
         .map_err(|e| RuntimeError::new("cannot link the host imports", e))?;
     let ticker = engine.weak();

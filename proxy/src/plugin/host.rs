@@ -6,15 +6,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::wasmgate::plugin::{config, http, kv, log as plugin_log, metrics, types};
 use super::context::RequestContext;
 use super::heads::{LentHead, RequestView, ResponseView};
 use super::kv::KvStore;
 use super::outbound;
+use super::wasi::Wasi;
 use crate::metrics::METRICS;
 
 /// Longest log message kept from a plugin.
@@ -45,8 +44,8 @@ pub struct HostState {
     /// When the current call must end: wasm code traps at the first epoch tick past it, and the
     /// `http` import never waits beyond it.
     pub deadline: Instant,
-    wasi: WasiCtx,
-    table: ResourceTable,
+    /// The standard WASI interfaces, denied.
+    pub wasi: Wasi,
     lent: Lent,
 }
 
@@ -58,18 +57,11 @@ impl HostState {
             .memory_size(shared.memory_bytes)
             .trap_on_grow_failure(true)
             .build();
-        let wasi = WasiCtxBuilder::new()
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .socket_addr_check(|_, _| Box::pin(async { false }))
-            .build();
         Self {
             shared,
             limits,
             deadline,
-            wasi,
-            table: ResourceTable::new(),
+            wasi: Wasi::deny_all(),
             lent: Lent::default(),
         }
     }
@@ -127,15 +119,6 @@ pub fn new_store(
     });
     store.set_epoch_deadline(1);
     store
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
 }
 
 impl types::Host for HostState {}

@@ -366,10 +366,20 @@ config = {{ request = {{ set = {{ "x-principal" = "$principal" }} }} }}
             "{attack} {target}"
         );
     }
+    // The standard wasi:http import is there (components importing it load) but denied.
+    let response = client()
+        .get(format!("{}/prod/guarded", gateway.url))
+        .header("x-attack", "wasi-http")
+        .header("x-target", backend.addr.to_string())
+        .send()
+        .await
+        .unwrap();
+    let echo: Value = response.json().await.unwrap();
+    assert_eq!(echo["headers"]["x-principal"], "denied", "wasi:http");
     assert_eq!(
         backend.hits() - hits_before,
-        7,
-        "the six guarded requests and the one allowed call arrive, none of the refused calls"
+        8,
+        "the seven guarded requests and the one allowed call arrive, none of the refused calls"
     );
 }
 
@@ -403,6 +413,10 @@ sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
 path = "{}"
 config = {{ hmac = {{ secret = "too-short" }} }}
 
+[plugins.thrown]
+path = "{}"
+config = {{ tokens = {{}} }}
+
 [apis.a]
 type = "http"
 plugins = ["nobody"]
@@ -412,7 +426,8 @@ integration = {{ type = "mock" }}
 "#,
             plugin_path("token_authorizer").display(),
             plugin_path("header_transformer").display(),
-            plugin_path("token_authorizer").display()
+            plugin_path("token_authorizer").display(),
+            plugin_path("token_authorizer_js").display()
         ),
         &[
             (
@@ -421,7 +436,11 @@ integration = {{ type = "mock" }}
             ),
             (5, "sha256 mismatch"),
             (9, "`hmac.secret` must be at least 32 bytes (it has 9)"),
-            (15, "no plugin named `nobody`"),
+            (
+                13,
+                "rejected its config: `tokens` must list at least one token",
+            ),
+            (19, "no plugin named `nobody`"),
         ],
     );
 }
@@ -585,25 +604,34 @@ integration = {{ type = "http_proxy", uri = "http://{}/me" }}
     assert_eq!(listed.status(), 200);
 }
 
+/// The same token authorizer written three times — Rust with the SDK, Python with
+/// componentize-py, JavaScript with componentize-js, both at their default settings (the
+/// JavaScript component imports `wasi:http`) — answers the same cases the same way.
 #[tokio::test]
-async fn rust_and_python_token_authorizers_pass_the_same_cases() {
+async fn rust_python_and_javascript_token_authorizers_pass_the_same_cases() {
+    const LANGUAGES: [&str; 3] = ["rust", "python", "javascript"];
     let backend = Backend::start("b").await;
     let mut config = format!(
         "{}{}",
         headers_plugin(),
         tokens_plugin("request").replace("[plugins.auth]", "[plugins.rust]")
     );
-    config.push_str(&format!(
-        r#"
-[plugins.python]
+    for (language, component) in [
+        ("python", "token_authorizer_py"),
+        ("javascript", "token_authorizer_js"),
+    ] {
+        config.push_str(&format!(
+            r#"
+[plugins.{language}]
 path = "{}"
 memory_mb = 128
 timeout_ms = 2000
 config = {{ tokens = {{ "ada-token" = {{ principal = "ada", context = {{ tier = "gold" }} }}, "bob-token" = {{ principal = "bob" }} }} }}
 "#,
-        plugin_path("token_authorizer_py").display()
-    ));
-    for language in ["rust", "python"] {
+            plugin_path(component).display()
+        ));
+    }
+    for language in LANGUAGES {
         config.push_str(&format!(
             r#"
 [apis.{language}]
@@ -619,16 +647,16 @@ integration = {{ type = "http_proxy", uri = "http://{}/orders" }}
     }
     let gateway = Gateway::start(&config).await;
     let client = client();
-    for language in ["rust", "python"] {
+    for language in LANGUAGES {
         let url = format!("{}/{language}/prod/orders", gateway.url);
-        let cases: [(Option<&str>, u16, Option<&str>); 5] = [
+        let cases: [(Option<&str>, u16, Option<(&str, &str)>); 5] = [
             (None, 401, None),
             (Some("Basic YWRhOmFkYQ=="), 401, None),
             (Some("Bearer nope"), 403, None),
-            (Some("Bearer ada-token"), 200, Some("ada")),
-            (Some("bearer bob-token"), 200, Some("bob")),
+            (Some("Bearer ada-token"), 200, Some(("ada", "gold"))),
+            (Some("bearer bob-token"), 200, Some(("bob", ""))),
         ];
-        for (authorization, status, principal) in cases {
+        for (authorization, status, allowed) in cases {
             let mut request = client.get(&url);
             if let Some(value) = authorization {
                 request = request.header("authorization", value);
@@ -636,9 +664,10 @@ integration = {{ type = "http_proxy", uri = "http://{}/orders" }}
             let response = request.send().await.unwrap();
             assert_eq!(response.status(), status, "{language}: {authorization:?}");
             let body: Value = response.json().await.unwrap();
-            match principal {
-                Some(principal) => {
-                    assert_eq!(body["headers"]["x-principal"], principal, "{language}")
+            match allowed {
+                Some((principal, tier)) => {
+                    assert_eq!(body["headers"]["x-principal"], principal, "{language}");
+                    assert_eq!(body["headers"]["x-tier"], tier, "{language}: the context");
                 }
                 None => assert!(body["message"].is_string(), "{language}: {body}"),
             }

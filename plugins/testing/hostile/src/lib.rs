@@ -2,7 +2,8 @@
 //! `x-attack` header it loops forever, grows memory without bound, traps, returns an oversized
 //! response (12 MiB, over the gateway's 10 MiB limit for plugin output), or tries to open a file or
 //! a socket, or calls the URL in `x-target` through the `http` import (its principal then says
-//! what happened; `http-flood` sends 40,000 headers, `http-host` its own `host` header), or reports the request headers it can see (`snoop`: it declares only
+//! what happened; `http-flood` sends 40,000 headers, `http-host` its own `host` header;
+//! `wasi-http` calls `x-target`'s `host:port` through the standard `wasi:http` instead), or reports the request headers it can see (`snoop`: it declares only
 //! `x-attack` and `x-target`), or reads a response head that no request phase is lent
 //! (`response-head`). Without the header it allows the request.
 
@@ -71,6 +72,10 @@ impl Plugin for Hostile {
                     Err(_) => Decision::allow("failed", [("via", "http")]),
                 }
             }
+            Some("wasi-http") => {
+                let authority = request.header("x-target").unwrap_or_default();
+                Decision::allow(wasi_http_get(&authority), [("via", "wasi-http")])
+            }
             Some("snoop") => {
                 let headers = request.headers();
                 let names: Vec<&str> = headers.iter().map(|h| h.name.as_str()).collect();
@@ -87,6 +92,31 @@ impl Plugin for Hostile {
             },
             _ => Decision::allow("anyone", [("hostile", "idle")]),
         }
+    }
+}
+
+/// `GET http://<authority>/introspect` through the standard `wasi:http/outgoing-handler`:
+/// `denied` when the host refuses it, else what happened.
+fn wasi_http_get(authority: &str) -> String {
+    use wasip2::http::types::{ErrorCode, Fields, OutgoingRequest, Scheme};
+    let request = OutgoingRequest::new(Fields::new());
+    let built = request.set_scheme(Some(&Scheme::Http)).is_ok()
+        && request.set_authority(Some(authority)).is_ok()
+        && request.set_path_with_query(Some("/introspect")).is_ok();
+    if !built {
+        return "unbuilt".into();
+    }
+    let outcome = wasip2::http::outgoing_handler::handle(request, None).and_then(|future| {
+        future.subscribe().block();
+        match future.get() {
+            Some(Ok(response)) => response,
+            _ => Err(ErrorCode::InternalError(None)),
+        }
+    });
+    match outcome {
+        Ok(response) => format!("http-{}", response.status()),
+        Err(ErrorCode::HttpRequestDenied) => "denied".into(),
+        Err(_) => "failed".into(),
     }
 }
 
