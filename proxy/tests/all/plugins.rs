@@ -604,6 +604,9 @@ integration = {{ type = "http_proxy", uri = "http://{}/me" }}
     assert_eq!(listed.status(), 200);
 }
 
+/// The principal and context tier a request is allowed with, if it is.
+type Allowed = Option<(&'static str, &'static str)>;
+
 /// The same token authorizer written three times — Rust with the SDK, Python with
 /// componentize-py, JavaScript with componentize-js, both at their default settings (the
 /// JavaScript component imports `wasi:http`) — answers the same cases the same way.
@@ -649,7 +652,7 @@ integration = {{ type = "http_proxy", uri = "http://{}/orders" }}
     let client = client();
     for language in LANGUAGES {
         let url = format!("{}/{language}/prod/orders", gateway.url);
-        let cases: [(Option<&str>, u16, Option<(&str, &str)>); 5] = [
+        let cases: [(Option<&str>, u16, Allowed); 5] = [
             (None, 401, None),
             (Some("Basic YWRhOmFkYQ=="), 401, None),
             (Some("Bearer nope"), 403, None),
