@@ -179,10 +179,25 @@ impl AdminApp {
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({ "status": "draining" }),
             ),
-            Endpoint::Readyz => json_response(
-                StatusCode::OK,
-                json!({ "status": "ready", "generation": state.generation() }),
-            ),
+            Endpoint::Readyz => {
+                let snapshot = state.snapshot();
+                if snapshot.pending_plugins.is_empty() {
+                    json_response(
+                        StatusCode::OK,
+                        json!({ "status": "ready", "generation": state.generation() }),
+                    )
+                } else {
+                    let pending: Vec<&str> = snapshot
+                        .pending_plugins
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect();
+                    json_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        json!({ "status": "compiling plugins", "pending_plugins": pending }),
+                    )
+                }
+            }
             Endpoint::Metrics => {
                 let body = METRICS.render();
                 Response::builder()

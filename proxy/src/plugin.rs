@@ -9,6 +9,7 @@
 //! answers by the plugin's failure mode.
 
 mod bindings;
+mod compile;
 mod context;
 mod engine;
 mod heads;
@@ -37,10 +38,12 @@ pub use bindings::request_transformer::{RequestAction, RequestChanges};
 pub use bindings::response_transformer::ResponseChanges;
 pub use bindings::types::{Entry, Header, Response};
 pub use bindings::validator::Verdict;
+pub use compile::{wait as wait_compiled, Patience};
 pub use context::{RequestContext, RouteNames};
+pub use engine::{use_compile_cache, CompileCache};
 pub use heads::{Headers, RequestView, ResponseView};
 pub use invoke::Fault;
-pub use load::load_all;
+pub use load::{load_all, Pending};
 pub use load_error::{LoadError, RuntimeError};
 pub use output::{MAX_BODY as MAX_PLUGIN_BODY, MAX_TOTAL_HEADERS, MAX_TOTAL_HEADER_BYTES};
 pub use phase::Phase;

@@ -1,6 +1,6 @@
 //! Assembling and running the gateway process: the pingora server with the proxy service, the
-//! admin listener, the config watcher, the usage flusher, and the draining shutdown (which
-//! writes the last usage counts).
+//! admin listener, the config watcher, the usage flusher, the reload once plugins left compiling
+//! at start are ready, and the draining shutdown (which writes the last usage counts).
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -23,6 +23,7 @@ use crate::watcher::ConfigWatcher;
 pub fn serve(path: &Path) -> anyhow::Result<()> {
     let state = Arc::new(State::load(path)?);
     state.keys.start_flusher();
+    state.reload_when_compiled();
     let snapshot = state.snapshot();
     let server_file = &snapshot.server;
     let admin_listen = snapshot.admin.listen.get_ref().clone();

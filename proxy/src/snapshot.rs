@@ -29,7 +29,7 @@ use crate::routing::Router;
 use crate::throttle::Bucket;
 use crate::validation::RequestValidation;
 
-pub use compile::compile;
+pub use compile::{compile, compile_with};
 pub use steps::Step;
 
 /// Everything the request path needs, resolved at load time.
@@ -54,6 +54,9 @@ pub struct Snapshot {
     /// The account-level bucket (also the last of every route's), which requests that match
     /// no route take from too.
     pub account_throttle: Arc<Bucket>,
+    /// Plugins still compiling (the first load of `serve` does not wait for slow ones); their
+    /// routes answer 503 until a reload finds them compiled.
+    pub pending_plugins: Vec<crate::plugin::Pending>,
 }
 
 /// Where a stage is reachable: an optional host name and a path prefix.
@@ -163,6 +166,8 @@ pub struct Chain {
     pub request_headers: HeaderNeeds,
     /// The response headers the response transformers read together.
     pub response_headers: HeaderNeeds,
+    /// Plugins of the chain still compiling: until they are ready, the route answers 503.
+    pub pending: Vec<String>,
 }
 
 /// Which headers some plugins read together: every one, or those named. The gateway copies
@@ -281,6 +286,10 @@ impl Snapshot {
             ),
             ("server.state_dir", new.state_dir != old.state_dir),
             ("server.watch_config", new.watch_config != old.watch_config),
+            (
+                "server.plugin_cache_dir",
+                new.plugin_cache_dir != old.plugin_cache_dir,
+            ),
             ("admin.listen", self.admin.listen != running.admin.listen),
         ]
         .into_iter()

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 
@@ -15,7 +15,8 @@ use crate::cache::ResponseCache;
 use crate::config::{load_file, parse_source, ConfigErrors, SourceMap};
 use crate::drain::Drain;
 use crate::metrics::METRICS;
-use crate::snapshot::{compile, Snapshot};
+use crate::plugin::Patience;
+use crate::snapshot::{compile, compile_with, Snapshot};
 
 /// State shared by the proxy, the admin listener and the config watcher.
 pub struct State {
@@ -39,6 +40,10 @@ pub struct State {
 /// do) read in between is valid TOML missing its end — routes that answer 404 until the next
 /// change.
 const SETTLE: Duration = Duration::from_millis(100);
+/// How long the first load waits for plugins to compile before it serves without them (a
+/// component in the compile cache loads in milliseconds; an uncached Python or JavaScript one
+/// compiles for seconds).
+const FIRST_LOAD_PATIENCE: Duration = Duration::from_millis(300);
 
 /// The config file's text and the size and modification time of each watched file.
 #[derive(Debug, PartialEq, Eq)]
@@ -71,10 +76,15 @@ pub struct Reloaded {
 }
 
 impl State {
-    /// Load and compile the config at `path` for the first time.
+    /// Load and compile the config at `path` for the first time, waiting up to
+    /// [`FIRST_LOAD_PATIENCE`] for plugins to compile: those still compiling are left pending
+    /// ([`State::reload_when_compiled`]).
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
         let loaded = load_file(path)?;
-        let snapshot = compile(&loaded)?;
+        let snapshot = compile_with(
+            &loaded,
+            Patience::Until(Instant::now() + FIRST_LOAD_PATIENCE),
+        )?;
         let access_log = AccessLog::open(&snapshot.server.access_log).map_err(|e| {
             let source = SourceMap::new(path, "");
             ConfigErrors::single(
@@ -111,6 +121,38 @@ impl State {
             cache,
             keys: Arc::new(keys),
         })
+    }
+
+    /// If the first load left plugins compiling, wait for them on a thread of its own and
+    /// reload then, so their routes start serving without a restart.
+    pub fn reload_when_compiled(self: &Arc<Self>) {
+        let pending = self.snapshot().pending_plugins.clone();
+        if pending.is_empty() {
+            return;
+        }
+        let state = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("plugin-compile-wait".into())
+            .spawn(move || {
+                let mut ready = true;
+                for plugin in &pending {
+                    if let Err(e) = crate::plugin::wait_compiled(plugin.digest) {
+                        log::error!("plugin `{}` did not compile: {e}", plugin.name);
+                        ready = false;
+                    }
+                }
+                if !ready {
+                    return;
+                }
+                let names: Vec<&str> = pending.iter().map(|p| p.name.as_str()).collect();
+                match state.reload() {
+                    Ok(_) => log::info!("plugins compiled ({}): config reloaded", names.join(", ")),
+                    Err(e) => log::error!("plugins compiled, but the reload failed:\n{e}"),
+                }
+            });
+        if let Err(e) = spawned {
+            log::error!("cannot wait for compiling plugins: {e}");
+        }
     }
 
     /// The snapshot serving new requests.

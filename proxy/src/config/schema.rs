@@ -63,7 +63,8 @@ pub struct ConfigFile {
     pub jwt_authorizers: Vec<Named<JwtAuthorizerFile>>,
 }
 
-/// `[server]`: listeners and process settings. Changes here take effect on restart, not reload.
+/// `[server]`: listeners and process settings (which keys wait for a restart:
+/// `Snapshot::restart_only_changes`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ServerFile {
@@ -102,6 +103,10 @@ pub struct ServerFile {
     /// `[server.limits]`: what a request head may be (`config::RequestLimits`).
     #[serde(default)]
     pub limits: super::RequestLimits,
+    /// Where compiled plugins are cached across restarts (`wasmgate plugins compile` fills it),
+    /// relative to the config file's directory, or `"off"`. Default: wasmtime's per-user cache
+    /// directory.
+    pub plugin_cache_dir: Option<String>,
 }
 
 /// A token bucket: `rate` requests per second on average, up to `burst` at once.
@@ -169,6 +174,7 @@ impl Default for ServerFile {
             state_dir: default_state_dir(),
             trusted_proxies: Vec::new(),
             limits: super::RequestLimits::default(),
+            plugin_cache_dir: None,
         }
     }
 }

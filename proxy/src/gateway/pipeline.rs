@@ -52,6 +52,14 @@ async fn run_step(
     services: &Services<'_>,
 ) -> Result<Outcome> {
     Ok(match step {
+        Step::PluginsPending(names) => Refusal {
+            retry_after: Some(1),
+            ..Refusal::with_message(
+                ErrorKind::ServiceUnavailable,
+                format!("plugin `{names}` is still compiling; try again shortly"),
+            )
+        }
+        .into(),
         Step::Throttle => throttle(route, ctx),
         Step::ApiKey(source) => api_key(*source, session, ctx, services.keys),
         Step::ReadBody => read_body(session, ctx).await?,

@@ -1,7 +1,9 @@
 //! The one wasmtime `Engine` of the process: component model, async calls, epoch interruption
-//! (a ticker thread, ticking only while plugin code runs), the pooling allocator with copy-on-write memory images, and wasmtime's
-//! on-disk compilation cache (keyed by the component's content), plus the shared `Linker`.
+//! (a ticker thread, ticking only while plugin code runs), the pooling allocator with
+//! copy-on-write memory images, and wasmtime's on-disk compilation cache (keyed by the
+//! component's content, in `server.plugin_cache_dir`), plus the shared `Linker`.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::thread::Thread;
@@ -42,6 +44,25 @@ pub struct Runtime {
 
 static RUNTIME: OnceLock<Result<Runtime, RuntimeError>> = OnceLock::new();
 
+/// Where compiled plugins are kept across restarts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompileCache {
+    /// In wasmtime's per-user cache directory.
+    Default,
+    /// Nowhere: every start compiles again.
+    Off,
+    /// In this directory.
+    Directory(PathBuf),
+}
+
+static CACHE: OnceLock<CompileCache> = OnceLock::new();
+
+/// Use `cache` instead of wasmtime's per-user cache directory: set before the first plugin
+/// loads (the setting of the config the process starts with; later ones wait for a restart).
+pub fn use_compile_cache(cache: CompileCache) {
+    let _ = CACHE.set(cache);
+}
+
 /// The process-wide runtime, created on first use.
 pub fn runtime() -> Result<&'static Runtime, RuntimeError> {
     RUNTIME.get_or_init(build).as_ref().map_err(Clone::clone)
@@ -73,11 +94,20 @@ fn build() -> Result<Runtime, RuntimeError> {
         .table_keep_resident(KEEP_RESIDENT_BYTES);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config.memory_reservation(MAX_MEMORY_BYTES as u64);
-    match Cache::new(CacheConfig::new()) {
-        Ok(cache) => {
-            config.cache(Some(cache));
+    match CACHE.get() {
+        Some(CompileCache::Off) => {}
+        setting => {
+            let mut cache = CacheConfig::new();
+            if let Some(CompileCache::Directory(directory)) = setting {
+                cache.with_directory(directory);
+            }
+            match Cache::new(cache) {
+                Ok(cache) => {
+                    config.cache(Some(cache));
+                }
+                Err(e) => log::warn!("plugin compilation cache disabled: {e}"),
+            }
         }
-        Err(e) => log::warn!("plugin compilation cache disabled: {e}"),
     }
     let engine =
         Engine::new(&config).map_err(|e| RuntimeError::new("cannot create the wasm engine", e))?;

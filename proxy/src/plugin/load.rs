@@ -4,17 +4,17 @@
 //! a plugin's config mistakes are config errors, reported at load.
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::sync::{Arc, LazyLock};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use dashmap::DashMap;
-use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, InstancePre};
+use sha2::{Digest as _, Sha256};
+use wasmtime::component::InstancePre;
 
 use super::bindings::{
     authorizer, cache_policy, manifest, request_transformer, response_transformer, validator,
 };
+use super::compile::{compiled, Digest, Patience};
 use super::engine::runtime;
 use super::engine::Ticking;
 use super::host::{new_store, HostState, PluginShared};
@@ -23,9 +23,6 @@ use super::load_error::LoadError;
 use super::phase::Phase;
 use super::{FailureMode, Isolation, Plugin, PluginSettings};
 use crate::config::PluginFile;
-
-/// Compiled components by content digest, so a reload does not compile unchanged plugins again.
-static COMPONENTS: LazyLock<DashMap<[u8; 32], Component>> = LazyLock::new(DashMap::new);
 
 /// The longest `init` may take (it runs once per load, in a fresh instance).
 const INIT_DEADLINE: Duration = Duration::from_secs(5);
@@ -54,15 +51,15 @@ impl PhaseIndices {
     }
 }
 
-/// Load the plugin `name` declared by `file`; relative paths are taken from `base`.
-pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, LoadError> {
-    let runtime = runtime()?;
+/// The component file of `file` (relative to `base`), its bytes and digest, checked against its
+/// `sha256` pin.
+fn read_component(file: &PluginFile, base: &Path) -> Result<(PathBuf, Vec<u8>, Digest), LoadError> {
     let path = base.join(file.path.get_ref());
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(source) => return Err(LoadError::Read { path, source }),
     };
-    let digest: [u8; 32] = Sha256::digest(&bytes).into();
+    let digest: Digest = Sha256::digest(&bytes).into();
     if let Some(pin) = &file.sha256 {
         let actual = hex::encode(digest);
         if !pin.get_ref().eq_ignore_ascii_case(&actual) {
@@ -73,15 +70,41 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, LoadEr
             });
         }
     }
-    let component = match COMPONENTS.get(&digest) {
-        Some(component) => component.clone(),
-        None => {
-            let component = match Component::new(&runtime.engine, &bytes) {
-                Ok(component) => component,
-                Err(error) => return Err(LoadError::Invalid { path, error }),
-            };
-            COMPONENTS.insert(digest, component.clone());
-            component
+    Ok((path, bytes, digest))
+}
+
+/// A plugin left compiling when the first load's patience ran out.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// The plugin's name.
+    pub name: String,
+    /// Its component's digest, to wait for.
+    pub digest: Digest,
+}
+
+/// Load the plugin `name` declared by `file`, waiting for its compilation as `patience` says
+/// (`Ok(Err(pending))` when it ran out); relative paths are taken from `base`.
+pub fn load(
+    name: &str,
+    file: &PluginFile,
+    base: &Path,
+    patience: Patience,
+) -> Result<Result<Plugin, Pending>, LoadError> {
+    let runtime = runtime()?;
+    let (path, bytes, digest) = read_component(file, base)?;
+    let component = match compiled(&runtime.engine, digest, bytes, &path, patience) {
+        Ok(Some(component)) => component,
+        Ok(None) => {
+            return Ok(Err(Pending {
+                name: name.to_string(),
+                digest,
+            }))
+        }
+        Err(error) => {
+            return Err(LoadError::Invalid {
+                path,
+                error: wasmtime::Error::msg(error),
+            })
         }
     };
     let pre = match runtime.linker.instantiate_pre(&component) {
@@ -107,7 +130,7 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, LoadEr
     if let Some(phase) = Phase::all_in(manifest.phases).find(|phase| !indices.exports(*phase)) {
         return Err(LoadError::PhaseNotExported(phase.name()));
     }
-    Ok(Plugin {
+    Ok(Ok(Plugin {
         name: name.to_string(),
         shared,
         pre,
@@ -125,7 +148,7 @@ pub fn load(name: &str, file: &PluginFile, base: &Path) -> Result<Plugin, LoadEr
         warm: Default::default(),
         metrics: Default::default(),
         header_names: Default::default(),
-    })
+    }))
 }
 
 fn lower_case(names: Option<Vec<String>>) -> Option<Arc<[String]>> {
@@ -181,17 +204,45 @@ pub struct LoadedPlugins {
     pub by_name: HashMap<String, Arc<Plugin>>,
     /// `(index of the declaration, error)` for the others.
     pub errors: Vec<(usize, LoadError)>,
+    /// Those still compiling when `patience` ran out.
+    pub pending: Vec<Pending>,
 }
 
-/// Load every `[plugins.<name>]`; relative paths are taken from `base`.
-pub fn load_all(files: &[crate::config::Named<PluginFile>], base: &Path) -> LoadedPlugins {
+/// Load every `[plugins.<name>]`, waiting for compilations as `patience` says; relative paths
+/// are taken from `base`. Every component starts compiling before any is waited for.
+pub fn load_all(
+    files: &[crate::config::Named<PluginFile>],
+    base: &Path,
+    patience: Patience,
+) -> LoadedPlugins {
     let mut loaded = LoadedPlugins::default();
+    if let (Patience::Until(_), Ok(runtime)) = (patience, runtime()) {
+        // Start every compilation at once (a mistake in a file is reported by the load below).
+        for file in files {
+            if let Ok((path, bytes, digest)) = read_component(&file.value, base) {
+                let _ = compiled(
+                    &runtime.engine,
+                    digest,
+                    bytes,
+                    &path,
+                    Patience::Until(Instant::now()),
+                );
+            }
+        }
+    }
     for (i, file) in files.iter().enumerate() {
-        match load(file.name.get_ref(), &file.value, base) {
-            Ok(plugin) => {
+        match load(file.name.get_ref(), &file.value, base, patience) {
+            Ok(Ok(plugin)) => {
                 loaded
                     .by_name
                     .insert(file.name.get_ref().clone(), Arc::new(plugin));
+            }
+            Ok(Err(pending)) => {
+                log::warn!(
+                    "plugin `{}` is still compiling: its routes answer 503 until it is ready",
+                    pending.name
+                );
+                loaded.pending.push(pending);
             }
             Err(e) => loaded.errors.push((i, e)),
         }

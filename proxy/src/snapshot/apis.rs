@@ -193,8 +193,7 @@ pub(super) fn compile_stage(
                 (&stage.value.plugins, &stage.path),
                 (&route.value.plugins, &route.path),
             ],
-            cx.plugins,
-            cx.declared,
+            cx,
             diags,
         );
         if route.value.api_key_required

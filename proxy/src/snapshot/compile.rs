@@ -17,7 +17,7 @@ use super::{Chain, Entrypoint, Snapshot};
 use crate::apikeys::KeyConfig;
 use crate::authorizer::IdentityRule;
 use crate::config::*;
-use crate::plugin::{Phase, Plugin};
+use crate::plugin::{CompileCache, Patience, Pending, Phase, Plugin};
 use crate::policy::TrustedProxies;
 use crate::throttle::{self, Level};
 
@@ -26,8 +26,15 @@ pub(super) const DEFAULT_ROUTE: &str = "$default";
 /// The stage served without a path prefix.
 pub(super) const DEFAULT_STAGE: &str = "$default";
 
-/// Compile `loaded` into a snapshot, or return every mistake found.
+/// Compile `loaded` into a snapshot, or return every mistake found; plugins are waited for
+/// until they are compiled.
 pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
+    compile_with(loaded, Patience::Forever)
+}
+
+/// [`compile`], waiting for plugins to compile as `patience` says: the snapshot lists those
+/// still compiling, and their routes answer 503 until a reload finds them ready.
+pub fn compile_with(loaded: &LoadedConfig, patience: Patience) -> Result<Snapshot, ConfigErrors> {
     let mut diags = Diagnostics::resume(&loaded.source, loaded.errors.clone());
     let file = &loaded.file;
     check_addresses(file, &mut diags);
@@ -35,9 +42,15 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
         named: compile_upstreams(&file.upstreams, &mut diags),
         by_address: HashMap::new(),
     };
-    let plugins = compile_plugins(file, loaded.source.file(), &mut diags);
-    let authorizer_rules = compile_authorizer_rules(file, &plugins, &mut diags);
     let base_dir = loaded.source.file().parent().unwrap_or(Path::new("."));
+    crate::plugin::use_compile_cache(match file.server.plugin_cache_dir.as_deref() {
+        Some("off") => CompileCache::Off,
+        Some(directory) => CompileCache::Directory(base_dir.join(directory)),
+        None => CompileCache::Default,
+    });
+    let (plugins, pending_plugins) =
+        compile_plugins(file, loaded.source.file(), patience, &mut diags);
+    let authorizer_rules = compile_authorizer_rules(file, &plugins, &mut diags);
     let plans = compile_plans(file, &mut diags);
     let config_keys = compile_keys(file, &plans, base_dir, &mut diags);
     let admin_token = compile_admin_token(&file.admin, base_dir, &mut diags);
@@ -53,6 +66,7 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
             server: &file.server,
             base_dir,
             plugins: &plugins,
+            pending_plugins: &pending_plugins,
             authorizer_rules: &authorizer_rules,
             plans: &plans,
             jwt_authorizers: &jwt_authorizers,
@@ -111,6 +125,7 @@ pub fn compile(loaded: &LoadedConfig) -> Result<Snapshot, ConfigErrors> {
         trusted_proxies,
         jwt_authorizers,
         account_throttle: throttle::bucket(Level::Account, "", &file.server.throttle),
+        pending_plugins,
     })
 }
 
@@ -157,22 +172,24 @@ pub(super) fn check_addresses(file: &ConfigFile, diags: &mut Diagnostics) {
     }
 }
 
-/// Load every declared plugin; a plugin that fails to load is reported at its name.
+/// Load every declared plugin; a plugin that fails to load is reported at its name. Also the
+/// plugins left compiling when `patience` ran out.
 pub(super) fn compile_plugins(
     file: &ConfigFile,
     config_path: &std::path::Path,
+    patience: Patience,
     diags: &mut Diagnostics,
-) -> HashMap<String, Arc<Plugin>> {
+) -> (HashMap<String, Arc<Plugin>>, Vec<Pending>) {
     if file.plugins.is_empty() {
-        return HashMap::new();
+        return (HashMap::new(), Vec::new());
     }
     let base = config_path.parent().unwrap_or(std::path::Path::new("."));
-    let loaded = crate::plugin::load_all(&file.plugins, base);
+    let loaded = crate::plugin::load_all(&file.plugins, base, patience);
     for (index, error) in loaded.errors {
         let plugin = &file.plugins[index];
         diags.error(Some(plugin.name.span()), &plugin.path, error);
     }
-    loaded.by_name
+    (loaded.by_name, loaded.pending)
 }
 
 /// The Lambda-authorizer rule (identity sources and decision cache) of each plugin declaring
@@ -210,6 +227,7 @@ pub(super) struct ApiContext<'a> {
     pub(super) server: &'a ServerFile,
     pub(super) base_dir: &'a Path,
     pub(super) plugins: &'a HashMap<String, Arc<Plugin>>,
+    pub(super) pending_plugins: &'a [Pending],
     pub(super) authorizer_rules: &'a HashMap<String, Arc<IdentityRule>>,
     pub(super) plans: &'a Plans,
     pub(super) jwt_authorizers: &'a HashMap<String, Arc<crate::jwt::JwtAuthorizer>>,
@@ -219,13 +237,14 @@ pub(super) struct ApiContext<'a> {
     pub(super) entrypoints: &'a mut Vec<(Spanned<String>, String, Entrypoint)>,
 }
 
-/// The plugin chain from the API's, stage's and route's lists, each plugin once, in that order.
+/// The plugin chain from the API's, stage's and route's lists, each plugin once, in that order
+/// (a plugin still compiling is named in [`Chain::pending`]).
 pub(super) fn compile_chain(
     lists: [(&[Spanned<String>], &str); 3],
-    plugins: &HashMap<String, Arc<Plugin>>,
-    declared: &[Named<PluginFile>],
+    cx: &ApiContext<'_>,
     diags: &mut Diagnostics,
 ) -> Chain {
+    let (plugins, declared) = (cx.plugins, cx.declared);
     let mut chain = Chain::default();
     let mut seen: Vec<&str> = Vec::new();
     for (names, path) in lists {
@@ -237,6 +256,9 @@ pub(super) fn compile_chain(
             seen.push(name_text);
             match plugins.get(name_text) {
                 Some(plugin) => chain.push(plugin),
+                None if cx.pending_plugins.iter().any(|p| p.name == name_text) => {
+                    chain.pending.push(name_text.to_string());
+                }
                 // A declared plugin that failed to load is already reported at its declaration.
                 None if declared.iter().any(|p| p.name.get_ref() == name_text) => {}
                 None => diags.error(

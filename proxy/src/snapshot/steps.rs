@@ -4,7 +4,7 @@
 //! (`gateway::pipeline`) runs one step after another until one answers.
 //!
 //! ```text
-//! throttle ─► API key (x-api-key) ─► read body ─► JWT authorizer ─► authorizer plugins
+//! (plugins still compiling: 503) ─► throttle ─► API key (x-api-key) ─► read body ─► JWT authorizer ─► authorizer plugins
 //!          ─► API key (from the authorizer) ─► validation ─► validator plugins
 //!          ─► request transformers ─► cache lookup (http integrations)
 //! ```
@@ -24,6 +24,8 @@ use crate::plugin::Plugin;
 /// One step of a route's request pipeline.
 #[derive(Debug, Clone)]
 pub enum Step {
+    /// Answer 503: these plugins of the route are still compiling.
+    PluginsPending(Arc<str>),
     /// Take a token from the route's buckets: route, stage, account.
     Throttle,
     /// Admit the request by its API key, from `x-api-key` or from the authorizer's context.
@@ -55,7 +57,11 @@ pub fn request_steps(
     let chain = &route.plugins;
     let key_step =
         |source| (route.api_key_required && key_source == source).then_some(Step::ApiKey(source));
-    let mut steps = vec![Step::Throttle];
+    let mut steps = Vec::new();
+    if !chain.pending.is_empty() {
+        steps.push(Step::PluginsPending(chain.pending.join("`, `").into()));
+    }
+    steps.push(Step::Throttle);
     steps.extend(key_step(ApiKeySource::Header));
     if route.reads_whole_body() {
         steps.push(Step::ReadBody);

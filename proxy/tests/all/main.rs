@@ -7,6 +7,7 @@ mod api_keys;
 mod authorizers;
 mod body_plugins;
 mod caching;
+mod cold_start;
 mod cors;
 mod edge;
 mod errors;
