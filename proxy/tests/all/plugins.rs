@@ -607,12 +607,13 @@ integration = {{ type = "http_proxy", uri = "http://{}/me" }}
 /// The principal and context tier a request is allowed with, if it is.
 type Allowed = Option<(&'static str, &'static str)>;
 
-/// The same token authorizer written three times — Rust with the SDK, Python with
-/// componentize-py, JavaScript with componentize-js, both at their default settings (the
-/// JavaScript component imports `wasi:http`) — answers the same cases the same way.
+/// The same token authorizer written four times — Rust with the SDK, Rust with plain
+/// wit-bindgen, Python with componentize-py, JavaScript with componentize-js, both at their
+/// default settings (the JavaScript component imports `wasi:http`) — answers the same cases the
+/// same way.
 #[tokio::test]
 async fn rust_python_and_javascript_token_authorizers_pass_the_same_cases() {
-    const LANGUAGES: [&str; 3] = ["rust", "python", "javascript"];
+    const LANGUAGES: [&str; 4] = ["rust", "plain_rust", "python", "javascript"];
     let backend = Backend::start("b").await;
     let mut config = format!(
         "{}{}",
@@ -620,6 +621,7 @@ async fn rust_python_and_javascript_token_authorizers_pass_the_same_cases() {
         tokens_plugin("request").replace("[plugins.auth]", "[plugins.rust]")
     );
     for (language, component) in [
+        ("plain_rust", "plain_token_authorizer"),
         ("python", "token_authorizer_py"),
         ("javascript", "token_authorizer_js"),
     ] {
