@@ -19,6 +19,7 @@ pub mod gateway;
 pub mod gateway_response;
 pub mod integration;
 pub mod jwt;
+pub mod memory;
 pub mod metrics;
 pub mod plugin;
 pub mod policy;

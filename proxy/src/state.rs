@@ -85,6 +85,7 @@ impl State {
             &loaded,
             Patience::Until(Instant::now() + FIRST_LOAD_PATIENCE),
         )?;
+        crate::memory::release_freed();
         let access_log = AccessLog::open(&snapshot.server.access_log).map_err(|e| {
             let source = SourceMap::new(path, "");
             ConfigErrors::single(
@@ -217,6 +218,7 @@ impl State {
             log::error!("usage plans: {e}; a new plan's first period counts as a later one");
         }
         self.snapshot.store(Arc::new(snapshot));
+        crate::memory::release_freed();
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
         Ok(Reloaded {
             generation,
