@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderName, HeaderValue, Method};
 use wasmgate::config::parse_source;
-use wasmgate::plugin::{load_all, Plugin, RequestContext, RequestView};
+use wasmgate::plugin::{load_all, Patience, Plugin, RequestContext, RequestView};
 
 const CALLS: usize = 20_000;
 
@@ -22,7 +22,7 @@ fn load(isolation: &str) -> Plugin {
         dist.display().to_string()
     );
     let loaded = parse_source(Path::new("bench.toml"), &text).expect("bench config parses");
-    let mut plugins = load_all(&loaded.file.plugins, Path::new("."));
+    let mut plugins = load_all(&loaded.file.plugins, Path::new("."), Patience::Forever);
     assert!(plugins.errors.is_empty(), "{:?}", plugins.errors);
     let plugin = plugins.by_name.remove("auth").expect("plugin loaded");
     Arc::into_inner(plugin).expect("sole owner")
