@@ -30,21 +30,35 @@ static COMPILED: LazyLock<DashMap<Digest, Component>> = LazyLock::new(DashMap::n
 /// Compilations in progress by digest.
 static IN_FLIGHT: LazyLock<DashMap<Digest, Arc<Compiling>>> = LazyLock::new(DashMap::new);
 
-/// A compilation in progress: its outcome once there is one (an error as text).
+/// Why a component did not compile; every load waiting for it gets the same.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CompileError {
+    /// wasmtime refused it.
+    #[error("{0:#}")]
+    Rejected(Arc<wasmtime::Error>),
+    /// No thread could be started to compile it.
+    #[error("cannot start a compiling thread: {0}")]
+    NoThread(Arc<std::io::Error>),
+    /// Nothing compiles it (waited for before any load started it).
+    #[error("its compilation was not started")]
+    NotStarted,
+}
+
+/// A compilation in progress: its outcome once there is one.
 struct Compiling {
-    outcome: Mutex<Option<Result<Component, String>>>,
+    outcome: Mutex<Option<Result<Component, CompileError>>>,
     done: Condvar,
 }
 
 /// The component `bytes` (read from `path`) compiled: `Ok(None)` when `patience` ran out first
-/// (it goes on compiling; [`wait`] for it), `Err` with wasmtime's message when it is invalid.
+/// (it goes on compiling; [`wait`] for it), `Err` when it is invalid.
 pub fn compiled(
     engine: &Engine,
     digest: Digest,
     bytes: Vec<u8>,
     path: &Path,
     patience: Patience,
-) -> Result<Option<Component>, String> {
+) -> Result<Option<Component>, CompileError> {
     if let Some(component) = COMPILED.get(&digest) {
         return Ok(Some(component.clone()));
     }
@@ -55,14 +69,13 @@ pub fn compiled(
     job.wait(patience)
 }
 
-/// Wait for the component with `digest` to finish compiling (at once if it has): `Err` with
-/// wasmtime's message if it failed.
-pub fn wait(digest: Digest) -> Result<(), String> {
+/// Wait for the component with `digest` to finish compiling (at once if it has).
+pub fn wait(digest: Digest) -> Result<(), CompileError> {
     let job = IN_FLIGHT.get(&digest).map(|job| job.clone());
     match job {
         Some(job) => job.wait(Patience::Forever).map(|_| ()),
         None if COMPILED.contains_key(&digest) => Ok(()),
-        None => Err("its compilation was not started".into()),
+        None => Err(CompileError::NotStarted),
     }
 }
 
@@ -76,7 +89,8 @@ fn start(engine: Engine, digest: Digest, bytes: Vec<u8>, path: PathBuf) -> Arc<C
         .name("wasm-compile".into())
         .spawn(move || {
             let started = Instant::now();
-            let outcome = Component::new(&engine, &bytes).map_err(|e| format!("{e:#}"));
+            let outcome =
+                Component::new(&engine, &bytes).map_err(|e| CompileError::Rejected(Arc::new(e)));
             let took = started.elapsed();
             if took.as_secs() >= 1 {
                 log::info!("compiled `{}` in {took:.1?}", path.display());
@@ -88,18 +102,18 @@ fn start(engine: Engine, digest: Digest, bytes: Vec<u8>, path: PathBuf) -> Arc<C
             running.finish(outcome);
         });
     if let Err(e) = spawned {
-        job.finish(Err(format!("cannot start a compiling thread: {e}")));
+        job.finish(Err(CompileError::NoThread(Arc::new(e))));
     }
     job
 }
 
 impl Compiling {
-    fn finish(&self, outcome: Result<Component, String>) {
+    fn finish(&self, outcome: Result<Component, CompileError>) {
         *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
         self.done.notify_all();
     }
 
-    fn wait(&self, patience: Patience) -> Result<Option<Component>, String> {
+    fn wait(&self, patience: Patience) -> Result<Option<Component>, CompileError> {
         let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(outcome) = outcome.as_ref() {

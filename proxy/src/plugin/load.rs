@@ -100,12 +100,7 @@ pub fn load(
                 digest,
             }))
         }
-        Err(error) => {
-            return Err(LoadError::Invalid {
-                path,
-                error: wasmtime::Error::msg(error),
-            })
-        }
+        Err(error) => return Err(LoadError::Invalid { path, error }),
     };
     let pre = match runtime.linker.instantiate_pre(&component) {
         Ok(pre) => pre,

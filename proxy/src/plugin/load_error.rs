@@ -47,12 +47,12 @@ pub enum LoadError {
         pinned: String,
     },
     /// Not a component wasmtime accepts.
-    #[error("`{}` is not a valid component: {error:#}", path.display())]
+    #[error("`{}` is not a valid component: {error}", path.display())]
     Invalid {
         /// The component file.
         path: PathBuf,
         /// What wasmtime said.
-        error: wasmtime::Error,
+        error: super::compile::CompileError,
     },
     /// An import the host does not provide.
     #[error("cannot link `{}`: {error:#}", path.display())]

@@ -260,6 +260,7 @@ async fn the_admin_listener_keeps_the_edge_rules() {
             server: "limits = { head_timeout_ms = 500, max_uri_bytes = 64 }",
             admin: "token_env = \"WASMGATE_TEST_ADMIN_TOKEN\"",
             env: &[("WASMGATE_TEST_ADMIN_TOKEN", TOKEN)],
+            ..Extra::default()
         },
     )
     .await;

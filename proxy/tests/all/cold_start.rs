@@ -56,6 +56,7 @@ async fn plugins_compile_beside_a_serving_gateway_and_are_ready_at_the_next_star
     let setting = format!("plugin_cache_dir = \"{}\"", cache.path().display());
     let extra = || Extra {
         server: &setting,
+        before_plugins_compile: true,
         ..Extra::default()
     };
     let gateway = Gateway::start_with(&config(), extra()).await;

@@ -67,6 +67,10 @@ pub struct Extra<'a> {
     pub admin: &'a str,
     /// Environment variables.
     pub env: &'a [(&'a str, &'a str)],
+    /// Return once the gateway serves, before its plugins have compiled (by default start waits
+    /// for `/readyz`, i.e. for every plugin: an uncached Python or JavaScript one compiles for
+    /// seconds, its routes answering 503 meanwhile).
+    pub before_plugins_compile: bool,
 }
 
 /// A running gateway process, killed when dropped.
@@ -107,7 +111,7 @@ impl Gateway {
     pub async fn start_with(config: &str, extra: Extra<'_>) -> Gateway {
         for _ in 0..5 {
             let mut gateway = Self::spawn(config, &extra);
-            if gateway.wait_ready().await {
+            if gateway.wait_ready(!extra.before_plugins_compile).await {
                 return gateway;
             }
         }
@@ -118,7 +122,7 @@ impl Gateway {
     /// (or was killed).
     pub async fn restart(&mut self) {
         self.child = Self::serve(&self.config_path, &self.env);
-        assert!(self.wait_ready().await, "wasmgate did not restart");
+        assert!(self.wait_ready(true).await, "wasmgate did not restart");
     }
 
     /// Run the `wasmgate` command line against this gateway's admin API: (success, stdout,
@@ -182,20 +186,22 @@ impl Gateway {
         }
     }
 
-    /// Wait until both listeners answer; false if the process exited instead (a port was taken),
-    /// also checked a moment after the listeners answered, in case another process answered.
-    async fn wait_ready(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(20);
+    /// Wait until both listeners answer (and, with `plugins`, `/readyz` says every plugin has
+    /// compiled); false if the process exited instead (a port was taken), also checked a moment
+    /// after the listeners answered, in case another process answered.
+    async fn wait_ready(&mut self, plugins: bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(if plugins { 180 } else { 20 });
         let client = client();
+        let probe = if plugins { "readyz" } else { "healthz" };
         loop {
             if self.child.try_wait().expect("poll child").is_some() {
                 return false;
             }
             let admin_up = client
-                .get(format!("{}/healthz", self.admin))
+                .get(format!("{}/{probe}", self.admin))
                 .send()
                 .await
-                .is_ok();
+                .is_ok_and(|response| response.status().is_success());
             let proxy_up = tokio::net::TcpStream::connect(self.url.trim_start_matches("http://"))
                 .await
                 .is_ok();
