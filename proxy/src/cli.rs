@@ -158,7 +158,11 @@ fn compile_plugins(path: &std::path::Path) -> ExitCode {
     let base = path.parent().unwrap_or(std::path::Path::new("."));
     let cache = match loaded.file.server.plugin_cache_dir.as_deref() {
         Some("off") => "nowhere (server.plugin_cache_dir = \"off\")".to_string(),
-        Some(directory) => format!("`{}`", base.join(directory).display()),
+        Some(directory) => {
+            let directory = base.join(directory);
+            let shown = std::path::absolute(&directory).unwrap_or(directory);
+            format!("`{}`", shown.display())
+        }
         None => "wasmtime's per-user cache directory".to_string(),
     };
     println!(

@@ -38,7 +38,7 @@ pub use bindings::request_transformer::{RequestAction, RequestChanges};
 pub use bindings::response_transformer::ResponseChanges;
 pub use bindings::types::{Entry, Header, Response};
 pub use bindings::validator::Verdict;
-pub use compile::{wait as wait_compiled, Patience};
+pub use compile::{finished as compiled, CompileError, Patience};
 pub use context::{RequestContext, RouteNames};
 pub use engine::{use_compile_cache, CompileCache};
 pub use heads::{Headers, RequestView, ResponseView};

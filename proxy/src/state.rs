@@ -44,6 +44,8 @@ const SETTLE: Duration = Duration::from_millis(100);
 /// component in the compile cache loads in milliseconds; an uncached Python or JavaScript one
 /// compiles for seconds).
 const FIRST_LOAD_PATIENCE: Duration = Duration::from_millis(300);
+/// How often plugins left compiling at start are looked at.
+const COMPILE_POLL: Duration = Duration::from_millis(100);
 
 /// The config file's text and the size and modification time of each watched file.
 #[derive(Debug, PartialEq, Eq)]
@@ -124,10 +126,11 @@ impl State {
         })
     }
 
-    /// If the first load left plugins compiling, wait for them on a thread of its own and
-    /// reload then, so their routes start serving without a restart.
+    /// If the first load left plugins compiling, watch them on a thread of its own and reload
+    /// each time some have finished, so their routes start serving without a restart (a small
+    /// plugin compiled first serves before a large one is done).
     pub fn reload_when_compiled(self: &Arc<Self>) {
-        let pending = self.snapshot().pending_plugins.clone();
+        let mut pending = self.snapshot().pending_plugins.clone();
         if pending.is_empty() {
             return;
         }
@@ -135,20 +138,27 @@ impl State {
         let spawned = std::thread::Builder::new()
             .name("plugin-compile-wait".into())
             .spawn(move || {
-                let mut ready = true;
-                for plugin in &pending {
-                    if let Err(e) = crate::plugin::wait_compiled(plugin.digest) {
-                        log::error!("plugin `{}` did not compile: {e}", plugin.name);
-                        ready = false;
+                while !pending.is_empty() {
+                    std::thread::sleep(COMPILE_POLL);
+                    let mut ready = Vec::new();
+                    pending.retain(|plugin| match crate::plugin::compiled(plugin.digest) {
+                        None => true,
+                        Some(Ok(())) => {
+                            ready.push(plugin.name.clone());
+                            false
+                        }
+                        Some(Err(e)) => {
+                            log::error!("plugin `{}` did not compile: {e}", plugin.name);
+                            false
+                        }
+                    });
+                    if ready.is_empty() {
+                        continue;
                     }
-                }
-                if !ready {
-                    return;
-                }
-                let names: Vec<&str> = pending.iter().map(|p| p.name.as_str()).collect();
-                match state.reload() {
-                    Ok(_) => log::info!("plugins compiled ({}): config reloaded", names.join(", ")),
-                    Err(e) => log::error!("plugins compiled, but the reload failed:\n{e}"),
+                    match state.reload() {
+                        Ok(_) => log::info!("plugins compiled ({}): config reloaded", ready.join(", ")),
+                        Err(e) => log::error!("plugins compiled, but the reload failed:\n{e}"),
+                    }
                 }
             });
         if let Err(e) = spawned {

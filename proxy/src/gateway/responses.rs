@@ -26,6 +26,11 @@ fn apply_response_changes(
         ));
     }
     if let Some(status) = changes.status {
+        if matches!(status, 204 | 304) && has_body(response, body.as_deref()) {
+            return Err(Fault::Invalid(format!(
+                "status {status} on a response with a body (it has none)"
+            )));
+        }
         response
             .set_status(status)
             .map_err(|_| Fault::Invalid(format!("status {status}")))?;
@@ -48,6 +53,23 @@ fn apply_response_changes(
         *body = new_body.into();
     }
     Ok(())
+}
+
+/// Whether `response` carries a body: the whole one the gateway holds, or the framing of a
+/// streamed one.
+fn has_body(response: &ResponseHeader, body: Option<&Bytes>) -> bool {
+    match body {
+        Some(body) => !body.is_empty(),
+        None => {
+            response
+                .headers
+                .contains_key(http::header::TRANSFER_ENCODING)
+                || response
+                    .headers
+                    .get(http::header::CONTENT_LENGTH)
+                    .is_some_and(|length| length.as_bytes() != b"0")
+        }
+    }
 }
 
 /// The integration's response head arrived (either path): refuse a protocol switch the client

@@ -1,11 +1,12 @@
 //! Compiling components: once per content digest in this process (reloads and every config
-//! entry of the same file share the compiled code and its copy-on-write memory images), each on
-//! a thread of its own, so that the first load of `serve` can wait a moment for them and leave
-//! the slow ones (a Python or JavaScript runtime compiles for ~15 s on two cores with an empty
-//! cache) compiling while the gateway serves everything else.
+//! entry of the same file share the compiled code and its copy-on-write memory images), on a
+//! compiling thread of their own, smallest first at a start, so that the first load of `serve`
+//! can wait a moment for them and leave the slow ones (a Python or JavaScript runtime compiles
+//! for ~15 s on two cores with an empty cache) compiling while the gateway serves the rest.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, LazyLock, Mutex};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, LazyLock, Mutex, OnceLock};
 use std::time::Instant;
 
 use dashmap::DashMap;
@@ -36,9 +37,9 @@ pub enum CompileError {
     /// wasmtime refused it.
     #[error("{0:#}")]
     Rejected(Arc<wasmtime::Error>),
-    /// No thread could be started to compile it.
-    #[error("cannot start a compiling thread: {0}")]
-    NoThread(Arc<std::io::Error>),
+    /// The compiling thread could not be started (logged when it was tried).
+    #[error("the compiling thread is not running")]
+    NoThread,
     /// Nothing compiles it (waited for before any load started it).
     #[error("its compilation was not started")]
     NotStarted,
@@ -51,7 +52,7 @@ struct Compiling {
 }
 
 /// The component `bytes` (read from `path`) compiled: `Ok(None)` when `patience` ran out first
-/// (it goes on compiling; [`wait`] for it), `Err` when it is invalid.
+/// (it goes on compiling; see [`finished`]), `Err` when it is invalid.
 pub fn compiled(
     engine: &Engine,
     digest: Digest,
@@ -69,42 +70,79 @@ pub fn compiled(
     job.wait(patience)
 }
 
-/// Wait for the component with `digest` to finish compiling (at once if it has).
-pub fn wait(digest: Digest) -> Result<(), CompileError> {
+/// Whether the component with `digest` has finished compiling: `None` while it compiles.
+pub fn finished(digest: Digest) -> Option<Result<(), CompileError>> {
     let job = IN_FLIGHT.get(&digest).map(|job| job.clone());
     match job {
-        Some(job) => job.wait(Patience::Forever).map(|_| ()),
-        None if COMPILED.contains_key(&digest) => Ok(()),
-        None => Err(CompileError::NotStarted),
+        Some(job) => job.wait(Patience::Until(Instant::now())).transpose().map(|r| r.map(|_| ())),
+        None if COMPILED.contains_key(&digest) => Some(Ok(())),
+        None => Some(Err(CompileError::NotStarted)),
     }
 }
 
+/// A component to compile, and where its outcome goes.
+struct Job {
+    engine: Engine,
+    digest: Digest,
+    bytes: Vec<u8>,
+    path: PathBuf,
+    compiling: Arc<Compiling>,
+}
+
+/// The compiling thread's queue. One component compiles at a time, in the order they were
+/// asked for (wasmtime spreads each over every core already), so a small plugin asked for
+/// first is not held up behind a Python runtime's compilation.
+static QUEUE: OnceLock<Option<Mutex<Sender<Job>>>> = OnceLock::new();
+
+fn queue() -> Option<&'static Mutex<Sender<Job>>> {
+    QUEUE
+        .get_or_init(|| {
+            let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+            std::thread::Builder::new()
+                .name("wasm-compile".into())
+                .spawn(move || receiver.into_iter().for_each(compile))
+                .map_err(|e| log::error!("cannot start the compiling thread: {e}"))
+                .ok()
+                .map(|_| Mutex::new(sender))
+        })
+        .as_ref()
+}
+
+fn compile(job: Job) {
+    let started = Instant::now();
+    let outcome = Component::new(&job.engine, &job.bytes)
+        .map_err(|e| CompileError::Rejected(Arc::new(e)));
+    let took = started.elapsed();
+    if took.as_secs() >= 1 {
+        log::info!("compiled `{}` in {took:.1?}", job.path.display());
+    }
+    if let Ok(component) = &outcome {
+        COMPILED.insert(job.digest, component.clone());
+    }
+    IN_FLIGHT.remove(&job.digest);
+    job.compiling.finish(outcome);
+}
+
 fn start(engine: Engine, digest: Digest, bytes: Vec<u8>, path: PathBuf) -> Arc<Compiling> {
-    let job = Arc::new(Compiling {
+    let compiling = Arc::new(Compiling {
         outcome: Mutex::new(None),
         done: Condvar::new(),
     });
-    let running = job.clone();
-    let spawned = std::thread::Builder::new()
-        .name("wasm-compile".into())
-        .spawn(move || {
-            let started = Instant::now();
-            let outcome =
-                Component::new(&engine, &bytes).map_err(|e| CompileError::Rejected(Arc::new(e)));
-            let took = started.elapsed();
-            if took.as_secs() >= 1 {
-                log::info!("compiled `{}` in {took:.1?}", path.display());
-            }
-            if let Ok(component) = &outcome {
-                COMPILED.insert(digest, component.clone());
-            }
-            IN_FLIGHT.remove(&digest);
-            running.finish(outcome);
-        });
-    if let Err(e) = spawned {
-        job.finish(Err(CompileError::NoThread(Arc::new(e))));
+    let job = Job {
+        engine,
+        digest,
+        bytes,
+        path,
+        compiling: compiling.clone(),
+    };
+    let sent = queue().is_some_and(|queue| {
+        let sender = queue.lock().unwrap_or_else(|e| e.into_inner());
+        sender.send(job).is_ok()
+    });
+    if !sent {
+        compiling.finish(Err(CompileError::NoThread));
     }
-    job
+    compiling
 }
 
 impl Compiling {

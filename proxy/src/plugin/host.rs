@@ -20,6 +20,8 @@ use crate::metrics::METRICS;
 const MAX_LOG_MESSAGE: usize = 4096;
 /// Longest metric name a plugin may use.
 const MAX_METRIC_NAME: usize = 64;
+/// Most distinct metric names one plugin may create (each is a series kept for good).
+const MAX_METRIC_NAMES: usize = 100;
 
 /// What all instances of one plugin share with the host.
 #[derive(Debug)]
@@ -34,6 +36,27 @@ pub struct PluginShared {
     pub allowed_hosts: Vec<String>,
     /// The memory cap of each instance, in bytes.
     pub memory_bytes: usize,
+    /// The metric names the plugin created so far (at most [`MAX_METRIC_NAMES`]).
+    pub metric_names: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl PluginShared {
+    /// Whether the plugin may record metric `name`: a valid name it used before, or a new one
+    /// while it has created fewer than [`MAX_METRIC_NAMES`].
+    fn admits_metric(&self, name: &str) -> bool {
+        if !valid_metric_name(name) {
+            return false;
+        }
+        let mut names = self.metric_names.lock().unwrap_or_else(|e| e.into_inner());
+        if names.contains(name) {
+            return true;
+        }
+        if names.len() >= MAX_METRIC_NAMES {
+            return false;
+        }
+        names.insert(name.to_string());
+        true
+    }
 }
 
 /// The data of one plugin store.
@@ -153,7 +176,8 @@ impl kv::Host for HostState {
     fn set(&mut self, key: String, value: Vec<u8>, ttl_ms: Option<u64>) -> wasmtime::Result<()> {
         if !self.shared.kv.set(key, value, ttl_ms) {
             log::warn!(
-                "plugin `{}`: kv store full, value dropped",
+                "plugin `{}`: kv value dropped (a key over 1 KiB, a value over 1 MiB, or the \
+                 store full: 100,000 keys or 64 MiB)",
                 self.shared.name
             );
         }
@@ -181,7 +205,7 @@ fn valid_metric_name(name: &str) -> bool {
 
 impl metrics::Host for HostState {
     fn counter_add(&mut self, name: String, value: u64) -> wasmtime::Result<()> {
-        if valid_metric_name(&name) {
+        if self.shared.admits_metric(&name) {
             METRICS
                 .plugin_counters
                 .with_label_values(&[self.shared.name.as_str(), &name])
@@ -191,7 +215,7 @@ impl metrics::Host for HostState {
     }
 
     fn histogram_observe(&mut self, name: String, value: f64) -> wasmtime::Result<()> {
-        if valid_metric_name(&name) {
+        if self.shared.admits_metric(&name) {
             METRICS
                 .plugin_histograms
                 .with_label_values(&[self.shared.name.as_str(), &name])
@@ -207,5 +231,28 @@ impl http::Host for HostState {
         request: http::OutgoingRequest,
     ) -> Result<http::IncomingResponse, http::HttpError> {
         outbound::send(&self.shared.allowed_hosts, request, self.deadline).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plugin_creates_a_bounded_number_of_metric_names() {
+        let shared = PluginShared {
+            name: "p".into(),
+            config_json: "{}".into(),
+            kv: KvStore::default(),
+            allowed_hosts: Vec::new(),
+            memory_bytes: 1 << 20,
+            metric_names: Default::default(),
+        };
+        assert!(!shared.admits_metric("Bad-Name"));
+        for i in 0..MAX_METRIC_NAMES {
+            assert!(shared.admits_metric(&format!("m{i}")));
+        }
+        assert!(!shared.admits_metric("one_too_many"));
+        assert!(shared.admits_metric("m0"), "names used before still count");
     }
 }

@@ -120,6 +120,7 @@ pub fn load(
         kv: KvStore::default(),
         allowed_hosts: file.allowed_hosts.clone(),
         memory_bytes: (file.memory_mb as usize) << 20,
+        metric_names: Default::default(),
     });
     let manifest = probe(&pre, &indices, &shared)?;
     if let Some(phase) = Phase::all_in(manifest.phases).find(|phase| !indices.exports(*phase)) {
@@ -212,17 +213,16 @@ pub fn load_all(
 ) -> LoadedPlugins {
     let mut loaded = LoadedPlugins::default();
     if let (Patience::Until(_), Ok(runtime)) = (patience, runtime()) {
-        // Start every compilation at once (a mistake in a file is reported by the load below).
-        for file in files {
-            if let Ok((path, bytes, digest)) = read_component(&file.value, base) {
-                let _ = compiled(
-                    &runtime.engine,
-                    digest,
-                    bytes,
-                    &path,
-                    Patience::Until(Instant::now()),
-                );
-            }
+        // Queue every compilation now, smallest component first (a mistake in a file is reported
+        // by the load below).
+        let mut components: Vec<_> = files
+            .iter()
+            .filter_map(|file| read_component(&file.value, base).ok())
+            .collect();
+        components.sort_by_key(|(_, bytes, _)| bytes.len());
+        for (path, bytes, digest) in components {
+            let now = Patience::Until(Instant::now());
+            let _ = compiled(&runtime.engine, digest, bytes, &path, now);
         }
     }
     for (i, file) in files.iter().enumerate() {

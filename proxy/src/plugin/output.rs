@@ -36,11 +36,13 @@ pub const MAX_CONTEXT_BYTES: usize = 8 << 10;
 /// Longest cache key a cache policy may choose.
 pub const MAX_CACHE_KEY: usize = 1024;
 
-/// Headers the gateway alone writes: they frame the message or the connection, so a plugin
-/// setting or removing one could desynchronise the client or the backend (request smuggling).
-const GATEWAY_OWNED: [&str; 8] = [
+/// Headers the gateway alone writes: they frame the message or the connection (or, `expect`,
+/// change the exchange), so a plugin setting or removing one could desynchronise the client or
+/// the backend (request smuggling).
+const GATEWAY_OWNED: [&str; 9] = [
     "connection",
     "content-length",
+    "expect",
     "keep-alive",
     "proxy-connection",
     "te",
@@ -219,7 +221,8 @@ pub fn check_request_action(action: &RequestAction) -> Result<(), Fault> {
 
 fn check_request_changes(changes: &RequestChanges) -> Result<(), Fault> {
     if let Some(method) = &changes.method {
-        if method.len() > MAX_METHOD_BYTES || !is_token(method) {
+        // CONNECT would turn the backend connection into a tunnel the gateway does not run.
+        if method.len() > MAX_METHOD_BYTES || !is_token(method) || method == "CONNECT" {
             return Err(invalid(format!("method {}", shown(method))));
         }
     }

@@ -45,7 +45,11 @@ pub fn compile_with(loaded: &LoadedConfig, patience: Patience) -> Result<Snapsho
     let base_dir = loaded.source.file().parent().unwrap_or(Path::new("."));
     crate::plugin::use_compile_cache(match file.server.plugin_cache_dir.as_deref() {
         Some("off") => CompileCache::Off,
-        Some(directory) => CompileCache::Directory(base_dir.join(directory)),
+        // wasmtime takes only absolute cache paths (a relative one turned the cache off).
+        Some(directory) => CompileCache::Directory(
+            std::path::absolute(base_dir.join(directory))
+                .unwrap_or_else(|_| base_dir.join(directory)),
+        ),
         None => CompileCache::Default,
     });
     let (plugins, pending_plugins) =

@@ -101,9 +101,8 @@ async fn plugins_compile_beside_a_serving_gateway_and_are_ready_at_the_next_star
 #[tokio::test]
 async fn plugins_compile_fills_the_configured_cache() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("gateway.toml");
     std::fs::write(
-        &config,
+        dir.path().join("gateway.toml"),
         format!(
             r#"[server]
 plugin_cache_dir = "compiled"
@@ -116,9 +115,11 @@ config = {{ tokens = {{ "t" = {{ principal = "p" }} }} }}
         ),
     )
     .unwrap();
+    // Run from the config's directory with a relative path, as the README does: the cache
+    // directory is then relative twice over (wasmtime used to refuse it and cache nothing).
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_wasmgate"))
-        .args(["plugins", "compile"])
-        .arg(&config)
+        .args(["plugins", "compile", "gateway.toml"])
+        .current_dir(dir.path())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -25,6 +25,7 @@ const ATTACKS: &[(&str, u16)] = &[
     ("request-crlf-value", 500),
     ("request-content-length", 500),
     ("request-transfer-encoding", 500),
+    ("request-expect", 500),
     ("request-removes", 500),
     ("request-path-crlf", 500),
     ("request-path-long", 500),
@@ -33,6 +34,7 @@ const ATTACKS: &[(&str, u16)] = &[
     ("request-query-long", 500),
     ("request-method-long", 500),
     ("request-method-space", 500),
+    ("request-method-connect", 500),
     ("request-body", 500),
     ("request-respond-headers", 500),
     ("request-respond-status", 500),
@@ -45,6 +47,8 @@ const ATTACKS: &[(&str, u16)] = &[
     ("response-removes", 500),
     ("response-status", 500),
     ("response-status-informational", 500),
+    ("response-status-no-content", 500),
+    ("response-status-not-modified", 500),
     ("response-body", 500),
 ];
 

@@ -55,6 +55,7 @@ fn header_attack(what: &str) -> Option<Vec<Header>> {
         "crlf-value" => vec![header("x-split", "a\r\nx-injected: 1")],
         "content-length" => vec![header("content-length", "0")],
         "transfer-encoding" => vec![header("transfer-encoding", "chunked")],
+        "expect" => vec![header("expect", "100-continue")],
         _ => return None,
     })
 }
@@ -124,6 +125,7 @@ impl Plugin for Flood {
             "query-long" => changes.query = Some("q".repeat(1 << 20)),
             "method-long" => changes.method = Some("M".repeat(1 << 20)),
             "method-space" => changes.method = Some("GET /x".into()),
+            "method-connect" => changes.method = Some("CONNECT".into()),
             "body" => changes.body = Some(vec![b'x'; 12 << 20]),
             "respond-headers" => {
                 return RequestAction::Respond(response(200, many_headers(40_000), Vec::new()))
@@ -153,6 +155,8 @@ impl Plugin for Flood {
             }
             "status" => changes.status = Some(1000),
             "status-informational" => changes.status = Some(100),
+            "status-no-content" => changes.status = Some(204),
+            "status-not-modified" => changes.status = Some(304),
             "body" => changes.body = Some(vec![b'x'; 12 << 20]),
             _ => {}
         }
