@@ -16,7 +16,7 @@ use crate::config::{load_file, parse_source, ConfigErrors, SourceMap};
 use crate::drain::Drain;
 use crate::metrics::METRICS;
 use crate::plugin::Patience;
-use crate::snapshot::{compile, compile_with, Snapshot};
+use crate::snapshot::{compile_with, Snapshot};
 
 /// State shared by the proxy, the admin listener and the config watcher.
 pub struct State {
@@ -127,37 +127,47 @@ impl State {
     }
 
     /// If the first load left plugins compiling, watch them on a thread of its own and reload
-    /// each time some have finished, so their routes start serving without a restart (a small
-    /// plugin compiled first serves before a large one is done).
+    /// each time some have finished — without waiting for the others, which stay pending — so
+    /// their routes start serving without a restart, small plugins (compiled first) before
+    /// large ones.
     pub fn reload_when_compiled(self: &Arc<Self>) {
-        let mut pending = self.snapshot().pending_plugins.clone();
-        if pending.is_empty() {
+        if self.snapshot().pending_plugins.is_empty() {
             return;
         }
         let state = self.clone();
         let spawned = std::thread::Builder::new()
             .name("plugin-compile-wait".into())
             .spawn(move || {
-                while !pending.is_empty() {
+                let mut failed: Vec<[u8; 32]> = Vec::new();
+                loop {
                     std::thread::sleep(COMPILE_POLL);
+                    let pending = state.snapshot().pending_plugins.clone();
                     let mut ready = Vec::new();
-                    pending.retain(|plugin| match crate::plugin::compiled(plugin.digest) {
-                        None => true,
-                        Some(Ok(())) => {
-                            ready.push(plugin.name.clone());
-                            false
+                    let mut waiting = false;
+                    for plugin in pending.iter() {
+                        if failed.contains(&plugin.digest) {
+                            continue;
                         }
-                        Some(Err(e)) => {
-                            log::error!("plugin `{}` did not compile: {e}", plugin.name);
-                            false
+                        match crate::plugin::compiled(plugin.digest) {
+                            None => waiting = true,
+                            Some(Ok(())) => ready.push(plugin.name.as_str()),
+                            Some(Err(e)) => {
+                                log::error!("plugin `{}` did not compile: {e}", plugin.name);
+                                failed.push(plugin.digest);
+                            }
                         }
-                    });
-                    if ready.is_empty() {
-                        continue;
                     }
-                    match state.reload() {
-                        Ok(_) => log::info!("plugins compiled ({}): config reloaded", ready.join(", ")),
-                        Err(e) => log::error!("plugins compiled, but the reload failed:\n{e}"),
+                    if !ready.is_empty() {
+                        let patience = Patience::Until(Instant::now());
+                        match state.reload_with(patience) {
+                            Ok(_) => log::info!(
+                                "plugins compiled ({}): config reloaded",
+                                ready.join(", ")
+                            ),
+                            Err(e) => log::error!("plugins compiled, but the reload failed:\n{e}"),
+                        }
+                    } else if !waiting {
+                        return;
                     }
                 }
             });
@@ -178,13 +188,18 @@ impl State {
 
     /// Reload the config file now (SIGHUP, `POST /admin/reload`). Blocking: resolves host names.
     pub fn reload(&self) -> Result<Reloaded, ConfigErrors> {
+        self.reload_with(Patience::Forever)
+    }
+
+    /// [`State::reload`], waiting for plugins to compile as `patience` says.
+    fn reload_with(&self, patience: Patience) -> Result<Reloaded, ConfigErrors> {
         let mut last_seen = self.last_seen.lock().unwrap_or_else(|e| e.into_inner());
         let text = std::fs::read_to_string(&self.config_path).map_err(|e| {
             let source = SourceMap::new(&self.config_path, "");
             ConfigErrors::single(&source, None, format!("cannot read config file: {e}"))
         });
         let result = text.and_then(|text| {
-            let result = self.swap_in(&text);
+            let result = self.swap_in(&text, patience);
             *last_seen = Some(Seen::now(text, &self.snapshot()));
             result
         });
@@ -206,15 +221,15 @@ impl State {
         if std::fs::read_to_string(&self.config_path).ok()? != seen.config {
             return None;
         }
-        let result = self.swap_in(&seen.config);
+        let result = self.swap_in(&seen.config, Patience::Forever);
         *last_seen = Some(Seen::now(seen.config, &self.snapshot()));
         record(&result);
         Some(result)
     }
 
-    fn swap_in(&self, text: &str) -> Result<Reloaded, ConfigErrors> {
+    fn swap_in(&self, text: &str, patience: Patience) -> Result<Reloaded, ConfigErrors> {
         let loaded = parse_source(&self.config_path, text)?;
-        let snapshot = compile(&loaded)?;
+        let snapshot = compile_with(&loaded, patience)?;
         let restart_only = snapshot.restart_only_changes(&self.snapshot.load());
         if !restart_only.is_empty() {
             log::warn!(

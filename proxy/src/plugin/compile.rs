@@ -30,6 +30,9 @@ pub enum Patience {
 static COMPILED: LazyLock<DashMap<Digest, Component>> = LazyLock::new(DashMap::new);
 /// Compilations in progress by digest.
 static IN_FLIGHT: LazyLock<DashMap<Digest, Arc<Compiling>>> = LazyLock::new(DashMap::new);
+/// Components that failed to compile, by digest: the same bytes fail the same way, so a later
+/// load reports the error at once instead of compiling again.
+static FAILED: LazyLock<DashMap<Digest, CompileError>> = LazyLock::new(DashMap::new);
 
 /// Why a component did not compile; every load waiting for it gets the same.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -63,6 +66,9 @@ pub fn compiled(
     if let Some(component) = COMPILED.get(&digest) {
         return Ok(Some(component.clone()));
     }
+    if let Some(error) = FAILED.get(&digest) {
+        return Err(error.clone());
+    }
     let job = IN_FLIGHT
         .entry(digest)
         .or_insert_with(|| start(engine.clone(), digest, bytes, path.to_path_buf()))
@@ -74,8 +80,12 @@ pub fn compiled(
 pub fn finished(digest: Digest) -> Option<Result<(), CompileError>> {
     let job = IN_FLIGHT.get(&digest).map(|job| job.clone());
     match job {
-        Some(job) => job.wait(Patience::Until(Instant::now())).transpose().map(|r| r.map(|_| ())),
+        Some(job) => job
+            .wait(Patience::Until(Instant::now()))
+            .transpose()
+            .map(|r| r.map(|_| ())),
         None if COMPILED.contains_key(&digest) => Some(Ok(())),
+        None if FAILED.contains_key(&digest) => FAILED.get(&digest).map(|e| Err(e.clone())),
         None => Some(Err(CompileError::NotStarted)),
     }
 }
@@ -110,15 +120,16 @@ fn queue() -> Option<&'static Mutex<Sender<Job>>> {
 
 fn compile(job: Job) {
     let started = Instant::now();
-    let outcome = Component::new(&job.engine, &job.bytes)
-        .map_err(|e| CompileError::Rejected(Arc::new(e)));
+    let outcome =
+        Component::new(&job.engine, &job.bytes).map_err(|e| CompileError::Rejected(Arc::new(e)));
     let took = started.elapsed();
     if took.as_secs() >= 1 {
         log::info!("compiled `{}` in {took:.1?}", job.path.display());
     }
-    if let Ok(component) = &outcome {
-        COMPILED.insert(job.digest, component.clone());
-    }
+    match &outcome {
+        Ok(component) => COMPILED.insert(job.digest, component.clone()).map(|_| ()),
+        Err(error) => FAILED.insert(job.digest, error.clone()).map(|_| ()),
+    };
     IN_FLIGHT.remove(&job.digest);
     job.compiling.finish(outcome);
 }
