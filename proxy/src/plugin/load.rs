@@ -205,7 +205,8 @@ pub struct LoadedPlugins {
 }
 
 /// Load every `[plugins.<name>]`, waiting for compilations as `patience` says; relative paths
-/// are taken from `base`. Every component starts compiling before any is waited for.
+/// are taken from `base`. With a deadline (a start), every component is queued for compiling,
+/// smallest first, before any is waited for.
 pub fn load_all(
     files: &[crate::config::Named<PluginFile>],
     base: &Path,
