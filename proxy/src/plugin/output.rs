@@ -11,6 +11,7 @@ use super::bindings::response_transformer::ResponseChanges;
 use super::bindings::types::{Entry, Header, Response};
 use super::bindings::validator::Verdict;
 use super::invoke::Fault;
+use crate::integration::HOP_BY_HOP;
 
 /// Most headers one answer may set and remove together (a response: carry).
 pub const MAX_HEADERS: usize = 100;
@@ -36,20 +37,19 @@ pub const MAX_CONTEXT_BYTES: usize = 8 << 10;
 /// Longest cache key a cache policy may choose.
 pub const MAX_CACHE_KEY: usize = 1024;
 
-/// Headers the gateway alone writes: they frame the message or the connection (or, `expect`,
-/// change the exchange), so a plugin setting or removing one could desynchronise the client or
-/// the backend (request smuggling).
-const GATEWAY_OWNED: [&str; 9] = [
-    "connection",
-    "content-length",
-    "expect",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
+/// Headers the gateway alone writes besides the hop-by-hop ones (`integration::HOP_BY_HOP`):
+/// together they frame the message or the connection (or, `expect`, change the exchange), so a
+/// plugin setting or removing one could desynchronise the client or the backend (request
+/// smuggling).
+const FRAMING: [&str; 2] = ["content-length", "expect"];
+
+/// Whether only the gateway may set or remove header `name`.
+fn gateway_owned(name: &str) -> bool {
+    HOP_BY_HOP
+        .iter()
+        .chain(&FRAMING)
+        .any(|owned| owned.eq_ignore_ascii_case(name))
+}
 
 fn invalid(what: impl Into<String>) -> Fault {
     Fault::Invalid(what.into())
@@ -108,10 +108,7 @@ fn check_name(name: &str) -> Result<(), Fault> {
     if !is_token(name) {
         return Err(invalid(format!("header name {}", shown(name))));
     }
-    if GATEWAY_OWNED
-        .iter()
-        .any(|owned| owned.eq_ignore_ascii_case(name))
-    {
+    if gateway_owned(name) {
         return Err(invalid(format!(
             "header `{}`, which only the gateway may set",
             name.to_ascii_lowercase()

@@ -82,18 +82,23 @@ integration = {{ type = "http_proxy", uri = "http://{}/{attack}" }}
     config
 }
 
+/// `POST /s/<attack>` with a small body.
+async fn attack_route(gateway: &Gateway, attack: &str) -> reqwest::Response {
+    client()
+        .post(format!("{}/s/{attack}", gateway.url))
+        .body("payload")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{attack}: no answer: {e}"))
+}
+
 #[tokio::test]
 async fn flooding_answers_fail_closed_quickly_and_reach_nobody() {
     let backend = Backend::start("b").await;
     let gateway = Gateway::start(&config("closed", &backend)).await;
     for &(attack, status) in ATTACKS {
         let started = Instant::now();
-        let response = client()
-            .post(format!("{}/s/{attack}", gateway.url))
-            .body("payload")
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{attack}: no answer: {e}"));
+        let response = attack_route(&gateway, attack).await;
         let elapsed = started.elapsed();
         assert_eq!(response.status(), status, "{attack}");
         assert!(
@@ -130,12 +135,7 @@ async fn failing_open_ignores_the_flood_and_forwards_the_request_unchanged() {
     let backend = Backend::start("b").await;
     let gateway = Gateway::start(&config("open", &backend)).await;
     for &(attack, _) in ATTACKS {
-        let response = client()
-            .post(format!("{}/s/{attack}", gateway.url))
-            .body("payload")
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{attack}: no answer: {e}"));
+        let response = attack_route(&gateway, attack).await;
         assert_eq!(response.status(), 200, "{attack}");
         let echo: Value = response.json().await.unwrap();
         assert_eq!(echo["path"], format!("/{attack}"), "{attack}");

@@ -31,6 +31,11 @@ fn many_headers(count: usize) -> Vec<Header> {
         .collect()
 }
 
+/// 40,000 header names to remove.
+fn many_removals() -> Vec<String> {
+    (0..40_000).map(|i| format!("x-gone-{i}")).collect()
+}
+
 fn header(name: &str, value: &str) -> Header {
     Header {
         name: name.into(),
@@ -115,9 +120,7 @@ impl Plugin for Flood {
             return RequestAction::Continue(changes);
         }
         match what {
-            "removes" => {
-                changes.remove_headers = (0..40_000).map(|i| format!("x-gone-{i}")).collect()
-            }
+            "removes" => changes.remove_headers = many_removals(),
             "path-crlf" => changes.path = Some("/a HTTP/1.1\r\nx-injected: 1\r\n\r\n".into()),
             "path-long" => changes.path = Some(format!("/{}", "a".repeat(1 << 20))),
             "path-dots" => changes.path = Some("/a/%2e%2e/%2e%2e/admin".into()),
@@ -150,9 +153,7 @@ impl Plugin for Flood {
             return changes;
         }
         match what {
-            "removes" => {
-                changes.remove_headers = (0..40_000).map(|i| format!("x-gone-{i}")).collect()
-            }
+            "removes" => changes.remove_headers = many_removals(),
             "status" => changes.status = Some(1000),
             "status-informational" => changes.status = Some(100),
             "status-no-content" => changes.status = Some(204),
