@@ -46,3 +46,36 @@ for dir in plugins/js/*/; do
     node "$js/build.mjs" "$dir" "$root/wit" "$root/$out"
   fi
 done
+
+# proxy-wasm filters written elsewhere, built unchanged (plugins/proxy-wasm/README.md): the Rust
+# SDK's example filters from the proxy-wasm crate on crates.io, and the AddHeader filter from
+# the README of @solo-io/proxy-runtime on npm, in AssemblyScript.
+if ! rustup target list --installed | grep -qx wasm32-wasip1; then
+  rustup target add wasm32-wasip1 >&2
+fi
+sdk_manifest=$(cd plugins/proxy-wasm && cargo metadata --format-version 1 |
+  python3 -c 'import json, sys; print(next(p["manifest_path"] for p in json.load(sys.stdin)["packages"] if p["name"] == "proxy-wasm"))')
+sdk="$CARGO_TARGET_DIR/proxy-wasm-sdk"
+if [ ! -f "$sdk/Cargo.toml" ] || ! cmp -s "$sdk/Cargo.toml" "$sdk_manifest"; then
+  rm -rf "$sdk"
+  cp -r "$(dirname "$sdk_manifest")" "$sdk"
+  chmod -R u+w "$sdk"
+fi
+(cd "$sdk" && CARGO_TARGET_DIR="$sdk/target" cargo build --release --examples --target wasm32-wasip1 --quiet 2>/dev/null)
+for example in hello_world http_auth_random http_body http_config http_headers; do
+  cp "$sdk/target/wasm32-wasip1/release/examples/$example.wasm" "plugins/dist/proxy_wasm_$example.wasm"
+done
+
+as="$CARGO_TARGET_DIR/proxy-runtime-as"
+if [ ! -x "$as/node_modules/.bin/asc" ] || [ ! -d "$as/node_modules/@solo-io/proxy-runtime" ]; then
+  mkdir -p "$as"
+  [ -f "$as/package.json" ] || echo '{"private": true}' > "$as/package.json"
+  (cd "$as" && npm install --silent --no-audit --no-fund assemblyscript@0.14.13 @solo-io/proxy-runtime@0.1.8)
+fi
+if [ ! -f plugins/dist/add_header_as.wasm ]; then
+  mkdir -p "$as/assembly"
+  # The README's "Hello, World" filter: the first TypeScript block after its "## Code" heading.
+  awk '/^## Code/ { code = 1 } code && /^```ts/ { inside = 1; next } inside && /^```/ { exit } inside { print }' \
+    "$as/node_modules/@solo-io/proxy-runtime/README.md" > "$as/assembly/index.ts"
+  (cd "$as" && npx asc assembly/index.ts -b "$root/plugins/dist/add_header_as.wasm" --use abort=abort_proc_exit --optimize 2>/dev/null)
+fi

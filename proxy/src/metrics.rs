@@ -4,8 +4,8 @@
 use std::sync::LazyLock;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// Latency buckets in seconds, from 100 µs to 30 s.
@@ -42,6 +42,8 @@ pub struct Metrics {
     pub plugin_counters: IntCounterVec,
     /// `wasmgate_plugin_observations{plugin,name}`: histograms plugins define.
     pub plugin_histograms: HistogramVec,
+    /// `wasmgate_plugin_gauge{plugin,name}`: gauges proxy-wasm filters define.
+    pub plugin_gauges: IntGaugeVec,
     /// `wasmgate_cache_lookups_total{api,stage,result}` (result: hit, miss, refresh, bypass).
     pub cache_lookups: IntCounterVec,
     /// `wasmgate_throttled_requests_total{api,stage,route,level}`: 429s by refusing bucket.
@@ -135,6 +137,14 @@ impl Metrics {
             &["plugin", "name"],
         )
         .expect("valid metric");
+        let plugin_gauges = IntGaugeVec::new(
+            Opts::new(
+                "wasmgate_plugin_gauge",
+                "Gauges defined by proxy-wasm filters.",
+            ),
+            &["plugin", "name"],
+        )
+        .expect("valid metric");
         let cache_lookups = IntCounterVec::new(
             Opts::new(
                 "wasmgate_cache_lookups_total",
@@ -170,6 +180,7 @@ impl Metrics {
             Box::new(plugin_latency.clone()),
             Box::new(plugin_counters.clone()),
             Box::new(plugin_histograms.clone()),
+            Box::new(plugin_gauges.clone()),
             Box::new(cache_lookups.clone()),
             Box::new(throttled.clone()),
             Box::new(api_key_refusals.clone()),
@@ -190,6 +201,7 @@ impl Metrics {
             plugin_latency,
             plugin_counters,
             plugin_histograms,
+            plugin_gauges,
             cache_lookups,
             throttled,
             api_key_refusals,

@@ -23,6 +23,7 @@ mod outbound;
 mod output;
 mod phase;
 mod pool;
+mod proxy_wasm;
 mod wasi;
 
 use std::sync::Arc;
@@ -47,14 +48,13 @@ pub use load::{load_all, Pending};
 pub use load_error::{LoadError, RuntimeError};
 pub use output::{MAX_BODY as MAX_PLUGIN_BODY, MAX_TOTAL_HEADERS, MAX_TOTAL_HEADER_BYTES};
 pub use phase::Phase;
+pub use proxy_wasm::Streams as FilterStreams;
 
 /// A loaded plugin, shared by the routes of one snapshot.
 pub struct Plugin {
     /// The plugin's name in the config.
     pub name: String,
-    shared: Arc<host::PluginShared>,
-    pre: InstancePre<host::HostState>,
-    indices: load::PhaseIndices,
+    code: Code,
     /// The phases the plugin serves.
     pub phases: Phases,
     /// Whether its request phases get the whole request body.
@@ -67,9 +67,22 @@ pub struct Plugin {
     pub response_headers: Option<Arc<[String]>>,
     /// Deadline, failure mode and isolation.
     pub settings: PluginSettings,
-    warm: pool::WarmPool,
     metrics: invoke::CallMetrics,
     header_names: names::HeaderNames,
+}
+
+/// What runs a plugin: a component of the `wasmgate:plugin` world, or a proxy-wasm filter.
+enum Code {
+    Component(ComponentCode),
+    ProxyWasm(proxy_wasm::Filter),
+}
+
+/// A component plugin's linked code, what its instances share, and its warm instances.
+struct ComponentCode {
+    shared: Arc<host::PluginShared>,
+    pre: InstancePre<host::HostState>,
+    indices: load::PhaseIndices,
+    warm: pool::WarmPool,
 }
 
 /// How a plugin is run.
@@ -84,6 +97,21 @@ pub struct PluginSettings {
 }
 
 impl Plugin {
+    /// The proxy-wasm filter this plugin is, if it is one.
+    pub fn filter(&self) -> Option<&proxy_wasm::Filter> {
+        match &self.code {
+            Code::ProxyWasm(filter) => Some(filter),
+            Code::Component(_) => None,
+        }
+    }
+
+    fn component(&self) -> Option<&ComponentCode> {
+        match &self.code {
+            Code::Component(code) => Some(code),
+            Code::ProxyWasm(_) => None,
+        }
+    }
+
     /// A header name this plugin returned, parsed once per worker thread.
     pub fn header_name(
         &self,

@@ -65,6 +65,9 @@ pub struct RequestCtx {
     /// What plugins were told about the request once its request phases ended (principal and
     /// context included), lent to its cache policy and response transformers.
     pub plugin_context: Option<std::sync::Arc<crate::plugin::RequestContext>>,
+    /// The streams of the route's proxy-wasm filters, from their request side to the end of
+    /// the request.
+    pub filter_streams: crate::plugin::FilterStreams,
     /// Keeps the request counted for graceful shutdown.
     pub _in_flight: InFlight,
 }
@@ -104,6 +107,7 @@ impl RequestCtx {
             validation_error: None,
             api_key_id: None,
             plugin_context: None,
+            filter_streams: Default::default(),
             _in_flight: in_flight,
         }
     }

@@ -58,11 +58,16 @@ impl RequestEdits {
                 self.remove_headers.push(parsed);
             }
         }
+        // A name set twice in one answer keeps both values.
+        let mut set: Vec<HeaderName> = Vec::with_capacity(changes.set_headers.len());
         for header in changes.set_headers {
             let pair = header_pair(header, |name| plugin.header_name(name))?;
-            head.headers.retain(|(n, _)| *n != pair.0);
+            if !set.contains(&pair.0) {
+                head.headers.retain(|(n, _)| *n != pair.0);
+                self.set_headers.retain(|(n, _)| *n != pair.0);
+                set.push(pair.0.clone());
+            }
             head.headers.push(pair.clone());
-            self.set_headers.retain(|(n, _)| *n != pair.0);
             self.set_headers.push(pair);
         }
         self.check_totals()
@@ -93,8 +98,14 @@ impl RequestEdits {
         for name in &self.remove_headers {
             upstream.remove_header(name);
         }
+        let mut set: Vec<&HeaderName> = Vec::with_capacity(self.set_headers.len());
         for (name, value) in &self.set_headers {
-            upstream.insert_header(name.clone(), value.clone())?;
+            if set.contains(&name) {
+                upstream.append_header(name.clone(), value.clone())?;
+            } else {
+                set.push(name);
+                upstream.insert_header(name.clone(), value.clone())?;
+            }
         }
         Ok(())
     }

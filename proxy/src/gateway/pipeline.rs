@@ -256,7 +256,7 @@ async fn run_validator(
 }
 
 async fn transform(
-    plugin: &Plugin,
+    plugin: &Arc<Plugin>,
     session: &Session,
     ctx: &mut RequestCtx,
     route: &Route,
@@ -268,10 +268,20 @@ async fn transform(
         None => request_view(session.req_header(), &route.plugins.request_headers),
     };
     // A fault of the call itself was logged by it; one in applying its answer is logged here.
-    let result = match plugin
-        .transform_request(&head, ctx.body.as_deref(), &lent)
-        .await
-    {
+    let action = match plugin.filter() {
+        Some(_) => {
+            let streams = &mut ctx.filter_streams;
+            plugin
+                .filter_request(&head, ctx.body.as_deref(), &lent, streams)
+                .await
+        }
+        None => {
+            plugin
+                .transform_request(&head, ctx.body.as_deref(), &lent)
+                .await
+        }
+    };
+    let result = match action {
         Ok(RequestAction::Continue(mut changes)) => match changes.body.take() {
             Some(_) if ctx.body.is_none() => Err(Fault::Invalid(
                 "a body change without needs-request-body".into(),

@@ -43,11 +43,17 @@ fn apply_response_changes(
             "a response of more than {MAX_TOTAL_HEADERS} headers"
         )));
     }
+    // A name set twice in one answer keeps both values.
+    let mut set = Vec::with_capacity(changes.set_headers.len());
     for header in changes.set_headers {
         let (name, value) = header_pair(header, |name| plugin.header_name(name))?;
-        response
-            .insert_header(name, value)
-            .map_err(|e| Fault::Invalid(e.to_string()))?;
+        let added = if set.contains(&name) {
+            response.append_header(name, value).map(|_| ())
+        } else {
+            set.push(name.clone());
+            response.insert_header(name, value)
+        };
+        added.map_err(|e| Fault::Invalid(e.to_string()))?;
     }
     if let (Some(new_body), Some(body)) = (changes.body, body) {
         *body = new_body.into();
@@ -110,7 +116,7 @@ fn asks_to_upgrade(request: &RequestHeader) -> bool {
 }
 
 /// Run the response transformers on a response the gateway streams (no body changes).
-pub async fn response_phases(response: &mut ResponseHeader, ctx: &RequestCtx) -> Result<()> {
+pub async fn response_phases(response: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
     response_transformers(response, None, ctx)
         .await
         .map_err(|_| Error::explain(PLUGIN_FAULT, "response transformer failed"))
@@ -141,7 +147,7 @@ pub async fn write_whole_response(
 pub async fn whole_response_phases(
     response: &mut ResponseHeader,
     body: &mut Bytes,
-    ctx: &RequestCtx,
+    ctx: &mut RequestCtx,
 ) -> Result<(), ErrorKind> {
     response_transformers(response, Some(body), ctx).await
 }
@@ -153,7 +159,7 @@ pub async fn whole_response_phases(
 async fn response_transformers(
     response: &mut ResponseHeader,
     mut body: Option<&mut Bytes>,
-    ctx: &RequestCtx,
+    ctx: &mut RequestCtx,
 ) -> Result<(), ErrorKind> {
     let Some(route) = ctx.route.clone() else {
         return Ok(());
@@ -163,14 +169,23 @@ async fn response_transformers(
     }
     let plugin_ctx = plugin_context(ctx);
     for plugin in &route.plugins.response_transformers {
-        let result = match plugin
-            .transform_response(
-                &response_view(response, &route.plugins.response_headers),
-                body.as_deref().map(|body| &body[..]),
-                &plugin_ctx,
-            )
-            .await
-        {
+        let view = response_view(response, &route.plugins.response_headers);
+        let whole = body.as_deref().map(|body| &body[..]);
+        let changes = match plugin.filter() {
+            Some(_) => {
+                let streams = &mut ctx.filter_streams;
+                match plugin
+                    .filter_response(view.status, &view.headers, whole, streams)
+                    .await
+                {
+                    Some(changes) => changes,
+                    // An earlier step answered before the filter's request side ran.
+                    None => continue,
+                }
+            }
+            None => plugin.transform_response(&view, whole, &plugin_ctx).await,
+        };
+        let result = match changes {
             // A fault of the call itself was logged by it; one in applying its answer is
             // logged here.
             Ok(changes) => apply_response_changes(plugin, response, changes, body.as_deref_mut())

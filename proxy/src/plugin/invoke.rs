@@ -23,7 +23,7 @@ use super::heads::{LentHead, RequestView, ResponseView};
 use super::host::{new_store, HostState, Lent};
 use super::output;
 use super::phase::Phase;
-use super::Plugin;
+use super::{ComponentCode, Plugin};
 use crate::metrics::METRICS;
 
 /// Why a plugin call produced no usable answer.
@@ -102,17 +102,17 @@ pub struct Live {
 
 impl Plugin {
     /// A warm instance or a fresh one, armed to trap at `started` plus the plugin's timeout.
-    async fn instance(&self, started: Instant) -> Result<Live, Fault> {
+    async fn instance(&self, code: &ComponentCode, started: Instant) -> Result<Live, Fault> {
         let deadline = started + self.settings.timeout;
         if self.settings.isolation.reuses() {
-            if let Some(mut live) = self.warm.take() {
+            if let Some(mut live) = code.warm.take() {
                 live.store.data_mut().deadline = deadline;
                 live.store.set_epoch_deadline(1);
                 return Ok(live);
             }
         }
-        let mut store = new_store(self.pre.engine(), self.shared.clone(), deadline);
-        let instance = self
+        let mut store = new_store(code.pre.engine(), code.shared.clone(), deadline);
+        let instance = code
             .pre
             .instantiate_async(&mut store)
             .await
@@ -132,29 +132,31 @@ impl Plugin {
         }
     }
 
+    /// Count and time a call in `phase` that started at `started`, and log its fault.
+    pub(super) fn count_call(&self, phase: Phase, started: Instant, result: Result<(), &Fault>) {
+        let metrics =
+            self.metrics.0[phase as usize].get_or_init(|| PhaseMetrics::new(&self.name, phase));
+        metrics.outcome(result).inc();
+        metrics.latency.observe(started.elapsed().as_secs_f64());
+        if let Err(fault) = result {
+            log::warn!("plugin `{}` {}: {fault}", self.name, phase.name());
+        }
+    }
+
     /// Count and time the call, log a fault, and keep a healthy warm instance.
     fn finish<R>(
         &self,
+        code: &ComponentCode,
         phase: Phase,
         started: Instant,
         result: Result<(R, Live), Fault>,
     ) -> Result<R, Fault> {
-        let metrics =
-            self.metrics.0[phase as usize].get_or_init(|| PhaseMetrics::new(&self.name, phase));
-        metrics.outcome(result.as_ref().map(|_| ())).inc();
-        metrics.latency.observe(started.elapsed().as_secs_f64());
-        match result {
-            Ok((value, live)) => {
-                if self.settings.isolation.reuses() {
-                    self.warm.give_back(live);
-                }
-                Ok(value)
-            }
-            Err(fault) => {
-                log::warn!("plugin `{}` {}: {fault}", self.name, phase.name());
-                Err(fault)
-            }
+        self.count_call(phase, started, result.as_ref().map(|_| ()));
+        let (value, live) = result?;
+        if self.settings.isolation.reuses() {
+            code.warm.give_back(live);
         }
+        Ok(value)
     }
 }
 
@@ -167,9 +169,12 @@ macro_rules! call_phase {
         let plugin: &Plugin = $plugin;
         let _ticking = Ticking::start();
         let started = Instant::now();
-        let result = match plugin.indices.$guest.as_ref() {
+        let Some(code) = plugin.component() else {
+            return Err(Fault::Trap("a proxy-wasm filter has no phase exports".into()));
+        };
+        let result = match code.indices.$guest.as_ref() {
             None => Err(Fault::Trap(format!("does not export {}", $phase.name()))),
-            Some(indices) => match plugin.instance(started).await {
+            Some(indices) => match plugin.instance(code, started).await {
                 Err(fault) => Err(fault),
                 Ok(mut live) => {
                     let answer = async {
@@ -193,7 +198,7 @@ macro_rules! call_phase {
                 }
             },
         };
-        plugin.finish($phase, started, result)
+        plugin.finish(code, $phase, started, result)
     }};
 }
 

@@ -1,4 +1,5 @@
-//! Loading a plugin: read the file, check its `sha256` pin, compile it (once per content digest
+//! Loading a plugin: read the file, check its `sha256` pin; a core module is a proxy-wasm
+//! filter (`proxy_wasm::load`); a component is compiled (once per content digest
 //! in this process; wasmtime's disk cache across restarts), link it against the host imports,
 //! find which phase interfaces it exports, and run its `init` once to get its manifest — so that
 //! a plugin's config mistakes are config errors, reported at load.
@@ -21,8 +22,8 @@ use super::host::{new_store, HostState, PluginShared};
 use super::kv::KvStore;
 use super::load_error::LoadError;
 use super::phase::Phase;
-use super::{FailureMode, Isolation, Plugin, PluginSettings};
-use crate::config::PluginFile;
+use super::{proxy_wasm, Code, ComponentCode, FailureMode, Isolation, Plugin, PluginSettings};
+use crate::config::{FilterBody, PluginFile};
 
 /// The longest `init` may take (it runs once per load, in a fresh instance).
 const INIT_DEADLINE: Duration = Duration::from_secs(5);
@@ -92,6 +93,12 @@ pub fn load(
 ) -> Result<Result<Plugin, Pending>, LoadError> {
     let runtime = runtime()?;
     let (path, bytes, digest) = read_component(file, base)?;
+    if proxy_wasm::is_core_module(&bytes) {
+        return load_filter(name, file, &path, &bytes).map(Ok);
+    }
+    if let Some(key) = filter_only_key(file) {
+        return Err(LoadError::FilterOnlyKey(key));
+    }
     let component = match compiled(&runtime.engine, digest, bytes, &path, patience) {
         Ok(Some(component)) => component,
         Ok(None) => {
@@ -128,9 +135,12 @@ pub fn load(
     }
     Ok(Ok(Plugin {
         name: name.to_string(),
-        shared,
-        pre,
-        indices,
+        code: Code::Component(ComponentCode {
+            shared,
+            pre,
+            indices,
+            warm: Default::default(),
+        }),
         phases: manifest.phases,
         needs_request_body: manifest.needs_request_body,
         needs_response_body: manifest.needs_response_body,
@@ -139,12 +149,54 @@ pub fn load(
         settings: PluginSettings {
             timeout: Duration::from_millis(file.timeout_ms),
             failure_mode: file.failure_mode,
-            isolation: file.isolation,
+            isolation: file.isolation.unwrap_or_default(),
         },
-        warm: Default::default(),
         metrics: Default::default(),
         header_names: Default::default(),
     }))
+}
+
+/// A key of `file` that only proxy-wasm filters take, if it has one.
+fn filter_only_key(file: &PluginFile) -> Option<&'static str> {
+    [
+        ("root_id", file.root_id.is_some()),
+        ("vm_id", file.vm_id.is_some()),
+        ("configuration", file.configuration.is_some()),
+        ("vm_configuration", file.vm_configuration.is_some()),
+        ("upstreams", !file.upstreams.is_empty()),
+    ]
+    .into_iter()
+    .find_map(|(key, set)| set.then_some(key))
+}
+
+/// Load the proxy-wasm filter (a core module) at `path`: a request and response transformer
+/// that reads every header, and the bodies `file.bodies` names.
+fn load_filter(
+    name: &str,
+    file: &PluginFile,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Plugin, LoadError> {
+    if file.authorizer.is_some() {
+        return Err(LoadError::FilterAuthorizer);
+    }
+    let filter = proxy_wasm::load(name, file, path, bytes)?;
+    Ok(Plugin {
+        name: name.to_string(),
+        code: Code::ProxyWasm(filter),
+        phases: Phase::RequestTransformer.flag() | Phase::ResponseTransformer.flag(),
+        needs_request_body: file.bodies.contains(&FilterBody::Request),
+        needs_response_body: file.bodies.contains(&FilterBody::Response),
+        request_headers: None,
+        response_headers: None,
+        settings: PluginSettings {
+            timeout: Duration::from_millis(file.timeout_ms),
+            failure_mode: file.failure_mode,
+            isolation: file.isolation.unwrap_or(Isolation::Reuse),
+        },
+        metrics: Default::default(),
+        header_names: Default::default(),
+    })
 }
 
 fn lower_case(names: Option<Vec<String>>) -> Option<Arc<[String]>> {
@@ -219,6 +271,7 @@ pub fn load_all(
         let mut components: Vec<_> = files
             .iter()
             .filter_map(|file| read_component(&file.value, base).ok())
+            .filter(|(_, bytes, _)| !proxy_wasm::is_core_module(bytes))
             .collect();
         components.sort_by_key(|(_, bytes, _)| bytes.len());
         for (path, bytes, digest) in components {

@@ -86,6 +86,15 @@ pub enum LoadError {
     /// The host panicked while running `init`.
     #[error("init panicked in the host")]
     InitPanicked,
+    /// A core module without the proxy-wasm ABI's version export.
+    #[error("`{}` is a core WebAssembly module but not a proxy-wasm filter (it exports no `proxy_abi_version_0_2_*`); plugins are components of wit/plugin.wit or proxy-wasm 0.2 filters", .0.display())]
+    NotProxyWasm(PathBuf),
+    /// A proxy-wasm setting on a component plugin.
+    #[error("`{0}` applies to proxy-wasm filters only, and this plugin is a component")]
+    FilterOnlyKey(&'static str),
+    /// An `authorizer` table on a proxy-wasm filter.
+    #[error("a proxy-wasm filter cannot be an authorizer (it runs as a request and response transformer)")]
+    FilterAuthorizer,
     /// The manifest names a phase the component does not export.
     #[error("the manifest lists `{0}` but the component does not export it")]
     PhaseNotExported(&'static str),

@@ -44,7 +44,7 @@ pub const MAX_CACHE_KEY: usize = 1024;
 const FRAMING: [&str; 2] = ["content-length", "expect"];
 
 /// Whether only the gateway may set or remove header `name`.
-fn gateway_owned(name: &str) -> bool {
+pub fn gateway_owned(name: &str) -> bool {
     HOP_BY_HOP
         .iter()
         .chain(&FRAMING)

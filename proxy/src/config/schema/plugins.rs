@@ -1,5 +1,7 @@
-//! `[plugins.<name>]`: WebAssembly component plugins, their deadlines, memory, failure mode,
-//! isolation and Lambda-authorizer settings.
+//! `[plugins.<name>]`: WebAssembly component plugins and proxy-wasm filters, their deadlines,
+//! memory, failure mode, isolation, Lambda-authorizer settings and proxy-wasm settings.
+
+use std::collections::HashMap;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -36,14 +38,46 @@ pub struct PluginFile {
     /// What a fault (trap, timeout, invalid answer) means. Default `closed`.
     #[serde(default)]
     pub failure_mode: FailureMode,
-    /// `request` (fresh instance per call, default) or `reuse` (warm instances).
-    #[serde(default)]
-    pub isolation: Isolation,
+    /// `request` (fresh instance per call) or `reuse` (warm instances). Default `request` for
+    /// components, `reuse` for proxy-wasm filters (whose root context expects to live).
+    pub isolation: Option<Isolation>,
     /// `host:port`s the plugin may call through the `http` import.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
     /// For authorizer plugins: AWS Lambda-authorizer identity sources and result caching.
     pub authorizer: Option<AuthorizerFile>,
+    /// proxy-wasm filters: the root id (the `plugin_root_id` property). Default empty.
+    pub root_id: Option<String>,
+    /// proxy-wasm filters: the VM id, which scopes shared data and queues (filters with the
+    /// same one share them). Default: the plugin's name.
+    pub vm_id: Option<String>,
+    /// proxy-wasm filters: what `proxy_on_configure` reads, as written. Default: the `config`
+    /// table as JSON, or nothing when it is empty.
+    pub configuration: Option<String>,
+    /// proxy-wasm filters: what `proxy_on_vm_start` reads. Default nothing.
+    pub vm_configuration: Option<String>,
+    /// proxy-wasm filters: `proxy_http_call` upstream names and the `host:port` each stands
+    /// for (each is allow-listed for the filter).
+    #[serde(default)]
+    pub upstreams: HashMap<String, String>,
+    /// proxy-wasm filters: the bodies the filter gets whole, `request` and `response` (the
+    /// default); the route then buffers them. `[]` for a header-only filter on a streaming route.
+    #[serde(default = "both_bodies")]
+    pub bodies: Vec<FilterBody>,
+}
+
+/// A body a proxy-wasm filter may get.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterBody {
+    /// The request body (`proxy_on_request_body`).
+    Request,
+    /// The response body (`proxy_on_response_body`).
+    Response,
+}
+
+fn both_bodies() -> Vec<FilterBody> {
+    vec![FilterBody::Request, FilterBody::Response]
 }
 
 /// `[plugins.<name>] authorizer = { type = "token", validation_regex = "^Bearer .+$" }` or
