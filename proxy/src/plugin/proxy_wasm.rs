@@ -336,11 +336,12 @@ fn header_changes(before: &Pairs, after: &Pairs) -> Result<(Vec<Header>, Vec<Str
     Ok((set, removed))
 }
 
-/// A local response as a plugin's response, checked.
+/// A local response as a plugin's response, checked; like Envoy's local replies, a body
+/// without a `content-type` is `text/plain`.
 fn local_response(local: LocalResponse) -> Result<Response, Fault> {
     let status = u16::try_from(local.status)
         .map_err(|_| Fault::Invalid(format!("status {}", local.status)))?;
-    let headers = local
+    let mut headers: Vec<Header> = local
         .headers
         .iter()
         .filter(|(n, _)| !output::gateway_owned(&String::from_utf8_lossy(n)))
@@ -351,6 +352,12 @@ fn local_response(local: LocalResponse) -> Result<Response, Fault> {
             })
         })
         .collect::<Result<_, Fault>>()?;
+    if !local.body.is_empty() && !headers.iter().any(|h| h.name == "content-type") {
+        headers.push(Header {
+            name: "content-type".into(),
+            value: "text/plain".into(),
+        });
+    }
     let response = Response {
         status,
         headers,

@@ -17,6 +17,7 @@ mod jwt;
 mod lifecycle;
 mod plugin_outputs;
 mod plugins;
+mod proxy_wasm;
 mod reload;
 mod routing;
 mod structure;

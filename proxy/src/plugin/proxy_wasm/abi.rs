@@ -13,6 +13,8 @@ pub enum Status {
     BadArgument = 2,
     /// A map or path that could not be decoded.
     ParseFailure = 4,
+    /// A pointer or length outside the module's memory.
+    InvalidMemoryAccess = 6,
     /// A queue with nothing in it.
     Empty = 7,
     /// Shared data changed since its compare-and-swap value was read.

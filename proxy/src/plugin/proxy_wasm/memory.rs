@@ -1,6 +1,6 @@
 //! Moving bytes between the host and a proxy-wasm instance's linear memory: reads checked
-//! against the memory's size (a bad pointer is the filter's `BadArgument`, never the host's
-//! fault), and results handed back the ABI's way — allocated in the guest with its
+//! against the memory's size (a bad pointer is the filter's `InvalidMemoryAccess`, never the
+//! host's fault), and results handed back the ABI's way — allocated in the guest with its
 //! `proxy_on_memory_allocate` and returned through two out-pointers.
 
 use wasmtime::Caller;
@@ -16,7 +16,7 @@ pub fn read(caller: &Caller<'_, FilterHost>, ptr: u32, len: u32) -> Result<Vec<u
         .data(caller)
         .get(start..start + len as usize)
         .map(<[u8]>::to_vec)
-        .ok_or(Status::BadArgument)
+        .ok_or(Status::InvalidMemoryAccess)
 }
 
 /// Write `bytes` at `ptr` of the caller's memory.
@@ -24,7 +24,7 @@ pub fn write(caller: &mut Caller<'_, FilterHost>, ptr: u32, bytes: &[u8]) -> Res
     let memory = caller.data().memory.ok_or(Status::InternalFailure)?;
     memory
         .write(caller, ptr as usize, bytes)
-        .map_err(|_| Status::BadArgument)
+        .map_err(|_| Status::InvalidMemoryAccess)
 }
 
 /// Hand `bytes` to the guest: allocated in its memory (nothing for empty bytes, as Envoy
