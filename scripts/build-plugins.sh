@@ -79,3 +79,7 @@ if [ ! -f plugins/dist/add_header_as.wasm ]; then
     "$as/node_modules/@solo-io/proxy-runtime/README.md" > "$as/assembly/index.ts"
   (cd "$as" && npx asc assembly/index.ts -b "$root/plugins/dist/add_header_as.wasm" --use abort=abort_proc_exit --optimize 2>/dev/null)
 fi
+
+# Our own hostile proxy-wasm filter (plugins/testing/hostile-filter), for the hostile tests.
+(cd plugins/testing/hostile-filter && cargo build --release --target wasm32-wasip1 --quiet)
+cp "$CARGO_TARGET_DIR/wasm32-wasip1/release/hostile_filter.wasm" plugins/dist/

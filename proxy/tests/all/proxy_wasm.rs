@@ -396,3 +396,161 @@ async fn the_root_context_ticks_at_the_period_it_asks_for() {
         "on_vm_start logs first: {seen:?}"
     );
 }
+
+const HOSTILE: &str = r#"
+[plugins.closed]
+path = "HOSTILE"
+timeout_ms = 300
+memory_mb = 16
+
+[plugins.open]
+path = "HOSTILE"
+timeout_ms = 300
+memory_mb = 16
+failure_mode = "open"
+
+[apis.hostile]
+type = "http"
+
+[apis.hostile.stages."$default"]
+
+[apis.hostile.routes."ANY /closed/{proxy+}"]
+plugins = ["closed"]
+integration = { type = "http_proxy", uri = "http://BACKEND/{proxy}" }
+
+# Without a path in its URI, the integration takes the request's path (as a filter left it).
+[apis.hostile.routes."ANY /rewrite/{proxy+}"]
+plugins = ["closed"]
+integration = { type = "http_proxy", uri = "http://BACKEND" }
+
+[apis.hostile.routes."ANY /open/{proxy+}"]
+plugins = ["open"]
+integration = { type = "http_proxy", uri = "http://BACKEND/{proxy}" }
+"#;
+
+async fn hostile_gateway(backend: &crate::support::Backend) -> Gateway {
+    let path = plugin_path("hostile_filter");
+    let config = HOSTILE
+        .replace("HOSTILE", &path.display().to_string())
+        .replace("BACKEND", &backend.addr.to_string());
+    Gateway::start(&config).await
+}
+
+#[tokio::test]
+async fn a_hostile_filter_is_bounded_and_answered_by_its_failure_mode() {
+    let backend = crate::support::Backend::start("b").await;
+    let gateway = hostile_gateway(&backend).await;
+    let attacks = [
+        "headers",
+        "header-bytes",
+        "status",
+        "informational",
+        "local-body",
+        "local-header-name",
+        "loop",
+        "pause",
+        "call",
+        "shared",
+        "memory",
+        "bad-path",
+        "connect",
+        "response-status",
+        "response-headers",
+        "response-body",
+    ];
+    for attack in attacks {
+        let started = Instant::now();
+        let closed = client()
+            .get(format!("{}/closed/x", gateway.url))
+            .header("x-attack", attack)
+            .send()
+            .await
+            .expect("closed");
+        let status = closed.status().as_u16();
+        let headers = closed.headers().len();
+        let body: serde_json::Value = closed.json().await.unwrap_or_default();
+        assert_eq!(status, 500, "{attack}: closed answers 500");
+        assert!(
+            body["message"].is_string(),
+            "{attack}: JSON message, got {body}"
+        );
+        assert!(
+            headers < 20,
+            "{attack}: {headers} headers reached the client"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{attack}: took {:?}",
+            started.elapsed()
+        );
+        let open = client()
+            .get(format!("{}/open/x", gateway.url))
+            .header("x-attack", attack)
+            .send()
+            .await
+            .expect("open");
+        assert_eq!(
+            open.status().as_u16(),
+            200,
+            "{attack}: open lets the request through"
+        );
+        assert!(
+            open.headers().len() < 20,
+            "{attack}: the flood reached the client"
+        );
+    }
+    let before = backend.hits();
+    let (status, _) = crate::support::get_json(
+        &format!("{}/closed/x", gateway.url),
+        &[("x-attack", "headers")],
+    )
+    .await;
+    assert_eq!(status, 500);
+    assert_eq!(
+        backend.hits(),
+        before,
+        "a request-side fault reaches no backend"
+    );
+}
+
+#[tokio::test]
+async fn a_filter_rewrites_the_request_but_not_its_framing() {
+    let backend = crate::support::Backend::start("b").await;
+    let gateway = hostile_gateway(&backend).await;
+    let response = client()
+        .get(format!("{}/rewrite/original", gateway.url))
+        .header("x-attack", "rewrite")
+        .header("x-remove-me", "please")
+        .send()
+        .await
+        .expect("rewrite");
+    assert_eq!(
+        response.headers()["x-filtered"],
+        "yes",
+        "the response side ran on the same stream"
+    );
+    let seen: serde_json::Value = response.json().await.expect("echo");
+    assert_eq!(seen["method"], "PUT");
+    assert_eq!(seen["path"], "/rewritten");
+    assert_eq!(seen["query"], "by=filter");
+    assert!(seen["headers"].get("x-remove-me").is_none(), "{seen}");
+    assert_eq!(
+        seen["headers"]["x-added"], "one, two",
+        "both values of a header added twice: {seen}"
+    );
+
+    let smuggled = client()
+        .post(format!("{}/closed/upload", gateway.url))
+        .header("x-attack", "smuggle")
+        .body("twelve bytes")
+        .send()
+        .await
+        .expect("smuggle");
+    assert_eq!(smuggled.status().as_u16(), 200);
+    let seen: serde_json::Value = smuggled.json().await.expect("echo");
+    assert_eq!(
+        seen["body_len"], 12,
+        "the filter's content-length was not applied: {seen}"
+    );
+    assert!(backend.seen().iter().all(|s| s.complete));
+}

@@ -474,11 +474,15 @@ async fn echo(
         body_len: body.len(),
         complete,
     });
-    let headers: BTreeMap<String, String> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect();
+    // A repeated header's values are joined with ", ", as one field would carry them.
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in &parts.headers {
+        let value = value.to_str().unwrap_or("");
+        headers
+            .entry(name.to_string())
+            .and_modify(|values| *values = format!("{values}, {value}"))
+            .or_insert_with(|| value.to_string());
+    }
     let status = headers
         .get("x-echo-status")
         .and_then(|s| s.parse().ok())

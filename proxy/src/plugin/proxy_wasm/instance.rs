@@ -23,6 +23,8 @@ pub const ROOT_CONTEXT: u32 = 1;
 type Callback1 = TypedFunc<u32, ()>;
 type Callback2 = TypedFunc<(u32, u32), u32>;
 type Callback3 = TypedFunc<(u32, u32, u32), u32>;
+/// `proxy_on_http_call_response(context, token, headers, body size, trailers)`.
+type CallResponseCallback = TypedFunc<(u32, u32, u32, u32, u32), ()>;
 
 /// The callbacks of an instance (those an SDK may leave out are optional).
 struct Exports {
@@ -36,7 +38,7 @@ struct Exports {
     on_log: Option<Callback1>,
     on_done: Option<TypedFunc<u32, u32>>,
     on_delete: Option<Callback1>,
-    on_http_call_response: Option<TypedFunc<(u32, u32, u32, u32, u32), ()>>,
+    on_http_call_response: Option<CallResponseCallback>,
     on_tick: Option<Callback1>,
     on_queue_ready: Option<TypedFunc<(u32, u32), ()>>,
 }

@@ -172,9 +172,12 @@ enum Series {
     Histogram(Histogram),
 }
 
+/// A metric's name, type and series.
+type Defined = (Vec<u8>, MetricType, Arc<Series>);
+
 /// The metrics one filter defined, by id (index + 1).
 #[derive(Default)]
-pub struct Metrics(Mutex<Vec<(Vec<u8>, MetricType, Arc<Series>)>>);
+pub struct Metrics(Mutex<Vec<Defined>>);
 
 impl Metrics {
     /// The id of metric `name` of `kind` for filter `plugin`: the one defined before, or a new
