@@ -554,3 +554,83 @@ async fn a_filter_rewrites_the_request_but_not_its_framing() {
     );
     assert!(backend.seen().iter().all(|s| s.complete));
 }
+
+/// The response headers `names` of a request through the `closed` filter doing `attack`.
+async fn through(
+    gateway: &Gateway,
+    attack: &str,
+    extra: &[(&str, &str)],
+    names: &[&str],
+) -> Vec<String> {
+    let mut request = client()
+        .get(format!("{}/closed/thing", gateway.url))
+        .header("x-attack", attack);
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("request");
+    assert_eq!(response.status().as_u16(), 200, "{attack}");
+    names
+        .iter()
+        .map(|name| {
+            response
+                .headers()
+                .get(*name)
+                .map_or(String::new(), |v| v.to_str().unwrap_or("").to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn filters_share_data_and_queues_read_properties_and_count_metrics() {
+    let backend = crate::support::Backend::start("b").await;
+    let gateway = hostile_gateway(&backend).await;
+    let mut counts = Vec::new();
+    for _ in 0..5 {
+        counts.push(
+            through(&gateway, "count", &[], &["x-count"])
+                .await
+                .remove(0),
+        );
+    }
+    assert_eq!(
+        counts,
+        ["1", "2", "3", "4", "5"],
+        "shared data with compare-and-swap"
+    );
+
+    through(&gateway, "enqueue", &[("x-event", "deployed")], &[]).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let event = through(&gateway, "last-event", &[], &["x-last-event"])
+            .await
+            .remove(0);
+        if event == "deployed" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the root context never got the queued item"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let properties = through(
+        &gateway,
+        "properties",
+        &[],
+        &["x-plugin-name", "x-route", "x-path"],
+    )
+    .await;
+    assert_eq!(
+        properties,
+        ["closed", "ANY /closed/{proxy+}", "/closed/thing"]
+    );
+
+    let metrics = gateway
+        .metrics_containing(
+            "wasmgate_plugin_counter_total{name=\"filter_requests\",plugin=\"closed\"}",
+        )
+        .await;
+    assert!(metrics.contains("filter_requests"), "{metrics}");
+}

@@ -1,13 +1,16 @@
 //! A proxy-wasm filter that attacks the gateway, one attack per request, named by the request's
 //! `x-attack` header: floods of headers and bytes, oversized bodies and local responses,
 //! impossible statuses, loops, a stream paused forever, calls to hosts it may not reach,
-//! unbounded shared data, memory. `rewrite` is the well-behaved case: it changes the request's
-//! method, path, authority and headers, which the backend must see.
+//! unbounded shared data, memory. The well-behaved cases exercise the host: `rewrite` changes
+//! the request's method, path and headers; `count` keeps a counter in shared data; `enqueue`
+//! puts an item on the root context's queue, which copies it into shared data for `last-event`;
+//! `properties` reads properties; every request counts in a metric.
 
 use std::time::Duration;
 
+use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
+use proxy_wasm::types::{Action, ContextType, LogLevel, MetricType};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -19,6 +22,17 @@ struct Root;
 impl Context for Root {}
 
 impl RootContext for Root {
+    fn on_vm_start(&mut self, _: usize) -> bool {
+        hostcalls::register_shared_queue("events").is_ok()
+    }
+
+    fn on_queue_ready(&mut self, queue_id: u32) {
+        while let Ok(Some(item)) = hostcalls::dequeue_shared_queue(queue_id) {
+            self.set_shared_data("last-event", Some(&item), None)
+                .expect("store the event");
+        }
+    }
+
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
     }
@@ -31,6 +45,8 @@ impl RootContext for Root {
 #[derive(Default)]
 struct Attack {
     name: String,
+    /// Headers to add to the response.
+    answer: Vec<(String, String)>,
 }
 
 impl Context for Attack {}
@@ -38,7 +54,44 @@ impl Context for Attack {}
 impl HttpContext for Attack {
     fn on_http_request_headers(&mut self, _: usize, _: bool) -> Action {
         self.name = self.get_http_request_header("x-attack").unwrap_or_default();
+        let requests = hostcalls::define_metric(MetricType::Counter, "filter_requests");
+        hostcalls::increment_metric(requests.expect("a metric"), 1).expect("counted");
         match self.name.as_str() {
+            "count" => loop {
+                let (value, cas) = self.get_shared_data("count");
+                let next = value.map_or(0, |v| String::from_utf8_lossy(&v).parse().unwrap_or(0)) + 1;
+                if self
+                    .set_shared_data("count", Some(next.to_string().as_bytes()), cas)
+                    .is_ok()
+                {
+                    self.answer.push(("x-count".into(), next.to_string()));
+                    break;
+                }
+            },
+            "enqueue" => {
+                let queue = hostcalls::resolve_shared_queue("", "events")
+                    .expect("resolve")
+                    .expect("the root context registered it");
+                let event = self.get_http_request_header("x-event").unwrap_or_default();
+                hostcalls::enqueue_shared_queue(queue, Some(event.as_bytes())).expect("enqueued");
+            }
+            "last-event" => {
+                if let (Some(event), _) = self.get_shared_data("last-event") {
+                    self.answer
+                        .push(("x-last-event".into(), String::from_utf8_lossy(&event).into()));
+                }
+            }
+            "properties" => {
+                for (header, path) in [
+                    ("x-plugin-name", vec!["plugin_name"]),
+                    ("x-route", vec!["wasmgate", "route"]),
+                    ("x-path", vec!["request", "path"]),
+                ] {
+                    let value = self.get_property(path).unwrap_or_default();
+                    self.answer
+                        .push((header.into(), String::from_utf8_lossy(&value).into()));
+                }
+            }
             "headers" => {
                 for i in 0..100_000 {
                     self.add_http_request_header(&format!("x-flood-{i}"), "v");
@@ -93,6 +146,9 @@ impl HttpContext for Attack {
     }
 
     fn on_http_response_headers(&mut self, _: usize, _: bool) -> Action {
+        for (name, value) in &self.answer {
+            self.add_http_response_header(name, value);
+        }
         match self.name.as_str() {
             "response-status" => self.set_http_response_header(":status", Some("1xx")),
             "response-headers" => {

@@ -133,6 +133,8 @@ pub struct FilterHost {
     pub tick_period: Option<Duration>,
     /// Where the root instance hears of items in the queues it registered.
     pub queue_listener: Option<UnboundedSender<u32>>,
+    /// Whether the instance registered a queue.
+    pub registered_queue: bool,
 }
 
 impl FilterHost {
@@ -152,6 +154,7 @@ impl FilterHost {
             next_token: 1,
             tick_period: None,
             queue_listener: None,
+            registered_queue: false,
         }
     }
 
