@@ -163,7 +163,10 @@ fn compile_plugins(path: &std::path::Path) -> ExitCode {
             let shown = std::path::absolute(&directory).unwrap_or(directory);
             format!("`{}`", shown.display())
         }
-        None => "wasmtime's per-user cache directory".to_string(),
+        None => match crate::plugin::default_compile_directory() {
+            Some(directory) => format!("`{}`", directory.display()),
+            None => "nowhere (neither XDG_CACHE_HOME nor HOME is set)".to_string(),
+        },
     };
     println!(
         "{}: {} plugin(s) compiled in {:.1?}, cached in {cache}",

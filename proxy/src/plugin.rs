@@ -8,6 +8,7 @@
 //! [`output`] before anything applies it. A fault never reaches other requests: the caller
 //! answers by the plugin's failure mode.
 
+mod artifacts;
 mod bindings;
 mod compile;
 mod context;
@@ -32,6 +33,7 @@ use std::time::Duration;
 use wasmtime::component::InstancePre;
 
 pub use crate::config::{FailureMode, Isolation};
+pub use artifacts::default_directory as default_compile_directory;
 pub use bindings::authorizer::Decision;
 pub use bindings::cache_policy::{CacheDecision, CacheRule};
 pub use bindings::manifest::Phases;

@@ -104,7 +104,8 @@ pub struct ServerFile {
     #[serde(default)]
     pub limits: super::RequestLimits,
     /// Where compiled plugins are cached across restarts (`wasmgate plugins compile` fills it),
-    /// relative to the config file's directory, or `"off"`. Default: wasmtime's per-user cache
+    /// relative to the config file's directory, or `"off"`. Default: the per-user cache
+    /// (`$XDG_CACHE_HOME/wasmgate` or `~/.cache/wasmgate`)
     /// directory.
     pub plugin_cache_dir: Option<String>,
 }

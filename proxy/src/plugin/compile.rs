@@ -1,5 +1,6 @@
 //! Compiling components: once per content digest in this process (reloads and every config
-//! entry of the same file share the compiled code and its copy-on-write memory images), on a
+//! entry of the same file share the compiled code and its copy-on-write memory images), kept
+//! across restarts by [`artifacts`], on a
 //! compiling thread of their own, smallest first at a start, so that the first load of `serve`
 //! can wait a moment for them and leave the slow ones (a Python or JavaScript runtime compiles
 //! for ~15 s on two cores with an empty cache) compiling while the gateway serves the rest.
@@ -12,6 +13,9 @@ use std::time::Instant;
 use dashmap::DashMap;
 use wasmtime::component::Component;
 use wasmtime::Engine;
+
+use super::artifacts;
+use super::engine::artifact_directory;
 
 /// A content digest (SHA-256).
 pub type Digest = [u8; 32];
@@ -120,8 +124,11 @@ fn queue() -> Option<&'static Mutex<Sender<Job>>> {
 
 fn compile(job: Job) {
     let started = Instant::now();
-    let outcome =
-        Component::new(&job.engine, &job.bytes).map_err(|e| CompileError::Rejected(Arc::new(e)));
+    let outcome = match artifact_directory() {
+        Some(dir) => artifacts::component(&job.engine, &dir, &job.digest, &job.bytes),
+        None => Component::new(&job.engine, &job.bytes),
+    }
+    .map_err(|e| CompileError::Rejected(Arc::new(e)));
     let took = started.elapsed();
     if took.as_secs() >= 1 {
         log::info!("compiled `{}` in {took:.1?}", job.path.display());

@@ -1,7 +1,7 @@
 //! The one wasmtime `Engine` of the process: component model, async calls, epoch interruption
 //! (a ticker thread, ticking only while plugin code runs), the pooling allocator with
-//! copy-on-write memory images, and wasmtime's on-disk compilation cache (keyed by the
-//! component's content, in `server.plugin_cache_dir`), plus the shared `Linker`.
+//! copy-on-write memory images, where compiled plugins are kept (`server.plugin_cache_dir`,
+//! used by [`super::artifacts`]), plus the shared `Linker`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{
-    Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
-    PoolingAllocationConfig, ProfilingStrategy,
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy,
 };
 
 use super::bindings::GatewayPlugin;
@@ -47,7 +46,7 @@ static RUNTIME: OnceLock<Result<Runtime, RuntimeError>> = OnceLock::new();
 /// Where compiled plugins are kept across restarts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CompileCache {
-    /// In wasmtime's per-user cache directory.
+    /// In the per-user cache directory (`~/.cache/wasmgate`).
     Default,
     /// Nowhere: every start compiles again.
     Off,
@@ -57,10 +56,20 @@ pub enum CompileCache {
 
 static CACHE: OnceLock<CompileCache> = OnceLock::new();
 
-/// Use `cache` instead of wasmtime's per-user cache directory: set before the first plugin
+/// Use `cache` instead of the per-user cache directory: set before the first plugin
 /// loads (the setting of the config the process starts with; later ones wait for a restart).
 pub fn use_compile_cache(cache: CompileCache) {
     let _ = CACHE.set(cache);
+}
+
+/// Where compiled plugins are kept ([`super::artifacts`]), as the config says: `None` when
+/// nowhere.
+pub fn artifact_directory() -> Option<PathBuf> {
+    match CACHE.get() {
+        Some(CompileCache::Off) => None,
+        Some(CompileCache::Directory(directory)) => Some(directory.clone()),
+        Some(CompileCache::Default) | None => super::artifacts::default_directory(),
+    }
 }
 
 /// The process-wide runtime, created on first use.
@@ -94,21 +103,6 @@ fn build() -> Result<Runtime, RuntimeError> {
         .table_keep_resident(KEEP_RESIDENT_BYTES);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config.memory_reservation(MAX_MEMORY_BYTES as u64);
-    match CACHE.get() {
-        Some(CompileCache::Off) => {}
-        setting => {
-            let mut cache = CacheConfig::new();
-            if let Some(CompileCache::Directory(directory)) = setting {
-                cache.with_directory(directory);
-            }
-            match Cache::new(cache) {
-                Ok(cache) => {
-                    config.cache(Some(cache));
-                }
-                Err(e) => log::warn!("plugin compilation cache disabled: {e}"),
-            }
-        }
-    }
     let engine =
         Engine::new(&config).map_err(|e| RuntimeError::new("cannot create the wasm engine", e))?;
     let mut linker = Linker::new(&engine);

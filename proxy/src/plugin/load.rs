@@ -1,6 +1,6 @@
 //! Loading a plugin: read the file, check its `sha256` pin; a core module is a proxy-wasm
 //! filter (`proxy_wasm::load`); a component is compiled (once per content digest
-//! in this process; wasmtime's disk cache across restarts), link it against the host imports,
+//! in this process; kept on disk across restarts by `artifacts`), link it against the host imports,
 //! find which phase interfaces it exports, and run its `init` once to get its manifest — so that
 //! a plugin's config mistakes are config errors, reported at load.
 
@@ -94,7 +94,7 @@ pub fn load(
     let runtime = runtime()?;
     let (path, bytes, digest) = read_component(file, base)?;
     if proxy_wasm::is_core_module(&bytes) {
-        return load_filter(name, file, &path, &bytes).map(Ok);
+        return load_filter(name, file, &path, &bytes, &digest).map(Ok);
     }
     if let Some(key) = filter_only_key(file) {
         return Err(LoadError::FilterOnlyKey(key));
@@ -176,11 +176,12 @@ fn load_filter(
     file: &PluginFile,
     path: &Path,
     bytes: &[u8],
+    digest: &Digest,
 ) -> Result<Plugin, LoadError> {
     if file.authorizer.is_some() {
         return Err(LoadError::FilterAuthorizer);
     }
-    let filter = proxy_wasm::load(name, file, path, bytes)?;
+    let filter = proxy_wasm::load(name, file, path, bytes, digest)?;
     Ok(Plugin {
         name: name.to_string(),
         code: Code::ProxyWasm(filter),

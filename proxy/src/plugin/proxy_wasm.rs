@@ -33,7 +33,9 @@ use wasmtime::{InstancePre, Module};
 
 use self::instance::Live;
 use self::state::FilterShared;
-use super::engine::runtime;
+use super::artifacts;
+use super::compile::Digest;
+use super::engine::{artifact_directory, runtime};
 use super::load_error::LoadError;
 use super::pool::WarmPool;
 use crate::config::PluginFile;
@@ -62,9 +64,14 @@ pub fn load(
     file: &PluginFile,
     path: &std::path::Path,
     bytes: &[u8],
+    digest: &Digest,
 ) -> Result<Filter, LoadError> {
     let runtime = runtime()?;
-    let module = Module::new(&runtime.engine, bytes).map_err(|error| LoadError::Link {
+    let module = match artifact_directory() {
+        Some(dir) => artifacts::module(&runtime.engine, &dir, digest, bytes),
+        None => Module::new(&runtime.engine, bytes),
+    }
+    .map_err(|error| LoadError::Link {
         path: path.to_path_buf(),
         error,
     })?;

@@ -6,7 +6,7 @@ use super::abi::Pairs;
 use super::instance::Live;
 use super::state::{self, LocalResponse};
 use crate::plugin::bindings::types::{Header, Response};
-use crate::plugin::heads::RequestView;
+use crate::plugin::heads::{Headers, RequestView};
 use crate::plugin::output::{self, MAX_BODY};
 use crate::plugin::{Fault, RequestChanges, ResponseChanges};
 
@@ -35,6 +35,18 @@ pub fn request_pairs(view: &RequestView) -> Pairs {
         view.headers
             .iter()
             .filter(|(n, _)| n != http::header::HOST)
+            .map(|(n, v)| (n.as_str().as_bytes().to_vec(), v.as_bytes().to_vec())),
+    );
+    pairs
+}
+
+/// The response head as a filter sees it: `:status`, then the headers.
+pub fn response_pairs(status: u16, headers: &Headers) -> Pairs {
+    let mut pairs = Vec::with_capacity(headers.len() + 1);
+    pairs.push((b":status".to_vec(), status.to_string().into_bytes()));
+    pairs.extend(
+        headers
+            .iter()
             .map(|(n, v)| (n.as_str().as_bytes().to_vec(), v.as_bytes().to_vec())),
     );
     pairs
@@ -116,8 +128,24 @@ pub fn local_response(local: LocalResponse) -> Result<Response, Fault> {
 }
 
 /// What the request callbacks changed, as request-transformer changes.
-pub fn request_changes(live: &mut Live, before: &Pairs) -> Result<RequestChanges, Fault> {
+/// The map is compared with the request only if a callback changed it.
+pub fn request_changes(live: &mut Live, request: &RequestView) -> Result<RequestChanges, Fault> {
     let exchange = &mut live.host().exchange;
+    let body = exchange
+        .request_body_changed
+        .then(|| exchange.request_body.take())
+        .flatten();
+    if !exchange.request_headers_changed {
+        return Ok(RequestChanges {
+            method: None,
+            path: None,
+            query: None,
+            set_headers: Vec::new(),
+            remove_headers: Vec::new(),
+            body,
+        });
+    }
+    let before = &request_pairs(request);
     let after = exchange.request_headers.take().unwrap_or_default();
     let (mut set_headers, remove_headers) = header_changes(before, &after)?;
     let pseudo = |pairs: &Pairs, name: &[u8]| state::value_of(pairs, name).map(<[u8]>::to_vec);
@@ -141,10 +169,6 @@ pub fn request_changes(live: &mut Live, before: &Pairs) -> Result<RequestChanges
             value: text(&authority, "authority")?,
         });
     }
-    let body = exchange
-        .request_body_changed
-        .then(|| exchange.request_body.take())
-        .flatten();
     Ok(RequestChanges {
         method,
         path,
@@ -156,12 +180,29 @@ pub fn request_changes(live: &mut Live, before: &Pairs) -> Result<RequestChanges
 }
 
 /// What the response callbacks changed, as response-transformer changes.
+/// The map is compared with the response only if a callback changed it.
 pub fn response_changes(
     live: &mut Live,
-    before: &Pairs,
     status: u16,
+    headers: &Headers,
 ) -> Result<ResponseChanges, Fault> {
     let exchange = &mut live.host().exchange;
+    let body = exchange
+        .response_body_changed
+        .then(|| exchange.response_body.take())
+        .flatten();
+    if body.as_ref().is_some_and(|b| b.len() > MAX_BODY) {
+        return Err(Fault::Invalid("a body over 10 MiB".into()));
+    }
+    if !exchange.response_headers_changed {
+        return Ok(ResponseChanges {
+            status: None,
+            set_headers: Vec::new(),
+            remove_headers: Vec::new(),
+            body,
+        });
+    }
+    let before = &response_pairs(status, headers);
     let after = exchange.response_headers.take().unwrap_or_default();
     let (set_headers, remove_headers) = header_changes(before, &after)?;
     let new_status = match state::value_of(&after, b":status") {
@@ -173,13 +214,6 @@ pub fn response_changes(
         }
         None => None,
     };
-    let body = exchange
-        .response_body_changed
-        .then(|| exchange.response_body.take())
-        .flatten();
-    if body.as_ref().is_some_and(|b| b.len() > MAX_BODY) {
-        return Err(Fault::Invalid("a body over 10 MiB".into()));
-    }
     Ok(ResponseChanges {
         status: new_status,
         set_headers,

@@ -89,8 +89,12 @@ pub struct Exchange {
     pub request_body: Option<Vec<u8>>,
     /// Whether a callback changed the request body.
     pub request_body_changed: bool,
+    /// Whether a callback changed the request's headers.
+    pub request_headers_changed: bool,
     /// The response's headers, once the response phase started.
     pub response_headers: Option<Pairs>,
+    /// Whether a callback changed the response's headers.
+    pub response_headers_changed: bool,
     /// The response body, when the filter gets it.
     pub response_body: Option<Vec<u8>>,
     /// Whether a callback changed the response body.
@@ -176,9 +180,15 @@ impl FilterHost {
     /// stays within the bounds of a whole message's headers.
     pub fn change_map(&mut self, map: MapType, change: impl FnOnce(&mut Pairs)) -> Status {
         let exchange = &mut self.exchange;
-        let pairs = match map {
-            MapType::RequestHeaders => exchange.request_headers.as_mut(),
-            MapType::ResponseHeaders => exchange.response_headers.as_mut(),
+        let (pairs, flag) = match map {
+            MapType::RequestHeaders => (
+                exchange.request_headers.as_mut(),
+                &mut exchange.request_headers_changed,
+            ),
+            MapType::ResponseHeaders => (
+                exchange.response_headers.as_mut(),
+                &mut exchange.response_headers_changed,
+            ),
             _ => return Status::BadArgument,
         };
         let Some(pairs) = pairs else {
@@ -191,6 +201,7 @@ impl FilterHost {
             return Status::BadArgument;
         }
         *pairs = changed;
+        *flag = true;
         Status::Ok
     }
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 use super::abi::{self, Pairs};
 use super::changes::{
     header_changes, local_response, request_changes, request_pairs, response_changes,
+    response_pairs,
 };
 use super::instance::{Hook, Live};
 use super::state::LocalResponse;
@@ -96,17 +97,18 @@ impl Plugin {
         let result = async {
             let mut live = self.filter_instance(filter, started).await?;
             let context = live.new_context().await?;
-            let before = request_pairs(request);
+            let pairs = request_pairs(request);
+            let count = pairs.len();
             let body = body.filter(|_| self.needs_request_body);
             let exchange = &mut live.host().exchange;
-            exchange.request_headers = Some(before.clone());
+            exchange.request_headers = Some(pairs);
             exchange.request_body = body.map(<[u8]>::to_vec);
             exchange.context = Some(ctx.clone());
             let action = run_hooks(
                 &mut live,
                 context,
                 Hook::RequestHeaders,
-                before.len(),
+                count,
                 body,
                 has_body(request),
                 abi::STREAM_REQUEST,
@@ -114,7 +116,7 @@ impl Plugin {
             .await;
             let action = action.and_then(|outcome| match outcome {
                 Some(local) => local_response(local).map(RequestAction::Respond),
-                None => request_changes(&mut live, &before).map(RequestAction::Continue),
+                None => request_changes(&mut live, request).map(RequestAction::Continue),
             });
             action.and_then(|action| {
                 output::check_request_action(&action).map(|()| (action, Stream { live, context }))
@@ -146,21 +148,17 @@ impl Plugin {
         let _ticking = Ticking::start();
         let started = Instant::now();
         stream.live.arm(started);
-        let mut before = vec![(b":status".to_vec(), status.to_string().into_bytes())];
-        before.extend(
-            headers
-                .iter()
-                .map(|(n, v)| (n.as_str().as_bytes().to_vec(), v.as_bytes().to_vec())),
-        );
+        let pairs = response_pairs(status, headers);
+        let count = pairs.len();
         let body = body.filter(|_| self.needs_response_body);
         let exchange = &mut stream.live.host().exchange;
-        exchange.response_headers = Some(before.clone());
+        exchange.response_headers = Some(pairs);
         exchange.response_body = body.map(<[u8]>::to_vec);
         let outcome = run_hooks(
             &mut stream.live,
             stream.context,
             Hook::ResponseHeaders,
-            before.len(),
+            count,
             body,
             true,
             abi::STREAM_RESPONSE,
@@ -169,6 +167,7 @@ impl Plugin {
         let result = outcome.and_then(|outcome| match outcome {
             Some(local) => {
                 let response = local_response(local)?;
+                let before = response_pairs(status, headers);
                 let (set_headers, removed) = header_changes(&before, &pairs_of(&response.headers))?;
                 Ok(ResponseChanges {
                     status: Some(response.status),
@@ -177,7 +176,7 @@ impl Plugin {
                     body: Some(response.body),
                 })
             }
-            None => response_changes(&mut stream.live, &before, status),
+            None => response_changes(&mut stream.live, status, headers),
         });
         let result =
             result.and_then(|changes| output::check_response_changes(&changes).map(|()| changes));
