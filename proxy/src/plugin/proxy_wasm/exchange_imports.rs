@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use wasmtime::Linker;
 
-use super::abi::{decode_pairs, encode_pairs, BufferType, MapType, Status};
+use super::abi::{decode_pairs, encode_pairs, BufferType, MapType, Pairs, Status};
 use super::imports::{done, Call};
 use super::memory::{give, out, read, write};
 use super::properties;
 use super::state::{
-    replace, value_of, FilterHost, LocalResponse, PendingCall, MAX_CALLS_PER_CALLBACK,
+    pair_bytes, replace, value_of, FilterHost, Growth, LocalResponse, PendingCall,
+    MAX_CALLS_PER_CALLBACK,
 };
 use crate::plugin::output::MAX_BODY;
 
@@ -82,13 +83,14 @@ pub fn add_maps(linker: &mut Linker<FilterHost>) -> wasmtime::Result<()> {
             done((|| {
                 let map = map_type(map)?;
                 let pairs = decode_pairs(&read(&caller, ptr, len)?).ok_or(Status::ParseFailure)?;
-                let pairs = pairs
+                let pairs: Pairs = pairs
                     .into_iter()
                     .map(|(n, v)| (n.to_ascii_lowercase(), v))
                     .collect();
+                let size = Growth::Becomes(pairs.len(), pair_bytes(&pairs));
                 Ok(caller
                     .data_mut()
-                    .change_map(map, |current| *current = pairs))
+                    .change_map(map, size, |current| *current = pairs))
             })())
         },
     )?;
@@ -102,9 +104,10 @@ pub fn add_maps(linker: &mut Linker<FilterHost>) -> wasmtime::Result<()> {
                     read(&caller, key, key_len)?,
                     read(&caller, value, value_len)?,
                 );
+                let growth = Growth::Adds(key.len() + value.len());
                 Ok(caller
                     .data_mut()
-                    .change_map(map, |pairs| replace(pairs, &key, &value)))
+                    .change_map(map, growth, |pairs| replace(pairs, &key, &value)))
             })())
         },
     )?;
@@ -118,9 +121,10 @@ pub fn add_maps(linker: &mut Linker<FilterHost>) -> wasmtime::Result<()> {
                     read(&caller, key, key_len)?,
                     read(&caller, value, value_len)?,
                 );
-                Ok(caller
-                    .data_mut()
-                    .change_map(map, |pairs| pairs.push((key.to_ascii_lowercase(), value))))
+                let growth = Growth::Adds(key.len() + value.len());
+                Ok(caller.data_mut().change_map(map, growth, |pairs| {
+                    pairs.push((key.to_ascii_lowercase(), value))
+                }))
             })())
         },
     )?;
@@ -130,7 +134,7 @@ pub fn add_maps(linker: &mut Linker<FilterHost>) -> wasmtime::Result<()> {
         |mut caller: Call, map: u32, key: u32, key_len: u32| {
             done((|| {
                 let (map, key) = (map_type(map)?, read(&caller, key, key_len)?);
-                Ok(caller.data_mut().change_map(map, |pairs| {
+                Ok(caller.data_mut().change_map(map, Growth::Shrinks, |pairs| {
                     pairs.retain(|(n, _)| !n.eq_ignore_ascii_case(&key))
                 }))
             })())

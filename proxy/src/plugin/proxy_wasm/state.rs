@@ -176,9 +176,15 @@ impl FilterHost {
         }
     }
 
-    /// Change the header map `map` with `change`, if the current callback has it and the map
-    /// stays within the bounds of a whole message's headers.
-    pub fn change_map(&mut self, map: MapType, change: impl FnOnce(&mut Pairs)) -> Status {
+    /// Change the header map `map` with `change`, which grows it by at most `growth`, if the
+    /// current callback has the map and it stays within the bounds of a whole message's
+    /// headers (checked before the change, without copying the map).
+    pub fn change_map(
+        &mut self,
+        map: MapType,
+        growth: Growth,
+        change: impl FnOnce(&mut Pairs),
+    ) -> Status {
         let exchange = &mut self.exchange;
         let (pairs, flag) = match map {
             MapType::RequestHeaders => (
@@ -194,13 +200,15 @@ impl FilterHost {
         let Some(pairs) = pairs else {
             return Status::NotFound;
         };
-        let mut changed = pairs.clone();
-        change(&mut changed);
-        let bytes: usize = changed.iter().map(|(n, v)| n.len() + v.len()).sum();
-        if changed.len() > MAX_TOTAL_HEADERS || bytes > MAX_TOTAL_HEADER_BYTES {
+        let (count, bytes) = match growth {
+            Growth::Adds(bytes) => (pairs.len() + 1, pair_bytes(pairs) + bytes),
+            Growth::Shrinks => (0, 0),
+            Growth::Becomes(count, bytes) => (count, bytes),
+        };
+        if count > MAX_TOTAL_HEADERS || bytes > MAX_TOTAL_HEADER_BYTES {
             return Status::BadArgument;
         }
-        *pairs = changed;
+        change(pairs);
         *flag = true;
         Status::Ok
     }
@@ -250,6 +258,21 @@ impl FilterHost {
         *changed = true;
         Status::Ok
     }
+}
+
+/// How a change may grow a header map.
+pub enum Growth {
+    /// By one header of this many bytes (name and value) at most.
+    Adds(usize),
+    /// Not at all.
+    Shrinks,
+    /// To this many headers of this many bytes.
+    Becomes(usize, usize),
+}
+
+/// The bytes of the names and values of `pairs`.
+pub fn pair_bytes(pairs: &Pairs) -> usize {
+    pairs.iter().map(|(n, v)| n.len() + v.len()).sum()
 }
 
 /// The first value of header `name` (any case) in `pairs`.
