@@ -57,6 +57,9 @@ pub struct Snapshot {
     /// Plugins still compiling (the first load of `serve` does not wait for slow ones); their
     /// routes answer 503 until a reload finds them compiled.
     pub pending_plugins: Vec<crate::plugin::Pending>,
+    /// Every plugin declared, attached to a route or not: a proxy-wasm filter on no route may
+    /// still do its work in its root context (ticks, queues) while the snapshot serves.
+    pub plugins: HashMap<String, Arc<crate::plugin::Plugin>>,
 }
 
 /// Where a stage is reachable: an optional host name and a path prefix.
@@ -266,12 +269,12 @@ pub struct StageMatch<'a> {
 }
 
 impl Snapshot {
-    /// The keys whose change from `running` (the snapshot serving now) takes effect only at the
-    /// next restart: what binds sockets, starts threads or opens files at start. Every other key
+    /// The keys whose change from `running` (the `[server]` and `[admin]` the process started
+    /// with, not those of the last reload) takes effect only at the next restart: what binds sockets, starts threads or opens files at start. Every other key
     /// (throttles, limits, body size, trusted proxies, the admin token, APIs, plugins) applies at
     /// once on reload.
-    pub fn restart_only_changes(&self, running: &Snapshot) -> Vec<&'static str> {
-        let (new, old) = (&self.server, &running.server);
+    pub fn restart_only_changes(&self, running: &(ServerFile, AdminFile)) -> Vec<&'static str> {
+        let (new, old) = (&self.server, &running.0);
         [
             ("server.listen", new.listen != old.listen),
             ("server.threads", new.threads != old.threads),
@@ -290,7 +293,7 @@ impl Snapshot {
                 "server.plugin_cache_dir",
                 new.plugin_cache_dir != old.plugin_cache_dir,
             ),
-            ("admin.listen", self.admin.listen != running.admin.listen),
+            ("admin.listen", self.admin.listen != running.1.listen),
         ]
         .into_iter()
         .filter_map(|(key, changed)| changed.then_some(key))

@@ -12,7 +12,7 @@ use arc_swap::ArcSwap;
 use crate::access_log::AccessLog;
 use crate::apikeys::KeyService;
 use crate::cache::ResponseCache;
-use crate::config::{load_file, parse_source, ConfigErrors, SourceMap};
+use crate::config::{load_file, parse_source, AdminFile, ConfigErrors, ServerFile, SourceMap};
 use crate::drain::Drain;
 use crate::metrics::METRICS;
 use crate::plugin::Patience;
@@ -25,6 +25,9 @@ pub struct State {
     generation: AtomicU64,
     /// What the last reload attempt saw, so the watcher retries only on change.
     last_seen: Mutex<Option<Seen>>,
+    /// The `[server]` and `[admin]` the process started with: what its sockets, threads and
+    /// files follow until a restart.
+    started_with: (ServerFile, AdminFile),
     /// In-flight accounting for graceful shutdown.
     pub drain: Arc<Drain>,
     /// The access log.
@@ -116,6 +119,7 @@ impl State {
             })?;
         Ok(Self {
             config_path: path.to_path_buf(),
+            started_with: (snapshot.server.clone(), snapshot.admin.clone()),
             snapshot: ArcSwap::from_pointee(snapshot),
             generation: AtomicU64::new(1),
             last_seen: Mutex::new(seen),
@@ -230,7 +234,7 @@ impl State {
     fn swap_in(&self, text: &str, patience: Patience) -> Result<Reloaded, ConfigErrors> {
         let loaded = parse_source(&self.config_path, text)?;
         let snapshot = compile_with(&loaded, patience)?;
-        let restart_only = snapshot.restart_only_changes(&self.snapshot.load());
+        let restart_only = snapshot.restart_only_changes(&self.started_with);
         if !restart_only.is_empty() {
             log::warn!(
                 "{} changed: that takes effect at the next restart (the rest of the config \

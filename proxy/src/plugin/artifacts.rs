@@ -10,13 +10,17 @@
 //! file keeps its pages).
 //!
 //! Mapping compiled code runs whatever the file holds, so a file is used only when this user
-//! owns it and neither it nor its directory is writable by others; wasmtime also checks that it
-//! was compiled by a compatible engine. Otherwise the plugin is compiled again (in memory).
+//! owns it, it is a regular file (not a link) and neither it nor its directory is writable by
+//! others, and when its contents still hash, with the digest of the plugin it was compiled
+//! from, to the checksum stored beside it (`.sum`): a corrupted file, or another plugin's
+//! compiled code copied over it, is compiled again instead of run. wasmtime also checks that it
+//! was compiled by a compatible engine.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use sha2::{Digest as _, Sha256};
 use wasmtime::component::Component;
 use wasmtime::{Engine, Module};
 
@@ -43,7 +47,7 @@ pub fn component(
     bytes: &[u8],
 ) -> wasmtime::Result<Component> {
     let path = artifact_path(engine, dir, digest);
-    if trusted(&path) {
+    if intact(&path, digest) {
         match map_component(engine, &path) {
             Ok(component) => {
                 mark_used(&path);
@@ -53,7 +57,7 @@ pub fn component(
         }
     }
     let compiled = engine.precompile_component(bytes)?;
-    match store(&path, &compiled) {
+    match store(&path, digest, &compiled) {
         Ok(()) => map_component(engine, &path),
         Err(e) => {
             log::warn!(
@@ -73,7 +77,7 @@ pub fn module(
     bytes: &[u8],
 ) -> wasmtime::Result<Module> {
     let path = artifact_path(engine, dir, digest);
-    if trusted(&path) {
+    if intact(&path, digest) {
         match map_module(engine, &path) {
             Ok(module) => {
                 mark_used(&path);
@@ -83,7 +87,7 @@ pub fn module(
         }
     }
     let compiled = engine.precompile_module(bytes)?;
-    match store(&path, &compiled) {
+    match store(&path, digest, &compiled) {
         Ok(()) => map_module(engine, &path),
         Err(e) => {
             log::warn!(
@@ -105,8 +109,59 @@ fn artifact_path(engine: &Engine, dir: &Path, digest: &Digest) -> PathBuf {
     ))
 }
 
-/// Whether `path` is a file this user owns that no one else may have written, in a directory
-/// no one else may write to.
+/// Whether the compiled plugin at `path` may be mapped: trusted, and hashing with `digest` to
+/// its stored checksum.
+fn intact(path: &Path, digest: &Digest) -> bool {
+    let sum = path.with_extension("sum");
+    if !trusted(path) || !trusted(&sum) {
+        return false;
+    }
+    let Ok(stored) = std::fs::read_to_string(&sum) else {
+        return false;
+    };
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(digest);
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    if std::io::copy(&mut reader, &mut HashWriter(&mut hasher)).is_err() {
+        return false;
+    }
+    let intact = hex::encode(hasher.finalize()) == stored.trim();
+    if !intact {
+        log::warn!(
+            "the compiled plugin `{}` does not match its checksum: compiling it again",
+            path.display()
+        );
+    }
+    intact
+}
+
+/// The checksum of `compiled`, compiled from the plugin with `digest`.
+fn checksum(digest: &Digest, compiled: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(digest);
+    hasher.update(compiled);
+    hex::encode(hasher.finalize())
+}
+
+/// Feeds what is written to it to a hasher.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Whether `path` is a regular file (not a link) this user owns that no one else may have
+/// written, in a directory no one else may write to.
 fn trusted(path: &Path) -> bool {
     let Ok(me) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
         return false;
@@ -114,7 +169,7 @@ fn trusted(path: &Path) -> bool {
     let safe = |metadata: std::fs::Metadata| {
         metadata.uid() == me && metadata.permissions().mode() & 0o022 == 0
     };
-    let file = std::fs::metadata(path).is_ok_and(|m| m.is_file() && safe(m));
+    let file = std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && safe(m));
     file && path
         .parent()
         .and_then(|dir| std::fs::metadata(dir).ok())
@@ -124,7 +179,7 @@ fn trusted(path: &Path) -> bool {
 /// Write `compiled` to `path` through a temporary file renamed into place, so that no process
 /// ever maps a half-written file (the directory is created private to this user), then prune
 /// the directory.
-fn store(path: &Path, compiled: &[u8]) -> std::io::Result<()> {
+fn store(path: &Path, digest: &Digest, compiled: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     if !dir.exists() {
         std::fs::DirBuilder::new()
@@ -132,10 +187,18 @@ fn store(path: &Path, compiled: &[u8]) -> std::io::Result<()> {
             .mode(0o700)
             .create(dir)?;
     }
-    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temporary, compiled)?;
-    std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))?;
-    std::fs::rename(&temporary, path)?;
+    for (target, contents) in [
+        (path.to_path_buf(), compiled),
+        (
+            path.with_extension("sum"),
+            checksum(digest, compiled).as_bytes(),
+        ),
+    ] {
+        let temporary = target.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&temporary, contents)?;
+        std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&temporary, &target)?;
+    }
     prune(dir, MAX_BYTES);
     Ok(())
 }
@@ -169,6 +232,7 @@ fn prune(dir: &Path, max: u64) {
             break;
         }
         if std::fs::remove_file(&path).is_ok() {
+            let _ = std::fs::remove_file(path.with_extension("sum"));
             total -= len;
         }
     }
@@ -179,7 +243,8 @@ fn prune(dir: &Path, max: u64) {
 #[allow(unsafe_code)]
 fn map_component(engine: &Engine, path: &Path) -> wasmtime::Result<Component> {
     // SAFETY: `path` was written by `store` from `Engine::precompile_component`, in a directory
-    // and file only this user may write (`trusted`); wasmtime validates its header.
+    // and file only this user may write, and its contents still match the checksum `store`
+    // wrote for this plugin (`intact`); wasmtime validates its header.
     unsafe { Component::deserialize_file(engine, path) }
 }
 
@@ -224,6 +289,27 @@ mod tests {
             ["1.cwasm", "2.cwasm", "other.txt"],
             "the oldest went, other files stay"
         );
+    }
+
+    #[test]
+    fn a_compiled_file_is_used_only_while_it_matches_its_checksum_and_plugin() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let path = dir.path().join("a.cwasm");
+        let (digest, other) = ([1; 32], [2; 32]);
+        store(&path, &digest, b"compiled code").unwrap();
+        assert!(intact(&path, &digest));
+        assert!(
+            !intact(&path, &other),
+            "another plugin's compiled code under this name"
+        );
+        std::fs::write(&path, b"compiled cod3").unwrap();
+        assert!(!intact(&path, &digest), "a corrupted file");
+        store(&path, &digest, b"compiled code").unwrap();
+        let link = dir.path().join("b.cwasm");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        std::fs::copy(path.with_extension("sum"), link.with_extension("sum")).unwrap();
+        assert!(!intact(&link, &digest), "a link");
     }
 
     #[test]

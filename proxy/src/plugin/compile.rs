@@ -1,4 +1,4 @@
-//! Compiling components: once per content digest in this process (reloads and every config
+//! Compiling components and proxy-wasm filters: once per content digest in this process (reloads and every config
 //! entry of the same file share the compiled code and its copy-on-write memory images), kept
 //! across restarts by [`artifacts`], on a
 //! compiling thread of their own, smallest first at a start, so that the first load of `serve`
@@ -12,13 +12,22 @@ use std::time::Instant;
 
 use dashmap::DashMap;
 use wasmtime::component::Component;
-use wasmtime::Engine;
+use wasmtime::{Engine, Module};
 
 use super::artifacts;
 use super::engine::artifact_directory;
 
 /// A content digest (SHA-256).
 pub type Digest = [u8; 32];
+
+/// A compiled plugin: a component, or the core module of a proxy-wasm filter.
+#[derive(Clone)]
+pub enum Compiled {
+    /// A component of the `wasmgate:plugin` world.
+    Component(Component),
+    /// A proxy-wasm filter.
+    Module(Module),
+}
 
 /// How long loading waits for components that are not compiled yet.
 #[derive(Debug, Clone, Copy)]
@@ -31,7 +40,7 @@ pub enum Patience {
 }
 
 /// Compiled components by digest.
-static COMPILED: LazyLock<DashMap<Digest, Component>> = LazyLock::new(DashMap::new);
+static COMPILED: LazyLock<DashMap<Digest, Compiled>> = LazyLock::new(DashMap::new);
 /// Compilations in progress by digest.
 static IN_FLIGHT: LazyLock<DashMap<Digest, Arc<Compiling>>> = LazyLock::new(DashMap::new);
 /// Components that failed to compile, by digest: the same bytes fail the same way, so a later
@@ -54,7 +63,7 @@ pub enum CompileError {
 
 /// A compilation in progress: its outcome once there is one.
 struct Compiling {
-    outcome: Mutex<Option<Result<Component, CompileError>>>,
+    outcome: Mutex<Option<Result<Compiled, CompileError>>>,
     done: Condvar,
 }
 
@@ -66,7 +75,7 @@ pub fn compiled(
     bytes: Vec<u8>,
     path: &Path,
     patience: Patience,
-) -> Result<Option<Component>, CompileError> {
+) -> Result<Option<Compiled>, CompileError> {
     if let Some(component) = COMPILED.get(&digest) {
         return Ok(Some(component.clone()));
     }
@@ -124,9 +133,20 @@ fn queue() -> Option<&'static Mutex<Sender<Job>>> {
 
 fn compile(job: Job) {
     let started = Instant::now();
-    let outcome = match artifact_directory() {
-        Some(dir) => artifacts::component(&job.engine, &dir, &job.digest, &job.bytes),
-        None => Component::new(&job.engine, &job.bytes),
+    let directory = artifact_directory();
+    let (engine, digest, bytes) = (&job.engine, &job.digest, &job.bytes[..]);
+    let outcome = if super::proxy_wasm::is_core_module(bytes) {
+        match &directory {
+            Some(dir) => artifacts::module(engine, dir, digest, bytes),
+            None => Module::new(engine, bytes),
+        }
+        .map(Compiled::Module)
+    } else {
+        match &directory {
+            Some(dir) => artifacts::component(engine, dir, digest, bytes),
+            None => Component::new(engine, bytes),
+        }
+        .map(Compiled::Component)
     }
     .map_err(|e| CompileError::Rejected(Arc::new(e)));
     let took = started.elapsed();
@@ -164,12 +184,12 @@ fn start(engine: Engine, digest: Digest, bytes: Vec<u8>, path: PathBuf) -> Arc<C
 }
 
 impl Compiling {
-    fn finish(&self, outcome: Result<Component, CompileError>) {
+    fn finish(&self, outcome: Result<Compiled, CompileError>) {
         *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
         self.done.notify_all();
     }
 
-    fn wait(&self, patience: Patience) -> Result<Option<Component>, CompileError> {
+    fn wait(&self, patience: Patience) -> Result<Option<Compiled>, CompileError> {
         let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             if let Some(outcome) = outcome.as_ref() {

@@ -15,7 +15,7 @@ use wasmtime::component::InstancePre;
 use super::bindings::{
     authorizer, cache_policy, manifest, request_transformer, response_transformer, validator,
 };
-use super::compile::{compiled, Digest, Patience};
+use super::compile::{compiled, Compiled, Digest, Patience};
 use super::engine::runtime;
 use super::engine::Ticking;
 use super::host::{new_store, HostState, PluginShared};
@@ -25,6 +25,8 @@ use super::phase::Phase;
 use super::{proxy_wasm, Code, ComponentCode, FailureMode, Isolation, Plugin, PluginSettings};
 use crate::config::{FilterBody, PluginFile};
 
+/// The longest deadline a plugin may be given.
+const MAX_TIMEOUT_MS: u64 = 60_000;
 /// The longest `init` may take (it runs once per load, in a fresh instance).
 const INIT_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -92,15 +94,17 @@ pub fn load(
     patience: Patience,
 ) -> Result<Result<Plugin, Pending>, LoadError> {
     let runtime = runtime()?;
+    check_settings(file)?;
     let (path, bytes, digest) = read_component(file, base)?;
-    if proxy_wasm::is_core_module(&bytes) {
-        return load_filter(name, file, &path, &bytes, &digest).map(Ok);
-    }
-    if let Some(key) = filter_only_key(file) {
+    let filter = proxy_wasm::is_core_module(&bytes);
+    if let (false, Some(key)) = (filter, filter_only_key(file)) {
         return Err(LoadError::FilterOnlyKey(key));
     }
     let component = match compiled(&runtime.engine, digest, bytes, &path, patience) {
-        Ok(Some(component)) => component,
+        Ok(Some(Compiled::Module(module))) => {
+            return load_filter(name, file, &path, module).map(Ok)
+        }
+        Ok(Some(Compiled::Component(component))) => component,
         Ok(None) => {
             return Ok(Err(Pending {
                 name: name.to_string(),
@@ -156,6 +160,31 @@ pub fn load(
     }))
 }
 
+/// Whether a filter declared by `file` gets body `side` whole (both by default).
+fn gets_body(file: &PluginFile, side: FilterBody) -> bool {
+    file.bodies
+        .as_ref()
+        .is_none_or(|bodies| bodies.contains(&side))
+}
+
+/// `memory_mb` and `timeout_ms` within what the gateway can give.
+fn check_settings(file: &PluginFile) -> Result<(), LoadError> {
+    let most = super::engine::MAX_MEMORY_BYTES >> 20;
+    if file.memory_mb == 0 || file.memory_mb as usize > most {
+        return Err(LoadError::Setting(format!(
+            "memory_mb = {}: from 1 to {most}",
+            file.memory_mb
+        )));
+    }
+    if file.timeout_ms == 0 || file.timeout_ms > MAX_TIMEOUT_MS {
+        return Err(LoadError::Setting(format!(
+            "timeout_ms = {}: from 1 to {MAX_TIMEOUT_MS}",
+            file.timeout_ms
+        )));
+    }
+    Ok(())
+}
+
 /// A key of `file` that only proxy-wasm filters take, if it has one.
 fn filter_only_key(file: &PluginFile) -> Option<&'static str> {
     [
@@ -164,6 +193,7 @@ fn filter_only_key(file: &PluginFile) -> Option<&'static str> {
         ("configuration", file.configuration.is_some()),
         ("vm_configuration", file.vm_configuration.is_some()),
         ("upstreams", !file.upstreams.is_empty()),
+        ("bodies", file.bodies.is_some()),
     ]
     .into_iter()
     .find_map(|(key, set)| set.then_some(key))
@@ -175,19 +205,18 @@ fn load_filter(
     name: &str,
     file: &PluginFile,
     path: &Path,
-    bytes: &[u8],
-    digest: &Digest,
+    module: wasmtime::Module,
 ) -> Result<Plugin, LoadError> {
     if file.authorizer.is_some() {
         return Err(LoadError::FilterAuthorizer);
     }
-    let filter = proxy_wasm::load(name, file, path, bytes, digest)?;
+    let filter = proxy_wasm::load(name, file, path, module)?;
     Ok(Plugin {
         name: name.to_string(),
         code: Code::ProxyWasm(filter),
         phases: Phase::RequestTransformer.flag() | Phase::ResponseTransformer.flag(),
-        needs_request_body: file.bodies.contains(&FilterBody::Request),
-        needs_response_body: file.bodies.contains(&FilterBody::Response),
+        needs_request_body: gets_body(file, FilterBody::Request),
+        needs_response_body: gets_body(file, FilterBody::Response),
         request_headers: None,
         response_headers: None,
         settings: PluginSettings {
@@ -272,7 +301,6 @@ pub fn load_all(
         let mut components: Vec<_> = files
             .iter()
             .filter_map(|file| read_component(&file.value, base).ok())
-            .filter(|(_, bytes, _)| !proxy_wasm::is_core_module(bytes))
             .collect();
         components.sort_by_key(|(_, bytes, _)| bytes.len());
         for (path, bytes, digest) in components {

@@ -47,7 +47,7 @@ pub enum LoadError {
         pinned: String,
     },
     /// Not a component wasmtime accepts.
-    #[error("`{}` is not a valid component: {error}", path.display())]
+    #[error("`{}` is not a valid component or proxy-wasm module: {error}", path.display())]
     Invalid {
         /// The component file.
         path: PathBuf,
@@ -86,6 +86,9 @@ pub enum LoadError {
     /// The host panicked while running `init`.
     #[error("init panicked in the host")]
     InitPanicked,
+    /// A setting out of range.
+    #[error("{0}")]
+    Setting(String),
     /// A core module without the proxy-wasm ABI's version export.
     #[error("`{}` is a core WebAssembly module but not a proxy-wasm filter (it exports no `proxy_abi_version_0_2_*`); plugins are components of wit/plugin.wit or proxy-wasm 0.2 filters", .0.display())]
     NotProxyWasm(PathBuf),

@@ -33,9 +33,7 @@ use wasmtime::{InstancePre, Module};
 
 use self::instance::Live;
 use self::state::FilterShared;
-use super::artifacts;
-use super::compile::Digest;
-use super::engine::{artifact_directory, runtime};
+use super::engine::runtime;
 use super::load_error::LoadError;
 use super::pool::WarmPool;
 use crate::config::PluginFile;
@@ -56,25 +54,16 @@ pub fn is_core_module(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [1, 0, 0, 0]
 }
 
-/// Compile and link the filter declared as `name` by `file`, start its root instance (a
+/// Link the filter declared as `name` by `file` (compiled from `path`), start its root instance (a
 /// config error when its VM start or configuration fails), and keep that instance ticking if
 /// it asked for ticks or registered queues.
 pub fn load(
     name: &str,
     file: &PluginFile,
     path: &std::path::Path,
-    bytes: &[u8],
-    digest: &Digest,
+    module: Module,
 ) -> Result<Filter, LoadError> {
     let runtime = runtime()?;
-    let module = match artifact_directory() {
-        Some(dir) => artifacts::module(&runtime.engine, &dir, digest, bytes),
-        None => Module::new(&runtime.engine, bytes),
-    }
-    .map_err(|error| LoadError::Link {
-        path: path.to_path_buf(),
-        error,
-    })?;
     let exports: Vec<&str> = module.exports().map(|e| e.name()).collect();
     if !exports
         .iter()
@@ -117,7 +106,8 @@ pub fn load(
         metrics: Default::default(),
     });
     let alive = Arc::new(());
-    root::start_root(&pre, &shared, Arc::downgrade(&alive))?;
+    let timeout = std::time::Duration::from_millis(file.timeout_ms);
+    root::start_root(&pre, &shared, timeout, Arc::downgrade(&alive))?;
     Ok(Filter {
         shared,
         pre,

@@ -130,6 +130,7 @@ pub fn compile_with(loaded: &LoadedConfig, patience: Patience) -> Result<Snapsho
         jwt_authorizers,
         account_throttle: throttle::bucket(Level::Account, "", &file.server.throttle),
         pending_plugins,
+        plugins,
     })
 }
 

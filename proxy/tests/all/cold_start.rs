@@ -22,6 +22,10 @@ config = {{ tokens = {{ "ada-token" = {{ principal = "ada" }} }} }}
 path = "{}"
 config = {{ tokens = {{ "ada-token" = {{ principal = "ada" }} }} }}
 
+[plugins.filter]
+path = "{}"
+configuration = "cold"
+
 [apis.a]
 type = "http"
 [apis.a.stages.prod]
@@ -33,9 +37,13 @@ integration = {{ type = "mock", body = "guarded" }}
 [apis.a.routes."GET /rust"]
 plugins = ["rust"]
 integration = {{ type = "mock", body = "rust" }}
+[apis.a.routes."GET /filter"]
+plugins = ["filter"]
+integration = {{ type = "mock", body = "filter" }}
 "#,
         plugin_path("token_authorizer_py").display(),
-        plugin_path("token_authorizer").display()
+        plugin_path("token_authorizer").display(),
+        plugin_path("proxy_wasm_http_config").display()
     )
 }
 
@@ -71,7 +79,16 @@ async fn plugins_compile_beside_a_serving_gateway_and_are_ready_at_the_next_star
         before_plugins_compile: true,
         ..Extra::default()
     };
-    let gateway = Gateway::start_with(&config(), extra()).await;
+    let config = config();
+    let started = Instant::now();
+    let gateway = Gateway::start_with(&config, extra()).await;
+    // A proxy-wasm filter compiles on the same queue, not on the loading thread behind the
+    // Python compilation (outside tester: the plain route waited 8 s for it).
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the gateway took {:?} to serve",
+        started.elapsed()
+    );
     let plain = client()
         .get(format!("{}/prod/plain", gateway.url))
         .send()
@@ -108,6 +125,11 @@ async fn plugins_compile_beside_a_serving_gateway_and_are_ready_at_the_next_star
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(route(&gateway, "rust").await.0, 200);
+    assert_eq!(
+        route(&gateway, "filter").await.0,
+        200,
+        "the filter compiled first"
+    );
     assert_eq!(guarded(&gateway).await.0, 503, "Python is still compiling");
 
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -123,7 +145,7 @@ async fn plugins_compile_beside_a_serving_gateway_and_are_ready_at_the_next_star
     drop(gateway);
 
     // The next start finds the compiled plugin in the cache: ready from the first request.
-    let again = Gateway::start_with(&config(), extra()).await;
+    let again = Gateway::start_with(&config, extra()).await;
     assert_eq!(readyz(&again).await.0, 200);
     assert_eq!(guarded(&again).await.0, 200);
 }

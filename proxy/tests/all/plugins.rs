@@ -724,3 +724,56 @@ integration = {{ type = "mock", body = "ok" }}
     assert_eq!(failed, 0);
     assert!(ok > 20, "too little load ran: {ok}");
 }
+
+/// Settings out of range and keys of the other kind of plugin are config errors (outside
+/// tester: `memory_mb = 100000`, `timeout_ms = 0` and `bodies` on a component were accepted), and
+/// a filter importing a function no proxy-wasm host has is refused at load, as Envoy refuses it.
+#[test]
+fn plugin_settings_out_of_range_are_config_errors() {
+    let token = crate::support::plugin_path("token_authorizer");
+    let dir = tempfile::tempdir().unwrap();
+    // A core module exporting the ABI version, importing `env.not_in_the_abi`.
+    let mut module = b"\0asm\x01\0\0\0".to_vec();
+    module.extend_from_slice(&[1, 4, 1, 0x60, 0, 0]); // type 0: () -> ()
+    module.extend_from_slice(&[2, 22, 1, 3]);
+    module.extend_from_slice(b"env");
+    module.extend_from_slice(&[14]);
+    module.extend_from_slice(b"not_in_the_abi");
+    module.extend_from_slice(&[0, 0]); // func of type 0
+    module.extend_from_slice(&[3, 2, 1, 0]); // one function of type 0
+    let export = b"proxy_abi_version_0_2_1";
+    module.extend_from_slice(&[7, export.len() as u8 + 4, 1, export.len() as u8]);
+    module.extend_from_slice(export);
+    module.extend_from_slice(&[0, 1]); // export function 1
+    module.extend_from_slice(&[10, 4, 1, 2, 0, 0x0b]); // its empty body
+    let unknown = dir.path().join("unknown_import.wasm");
+    std::fs::write(&unknown, module).unwrap();
+    crate::support::assert_config_errors(
+        "settings.toml",
+        &format!(
+            r#"[plugins.big]
+path = "{token}"
+memory_mb = 100000
+
+[plugins.instant]
+path = "{token}"
+timeout_ms = 0
+
+[plugins.bodies]
+path = "{token}"
+bodies = []
+
+[plugins.unknown]
+path = "{unknown}"
+"#,
+            token = token.display(),
+            unknown = unknown.display()
+        ),
+        &[
+            (1, "memory_mb = 100000: from 1 to 256"),
+            (5, "timeout_ms = 0: from 1 to 60000"),
+            (9, "`bodies` applies to proxy-wasm filters only"),
+            (13, "not_in_the_abi"),
+        ],
+    );
+}

@@ -454,6 +454,8 @@ async fn a_hostile_filter_is_bounded_and_answered_by_its_failure_mode() {
         "memory",
         "bad-path",
         "connect",
+        "authority",
+        "late-request-header",
         "response-status",
         "response-headers",
         "response-body",
@@ -499,6 +501,16 @@ async fn a_hostile_filter_is_bounded_and_answered_by_its_failure_mode() {
             "{attack}: the flood reached the client"
         );
     }
+    // The first local response answers, as under Envoy (outside tester: the last one did).
+    let twice = client()
+        .get(format!("{}/closed/x", gateway.url))
+        .header("x-attack", "local-twice")
+        .send()
+        .await
+        .expect("twice");
+    assert_eq!(twice.status().as_u16(), 401);
+    assert_eq!(twice.text().await.unwrap(), "one");
+
     let before = backend.hits();
     let (status, _) = crate::support::get_json(
         &format!("{}/closed/x", gateway.url),
@@ -633,4 +645,89 @@ async fn filters_share_data_and_queues_read_properties_and_count_metrics() {
         )
         .await;
     assert!(metrics.contains("filter_requests"), "{metrics}");
+}
+
+/// A cache file swapped for another plugin's, or corrupted, is compiled again instead of run
+/// (outside tester: the other plugin's code ran, and a corrupted file crashed the gateway).
+#[tokio::test]
+async fn a_tampered_compile_cache_is_compiled_again_not_run() {
+    let cache = tempfile::tempdir().unwrap();
+    let setting = format!("plugin_cache_dir = \"{}\"", cache.path().display());
+    let extra = || crate::support::Extra {
+        server: &setting,
+        ..Default::default()
+    };
+    let config = format!(
+        r#"
+[plugins.config]
+path = "{}"
+configuration = "from http_config"
+bodies = []
+
+[plugins.headers]
+path = "{}"
+bodies = []
+
+[apis.a]
+type = "http"
+[apis.a.stages."$default"]
+[apis.a.routes."GET /config"]
+plugins = ["config"]
+integration = {{ type = "mock", body = "config" }}
+[apis.a.routes."GET /hello"]
+plugins = ["headers"]
+integration = {{ type = "mock", body = "not reached" }}
+"#,
+        plugin_path("proxy_wasm_http_config").display(),
+        plugin_path("proxy_wasm_http_headers").display()
+    );
+    let answers = |gateway: &Gateway| {
+        let url = gateway.url.clone();
+        async move {
+            let config = client().get(format!("{url}/config")).send().await.unwrap();
+            let header = config
+                .headers()
+                .get("custom-header")
+                .map(|v| v.to_str().unwrap().to_string());
+            let hello = client().get(format!("{url}/hello")).send().await.unwrap();
+            (header, hello.text().await.unwrap())
+        }
+    };
+    let expected = (
+        Some("from http_config".to_string()),
+        "Hello, World!\n".to_string(),
+    );
+    let gateway = Gateway::start_with(&config, extra()).await;
+    assert_eq!(answers(&gateway).await, expected);
+    drop(gateway);
+
+    let mut compiled: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    compiled.sort();
+    assert_eq!(compiled.len(), 2, "{compiled:?}");
+    // Swap the two filters' compiled code and checksums, then corrupt one of them.
+    let first = std::fs::read(&compiled[0]).unwrap();
+    let first_sum = std::fs::read(compiled[0].with_extension("sum")).unwrap();
+    std::fs::copy(&compiled[1], &compiled[0]).unwrap();
+    std::fs::copy(
+        compiled[1].with_extension("sum"),
+        compiled[0].with_extension("sum"),
+    )
+    .unwrap();
+    let mut corrupted = first;
+    for byte in &mut corrupted[4096..4160] {
+        *byte = !*byte;
+    }
+    std::fs::write(&compiled[1], corrupted).unwrap();
+    std::fs::write(compiled[1].with_extension("sum"), first_sum).unwrap();
+
+    let again = Gateway::start_with(&config, extra()).await;
+    assert_eq!(
+        answers(&again).await,
+        expected,
+        "each filter runs its own code"
+    );
 }

@@ -160,4 +160,22 @@ async fn reload_applies_server_throttle_at_once_and_names_restart_only_keys() {
         [200, 429],
         "the new account throttle applies at once"
     );
+
+    // What needs a restart is measured against what runs, not against the last reload: still
+    // named after an unrelated reload, no longer once the running value is back.
+    let text = std::fs::read_to_string(&gateway.config_path).unwrap();
+    std::fs::write(&gateway.config_path, format!("{text}\n# a comment\n")).unwrap();
+    let (_, body) = gateway.reload().await;
+    assert_eq!(
+        body["restart_needed"],
+        serde_json::json!(["server.threads"])
+    );
+    let text = std::fs::read_to_string(&gateway.config_path).unwrap();
+    std::fs::write(
+        &gateway.config_path,
+        text.replace("threads = 1", "threads = 2"),
+    )
+    .unwrap();
+    let (_, body) = gateway.reload().await;
+    assert_eq!(body["restart_needed"], serde_json::json!([]));
 }

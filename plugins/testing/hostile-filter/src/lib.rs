@@ -59,7 +59,8 @@ impl HttpContext for Attack {
         match self.name.as_str() {
             "count" => loop {
                 let (value, cas) = self.get_shared_data("count");
-                let next = value.map_or(0, |v| String::from_utf8_lossy(&v).parse().unwrap_or(0)) + 1;
+                let next =
+                    value.map_or(0, |v| String::from_utf8_lossy(&v).parse().unwrap_or(0)) + 1;
                 if self
                     .set_shared_data("count", Some(next.to_string().as_bytes()), cas)
                     .is_ok()
@@ -77,8 +78,10 @@ impl HttpContext for Attack {
             }
             "last-event" => {
                 if let (Some(event), _) = self.get_shared_data("last-event") {
-                    self.answer
-                        .push(("x-last-event".into(), String::from_utf8_lossy(&event).into()));
+                    self.answer.push((
+                        "x-last-event".into(),
+                        String::from_utf8_lossy(&event).into(),
+                    ));
                 }
             }
             "properties" => {
@@ -133,6 +136,12 @@ impl HttpContext for Attack {
             "smuggle" => self.set_http_request_header("content-length", Some("0")),
             "bad-path" => self.set_http_request_header(":path", Some("/../../etc/passwd")),
             "connect" => self.set_http_request_header(":method", Some("CONNECT")),
+            "authority" => self.set_http_request_header(":authority", Some("a b@evil")),
+            "local-twice" => {
+                self.send_http_response(401, vec![], Some(b"one"));
+                self.send_http_response(402, vec![], Some(b"two"));
+                return Action::Pause;
+            }
             "rewrite" => {
                 self.set_http_request_header(":path", Some("/rewritten?by=filter"));
                 self.set_http_request_header(":method", Some("PUT"));
@@ -157,6 +166,7 @@ impl HttpContext for Attack {
                 }
             }
             "rewrite" => self.set_http_response_header("x-filtered", Some("yes")),
+            "late-request-header" => self.set_http_request_header("x-late", Some("too late")),
             _ => {}
         }
         Action::Continue

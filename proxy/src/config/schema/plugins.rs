@@ -62,8 +62,7 @@ pub struct PluginFile {
     pub upstreams: HashMap<String, String>,
     /// proxy-wasm filters: the bodies the filter gets whole, `request` and `response` (the
     /// default); the route then buffers them. `[]` for a header-only filter on a streaming route.
-    #[serde(default = "both_bodies")]
-    pub bodies: Vec<FilterBody>,
+    pub bodies: Option<Vec<FilterBody>>,
 }
 
 /// A body a proxy-wasm filter may get.
@@ -74,10 +73,6 @@ pub enum FilterBody {
     Request,
     /// The response body (`proxy_on_response_body`).
     Response,
-}
-
-fn both_bodies() -> Vec<FilterBody> {
-    vec![FilterBody::Request, FilterBody::Response]
 }
 
 /// `[plugins.<name>] authorizer = { type = "token", validation_regex = "^Bearer .+$" }` or

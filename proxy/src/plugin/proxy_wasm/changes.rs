@@ -166,7 +166,7 @@ pub fn request_changes(live: &mut Live, request: &RequestView) -> Result<Request
     if let Some(authority) = changed(b":authority") {
         set_headers.push(Header {
             name: "host".into(),
-            value: text(&authority, "authority")?,
+            value: checked_authority(text(&authority, "authority")?)?,
         });
     }
     Ok(RequestChanges {
@@ -177,6 +177,19 @@ pub fn request_changes(live: &mut Live, request: &RequestView) -> Result<Request
         remove_headers,
         body,
     })
+}
+
+/// An `:authority` a filter set, if it is a host with an optional port (no user info).
+fn checked_authority(authority: String) -> Result<String, Fault> {
+    let invalid = || Fault::Invalid(format!("authority `{}`", authority.escape_debug()));
+    let parsed = http::uri::Authority::try_from(authority.as_str()).map_err(|_| invalid())?;
+    let port_ok = parsed
+        .port()
+        .is_none_or(|port| port.as_str().parse::<u16>().is_ok());
+    if authority.contains('@') || parsed.host().is_empty() || !port_ok {
+        return Err(invalid());
+    }
+    Ok(authority)
 }
 
 /// What the response callbacks changed, as response-transformer changes.

@@ -238,11 +238,15 @@ pub fn add_stream_control(linker: &mut Linker<FilterHost>) -> wasmtime::Result<(
                     .into_iter()
                     .map(|(n, v)| (n.to_ascii_lowercase(), v))
                     .collect();
-                caller.data_mut().exchange.local_response = Some(LocalResponse {
-                    status,
-                    headers,
-                    body,
-                });
+                // The first local response answers, as in Envoy; a later one is ignored.
+                let exchange = &mut caller.data_mut().exchange;
+                if exchange.local_response.is_none() {
+                    exchange.local_response = Some(LocalResponse {
+                        status,
+                        headers,
+                        body,
+                    });
+                }
                 Ok(Status::Ok)
             })())
         },

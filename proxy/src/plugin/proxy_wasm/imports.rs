@@ -36,17 +36,19 @@ pub fn linker(engine: &Engine) -> wasmtime::Result<Linker<FilterHost>> {
     Ok(linker)
 }
 
-/// Define each function `module` imports that `linker` lacks, answering `Unimplemented` (or
-/// WASI's `ENOSYS`), so modules built against a larger ABI link and learn at the call.
+/// Define each ABI function (`env.proxy_*`) and WASI function `module` imports that `linker`
+/// lacks, answering `Unimplemented` (or WASI's `ENOSYS`), so modules built against a larger ABI
+/// link and learn at the call. Any other unknown import is left unresolved, and the module
+/// refused at load, as Envoy refuses it.
 pub fn stub_unknown(linker: &mut Linker<FilterHost>, module: &Module) {
     for import in module.imports() {
         let Some(ty) = import.ty().func().cloned() else {
             continue;
         };
-        let code = if import.module().starts_with("wasi") {
-            wasi::ENOSYS
-        } else {
-            Status::Unimplemented as i32
+        let code = match import.module() {
+            "wasi_snapshot_preview1" | "wasi_unstable" => wasi::ENOSYS,
+            "env" if import.name().starts_with("proxy_") => Status::Unimplemented as i32,
+            _ => continue,
         };
         // Defining an import the linker has fails, which leaves the real one.
         let _ = linker.func_new(

@@ -175,6 +175,11 @@ impl Live {
         self.store.data_mut()
     }
 
+    /// Give later callbacks `timeout` each (the root instance starts under a longer one).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// Arm the deadline of the callbacks about to run.
     pub fn arm(&mut self, started: Instant) {
         self.store.data_mut().deadline = started + self.timeout;

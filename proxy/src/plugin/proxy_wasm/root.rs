@@ -21,6 +21,7 @@ const START_DEADLINE: Duration = Duration::from_secs(5);
 pub fn start_root(
     pre: &InstancePre<FilterHost>,
     shared: &Arc<FilterShared>,
+    timeout: Duration,
     alive: Weak<()>,
 ) -> Result<(), LoadError> {
     let (pre, shared) = (pre.clone(), shared.clone());
@@ -55,6 +56,7 @@ pub fn start_root(
                     }
                 };
                 let _ = started_tx.send(Ok(()));
+                live.set_timeout(timeout);
                 run_root(&mut live, queue_rx, alive).await;
             });
         })

@@ -187,6 +187,10 @@ impl FilterHost {
     ) -> Status {
         let exchange = &mut self.exchange;
         let (pairs, flag) = match map {
+            // The request went upstream: as in Envoy, its headers can no longer change.
+            MapType::RequestHeaders if exchange.response_headers.is_some() => {
+                return Status::BadArgument
+            }
             MapType::RequestHeaders => (
                 exchange.request_headers.as_mut(),
                 &mut exchange.request_headers_changed,
