@@ -142,12 +142,12 @@ impl Live {
         };
         for init in ["_initialize", "_start"] {
             if let Ok(init) = instance.get_typed_func::<(), ()>(&mut live.store, init) {
-                live.call(&init, ()).await?;
+                call(&mut live.store, timeout, &init, ()).await?;
                 break;
             }
         }
-        let create = live.exports.on_context_create.clone();
-        live.call(&create, (ROOT_CONTEXT, 0)).await?;
+        let create = &live.exports.on_context_create;
+        call(&mut live.store, timeout, create, (ROOT_CONTEXT, 0)).await?;
         let sizes = [
             (
                 live.exports.on_vm_start.clone(),
@@ -162,7 +162,7 @@ impl Live {
         ];
         for (hook, size, name) in sizes {
             if let Some(hook) = hook {
-                if live.call(&hook, (ROOT_CONTEXT, size as u32)).await? == 0 {
+                if call(&mut live.store, timeout, &hook, (ROOT_CONTEXT, size as u32)).await? == 0 {
                     return Err(Fault::Invalid(format!("{name} returned false")));
                 }
             }
@@ -186,23 +186,18 @@ impl Live {
         self.store.set_epoch_deadline(1);
     }
 
-    async fn call<P: WasmParams + Sync, R: WasmResults + Sync>(
-        &mut self,
-        f: &TypedFunc<P, R>,
-        args: P,
-    ) -> Result<R, Fault> {
-        let timeout = self.timeout;
-        f.call_async(&mut self.store, args)
-            .await
-            .map_err(|e| fault_of(e, timeout))
-    }
-
     /// A new stream context under the root context.
     pub async fn new_context(&mut self) -> Result<u32, Fault> {
         let context = self.next_context;
         self.next_context = self.next_context.wrapping_add(1).max(ROOT_CONTEXT + 1);
-        let create = self.exports.on_context_create.clone();
-        self.call(&create, (context, ROOT_CONTEXT)).await?;
+        let create = &self.exports.on_context_create;
+        call(
+            &mut self.store,
+            self.timeout,
+            create,
+            (context, ROOT_CONTEXT),
+        )
+        .await?;
         Ok(context)
     }
 
@@ -222,34 +217,34 @@ impl Live {
             Hook::ResponseHeaders => &exports.on_response_headers,
             Hook::ResponseBody => &exports.on_response_body,
         };
-        let Some(f) = f.clone() else {
+        let Some(f) = f else {
             return Ok(false);
         };
-        let action = self
-            .call(&f, (context, size as u32, end_of_stream.into()))
-            .await?;
+        let args = (context, size as u32, end_of_stream.into());
+        let action = call(&mut self.store, self.timeout, f, args).await?;
         self.settle(context).await?;
         Ok(action == super::abi::ACTION_PAUSE)
     }
 
     /// The end of stream `context`: `proxy_on_log`, `proxy_on_done`, `proxy_on_delete`.
     pub async fn end(&mut self, context: u32) -> Result<(), Fault> {
-        if let Some(f) = self.exports.on_log.clone() {
-            self.call(&f, context).await?;
+        let exports = &self.exports;
+        if let Some(f) = &exports.on_log {
+            call(&mut self.store, self.timeout, f, context).await?;
         }
-        if let Some(f) = self.exports.on_done.clone() {
-            self.call(&f, context).await?;
+        if let Some(f) = &exports.on_done {
+            call(&mut self.store, self.timeout, f, context).await?;
         }
-        if let Some(f) = self.exports.on_delete.clone() {
-            self.call(&f, context).await?;
+        if let Some(f) = &exports.on_delete {
+            call(&mut self.store, self.timeout, f, context).await?;
         }
         Ok(())
     }
 
     /// A tick of the root context.
     pub async fn tick(&mut self) -> Result<(), Fault> {
-        if let Some(f) = self.exports.on_tick.clone() {
-            self.call(&f, ROOT_CONTEXT).await?;
+        if let Some(f) = &self.exports.on_tick {
+            call(&mut self.store, self.timeout, f, ROOT_CONTEXT).await?;
             self.settle(ROOT_CONTEXT).await?;
         }
         Ok(())
@@ -257,8 +252,8 @@ impl Live {
 
     /// Tell the root context that queue `id` has an item.
     pub async fn queue_ready(&mut self, id: u32) -> Result<(), Fault> {
-        if let Some(f) = self.exports.on_queue_ready.clone() {
-            self.call(&f, (ROOT_CONTEXT, id)).await?;
+        if let Some(f) = &self.exports.on_queue_ready {
+            call(&mut self.store, self.timeout, f, (ROOT_CONTEXT, id)).await?;
             self.settle(ROOT_CONTEXT).await?;
         }
         Ok(())
@@ -273,12 +268,12 @@ impl Live {
                 exchange.pending_calls.clear();
                 return Ok(());
             }
-            let call = exchange.pending_calls.remove(0);
+            let pending = exchange.pending_calls.remove(0);
             let host = self.store.data();
             let request = OutgoingRequest {
-                method: call.method,
-                url: format!("http://{}{}", call.host, call.path),
-                headers: call
+                method: pending.method,
+                url: format!("http://{}{}", pending.host, pending.path),
+                headers: pending
                     .headers
                     .iter()
                     .map(|(n, v)| Header {
@@ -286,8 +281,8 @@ impl Live {
                         value: String::from_utf8_lossy(v).into_owned(),
                     })
                     .collect(),
-                body: call.body,
-                timeout_ms: Some(call.timeout.as_millis().min(u32::MAX as u128) as u32),
+                body: pending.body,
+                timeout_ms: Some(pending.timeout.as_millis().min(u32::MAX as u128) as u32),
             };
             let answer = outbound::send(&host.shared.allowed_hosts, request, host.deadline).await;
             let response = match answer {
@@ -317,15 +312,27 @@ impl Live {
             };
             let counts = (response.headers.len() as u32, response.body.len() as u32);
             self.store.data_mut().exchange.call_response = Some(response);
-            if let Some(f) = self.exports.on_http_call_response.clone() {
-                let delivered = self
-                    .call(&f, (context, call.token, counts.0, counts.1, 0))
-                    .await;
+            if let Some(f) = &self.exports.on_http_call_response {
+                let args = (context, pending.token, counts.0, counts.1, 0);
+                let delivered = call(&mut self.store, self.timeout, f, args).await;
                 self.store.data_mut().exchange.call_response = None;
                 delivered?;
             }
         }
     }
+}
+
+/// Call `f` in `store` (the callback's deadline armed), its trap a fault; the export is borrowed,
+/// not cloned (a clone takes and drops a reference on its type's registration).
+async fn call<P: WasmParams + Sync, R: WasmResults + Sync>(
+    store: &mut Store<FilterHost>,
+    timeout: Duration,
+    f: &TypedFunc<P, R>,
+    args: P,
+) -> Result<R, Fault> {
+    f.call_async(store, args)
+        .await
+        .map_err(|e| fault_of(e, timeout))
 }
 
 /// The fault a wasmtime error stands for: the deadline trap is a timeout.
