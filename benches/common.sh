@@ -102,3 +102,26 @@ plugins = ["auth", "headers"]
 integration = { type = "http_proxy", uri = "http://127.0.0.1:$1/{proxy}" }
 CONF
 }
+
+# cpu_run PID OUT LABEL WRK_ARGS...: one wrk run (2 threads, $CONNECTIONS connections,
+# $DURATION s, as SCHED_BATCH) against the process PID, appending "cpu_us_per_request
+# requests_per_second" to the file OUT (CPU from /proc/PID/stat); a non-2xx answer stops the
+# bench, naming LABEL.
+cpu_run() {
+  local pid=$1 file=$2 label=$3 before after out requests tick_us
+  shift 3
+  tick_us=$((1000000 / $(getconf CLK_TCK)))
+  before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  out=$(chrt --batch 0 wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "$@")
+  after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  requests=$(echo "$out" | awk '/requests in/ {print $1}')
+  if echo "$out" | grep -q "Non-2xx"; then
+    echo "$label: non-2xx answers" >&2
+    exit 1
+  fi
+  awk -v t="$((after - before))" -v us="$tick_us" -v n="$requests" -v rps="$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
+    'BEGIN {printf "%.2f %s\n", t * us / n, rps}' >> "$file"
+}
+
+# median_of: the median of the numbers on standard input, one per line.
+median_of() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }

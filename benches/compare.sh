@@ -42,25 +42,11 @@ start_gateway() {
 start_gateway old "$OLD"
 start_gateway new "$NEW"
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
-
 # run NAME ROUTE: one wrk run; appends "cpu_us_per_request requests_per_second" to its file.
 run() {
-  local pid port path before after out requests
-  pid="PID_$1"; port="PORT_$1"
-  path="/"; [ "$2" = chain ] && path="/chain/x"
-  before=$(cpu_ticks "${!pid}")
-  out=$("${BATCH[@]}" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -H 'authorization: Bearer bench-token' \
-    "http://127.0.0.1:${!port}$path")
-  after=$(cpu_ticks "${!pid}")
-  requests=$(echo "$out" | awk '/requests in/ {print $1}')
-  if echo "$out" | grep -q "Non-2xx"; then
-    echo "$1 $2: non-2xx answers" >&2
-    exit 1
-  fi
-  awk -v t="$((after - before))" -v us="$TICK_US" -v n="$requests" -v rps="$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
-    'BEGIN {printf "%.2f %s\n", t * us / n, rps}' >> "$work/$1-$2"
+  local pid="PID_$1" port="PORT_$1" path="/"
+  [ "$2" = chain ] && path="/chain/x"
+  cpu_run "${!pid}" "$work/$1-$2" "$1 $2" -H 'authorization: Bearer bench-token' "http://127.0.0.1:${!port}$path"
 }
 
 for round in $(seq "$ROUNDS"); do
@@ -71,16 +57,15 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 printf '%-6s %-6s %14s %14s\n' build route "CPU µs/req" "requests/s"
 for name in old new; do
   for route in plain chain; do
     printf '%-6s %-6s %14s %14s\n' "$name" "$route" \
-      "$(cut -d' ' -f1 "$work/$name-$route" | median)" "$(cut -d' ' -f2 "$work/$name-$route" | median)"
+      "$(cut -d' ' -f1 "$work/$name-$route" | median_of)" "$(cut -d' ' -f2 "$work/$name-$route" | median_of)"
   done
 done
 for route in plain chain; do
-  old_cpu=$(cut -d' ' -f1 "$work/old-$route" | median)
-  new_cpu=$(cut -d' ' -f1 "$work/new-$route" | median)
+  old_cpu=$(cut -d' ' -f1 "$work/old-$route" | median_of)
+  new_cpu=$(cut -d' ' -f1 "$work/new-$route" | median_of)
   echo "$route: new/old CPU per request $(python3 -c "print(round($new_cpu / $old_cpu, 3))")"
 done

@@ -94,22 +94,10 @@ YAML
 PID_envoy=$!
 wait_for "http://127.0.0.1:$envoy_admin/ready"
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-TICK_US=$((1000000 / $(getconf CLK_TCK)))
 # run PROXY ROUTE URL: one wrk run; appends "cpu_us_per_request requests_per_second".
 run() {
-  local pid before after out requests
-  pid="PID_$1"
-  before=$(cpu_ticks "${!pid}")
-  out=$("${BATCH[@]}" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "$3")
-  after=$(cpu_ticks "${!pid}")
-  requests=$(echo "$out" | awk '/requests in/ {print $1}')
-  if echo "$out" | grep -q "Non-2xx"; then
-    echo "$1 $2: non-2xx answers" >&2
-    exit 1
-  fi
-  awk -v t="$((after - before))" -v us="$TICK_US" -v n="$requests" -v rps="$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
-    'BEGIN {printf "%.2f %s\n", t * us / n, rps}' >> "$work/$1-$2"
+  local pid="PID_$1"
+  cpu_run "${!pid}" "$work/$1-$2" "$1 $2" "$3"
 }
 curl -sf -o /dev/null -D - "http://127.0.0.1:$port/filter/x" | grep -qi '^custom-header: bench' || { echo "wasmgate's filter did not run" >&2; exit 1; }
 curl -sf -o /dev/null -D - "http://127.0.0.1:$envoy_filter/x" | grep -qi '^custom-header: bench' || { echo "Envoy's filter did not run" >&2; exit 1; }
@@ -125,15 +113,14 @@ for round in $(seq "$ROUNDS"); do
     fi
   done
 done
-median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 printf '%-9s %-7s %12s %12s\n' proxy route "CPU µs/req" "requests/s"
 for proxy in wasmgate envoy; do
   for route in plain filter; do
     printf '%-9s %-7s %12s %12s\n' "$proxy" "$route" \
-      "$(cut -d' ' -f1 "$work/$proxy-$route" | median)" "$(cut -d' ' -f2 "$work/$proxy-$route" | median)"
+      "$(cut -d' ' -f1 "$work/$proxy-$route" | median_of)" "$(cut -d' ' -f2 "$work/$proxy-$route" | median_of)"
   done
 done
-cost() { python3 -c "print(round($(cut -d' ' -f1 "$work/$1-filter" | median) - $(cut -d' ' -f1 "$work/$1-plain" | median), 2))"; }
+cost() { python3 -c "print(round($(cut -d' ' -f1 "$work/$1-filter" | median_of) - $(cut -d' ' -f1 "$work/$1-plain" | median_of), 2))"; }
 wasmgate_cost=$(cost wasmgate) envoy_cost=$(cost envoy)
 echo "filter cost (CPU µs per request): wasmgate $wasmgate_cost, Envoy $envoy_cost"
 python3 - "$work" <<'PY'

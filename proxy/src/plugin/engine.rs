@@ -1,17 +1,19 @@
 //! The one wasmtime `Engine` of the process: component model, async calls, epoch interruption
 //! (a ticker thread, ticking only while plugin code runs), the pooling allocator with
 //! copy-on-write memory images, where compiled plugins are kept (`server.plugin_cache_dir`,
-//! used by [`super::artifacts`]), plus the shared `Linker`.
+//! used by [`super::artifacts`]), the shared `Linker`, and the sandboxed store every instance —
+//! component or proxy-wasm filter — runs in (memory cap, deadline, yielding).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::thread::Thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ProfilingStrategy,
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    ProfilingStrategy, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline,
 };
 
 use super::bindings::GatewayPlugin;
@@ -157,4 +159,42 @@ impl Drop for Ticking {
     fn drop(&mut self) {
         CALLS_RUNNING.fetch_sub(1, Ordering::AcqRel);
     }
+}
+
+/// What the sandbox needs from a store's data, for components and proxy-wasm filters alike:
+/// its memory cap and the deadline of the call in progress.
+pub trait Sandboxed: Send + 'static {
+    /// The store's resource limits.
+    fn limits(&mut self) -> &mut StoreLimits;
+    /// When the current call must end.
+    fn deadline(&self) -> Instant;
+}
+
+/// The limits of an instance capped at `bytes` of memory: growing past them traps.
+pub fn memory_limits(bytes: usize) -> StoreLimits {
+    StoreLimitsBuilder::new()
+        .memory_size(bytes)
+        .trap_on_grow_failure(true)
+        .build()
+}
+
+/// A store for one instance holding `data`: its memory cap, and an epoch check each tick that
+/// yields to the runtime until the data's deadline, then traps with
+/// [`wasmtime::Trap::Interrupt`]. The yield is tokio's `yield_now`, which wakes the call again
+/// only after the worker has polled for I/O and run the tasks already queued: a busy plugin
+/// takes one tick's turn in a round, never the worker (wasmtime's own `Yield` wakes the call at
+/// once, into tokio's LIFO slot, so the worker polled I/O only every 61 ticks and plain requests
+/// behind a looping plugin waited tens of milliseconds).
+pub fn sandboxed_store<T: Sandboxed>(engine: &Engine, data: T) -> Store<T> {
+    let mut store = Store::new(engine, data);
+    store.limiter(|data| data.limits());
+    store.epoch_deadline_callback(|store| {
+        Ok(if Instant::now() >= store.data().deadline() {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
+        })
+    });
+    store.set_epoch_deadline(1);
+    store
 }

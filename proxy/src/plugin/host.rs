@@ -6,10 +6,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{Engine, Store, StoreLimits};
 
 use super::bindings::wasmgate::plugin::{config, http, kv, log as plugin_log, metrics, types};
 use super::context::RequestContext;
+use super::engine::{memory_limits, sandboxed_store, Sandboxed};
 use super::heads::{LentHead, RequestView, ResponseView};
 use super::kv::KvStore;
 use super::outbound;
@@ -76,13 +77,9 @@ impl HostState {
     /// A fresh state for an instance of the plugin behind `shared`, for a call ending at
     /// `deadline`.
     fn new(shared: Arc<PluginShared>, deadline: Instant) -> Self {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(shared.memory_bytes)
-            .trap_on_grow_failure(true)
-            .build();
         Self {
+            limits: memory_limits(shared.memory_bytes),
             shared,
-            limits,
             deadline,
             wasi: Wasi::deny_all(),
             lent: Lent::default(),
@@ -119,29 +116,23 @@ pub struct Lent {
     pub context: Option<Arc<RequestContext>>,
 }
 
-/// A store for one instance of the plugin behind `shared`: its memory cap, and an epoch check
-/// each tick that yields to the runtime until `deadline`, then traps with
-/// [`wasmtime::Trap::Interrupt`]. The yield is tokio's `yield_now`, which wakes the call again
-/// only after the worker has polled for I/O and run the tasks already queued: a busy plugin
-/// takes one tick's turn in a round, never the worker (wasmtime's own `Yield` wakes the call at
-/// once, into tokio's LIFO slot, so the worker polled I/O only every 61 ticks and plain requests
-/// behind a looping plugin waited tens of milliseconds).
+/// A store for one instance of the plugin behind `shared`, for a call ending at `deadline`.
 pub fn new_store(
     engine: &Engine,
     shared: Arc<PluginShared>,
     deadline: Instant,
 ) -> Store<HostState> {
-    let mut store = Store::new(engine, HostState::new(shared, deadline));
-    store.limiter(|state| &mut state.limits);
-    store.epoch_deadline_callback(|store| {
-        Ok(if Instant::now() >= store.data().deadline {
-            UpdateDeadline::Interrupt
-        } else {
-            UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
-        })
-    });
-    store.set_epoch_deadline(1);
-    store
+    sandboxed_store(engine, HostState::new(shared, deadline))
+}
+
+impl Sandboxed for HostState {
+    fn limits(&mut self) -> &mut StoreLimits {
+        &mut self.limits
+    }
+
+    fn deadline(&self) -> Instant {
+        self.deadline
+    }
 }
 
 impl types::Host for HostState {}

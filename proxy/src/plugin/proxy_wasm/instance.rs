@@ -8,13 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
-use wasmtime::{
-    Instance, InstancePre, Store, Trap, TypedFunc, UpdateDeadline, WasmParams, WasmResults,
-};
+use wasmtime::{Instance, InstancePre, Store, Trap, TypedFunc, WasmParams, WasmResults};
 
 use super::state::{CallResponse, FilterHost, FilterShared};
 use crate::plugin::bindings::wasmgate::plugin::http::OutgoingRequest;
 use crate::plugin::bindings::wasmgate::plugin::types::Header;
+use crate::plugin::engine::sandboxed_store;
 use crate::plugin::{outbound, Fault};
 
 /// The id of every instance's root context.
@@ -91,23 +90,13 @@ pub struct Live {
     timeout: Duration,
 }
 
-/// A store whose calls yield every epoch tick until the deadline in its data, then trap.
+/// A store for one instance of the filter behind `shared`, for a callback ending at `deadline`.
 fn new_store(
     pre: &InstancePre<FilterHost>,
     shared: Arc<FilterShared>,
     deadline: Instant,
 ) -> Store<FilterHost> {
-    let mut store = Store::new(pre.module().engine(), FilterHost::new(shared, deadline));
-    store.limiter(|host| &mut host.limits);
-    store.epoch_deadline_callback(|store| {
-        Ok(if Instant::now() >= store.data().deadline {
-            UpdateDeadline::Interrupt
-        } else {
-            UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
-        })
-    });
-    store.set_epoch_deadline(1);
-    store
+    sandboxed_store(pre.module().engine(), FilterHost::new(shared, deadline))
 }
 
 impl Live {

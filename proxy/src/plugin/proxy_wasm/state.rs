@@ -8,11 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
-use wasmtime::{Memory, StoreLimits, StoreLimitsBuilder, TypedFunc};
+use wasmtime::{Memory, StoreLimits, TypedFunc};
 
 use super::abi::{BufferType, MapType, Pairs, Status};
 use super::shared::{Metrics, Vm};
 use crate::plugin::context::RequestContext;
+use crate::plugin::engine::{memory_limits, Sandboxed};
 use crate::plugin::output::{MAX_BODY, MAX_TOTAL_HEADERS, MAX_TOTAL_HEADER_BYTES};
 
 /// Most `proxy_http_call`s one callback may start.
@@ -144,13 +145,9 @@ pub struct FilterHost {
 impl FilterHost {
     /// A fresh instance's data, for a callback ending at `deadline`.
     pub fn new(shared: Arc<FilterShared>, deadline: Instant) -> Self {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(shared.memory_bytes)
-            .trap_on_grow_failure(true)
-            .build();
         Self {
+            limits: memory_limits(shared.memory_bytes),
             shared,
-            limits,
             deadline,
             memory: None,
             allocate: None,
@@ -277,6 +274,16 @@ pub enum Growth {
 /// The bytes of the names and values of `pairs`.
 pub fn pair_bytes(pairs: &Pairs) -> usize {
     pairs.iter().map(|(n, v)| n.len() + v.len()).sum()
+}
+
+impl Sandboxed for FilterHost {
+    fn limits(&mut self) -> &mut StoreLimits {
+        &mut self.limits
+    }
+
+    fn deadline(&self) -> Instant {
+        self.deadline
+    }
 }
 
 /// The first value of header `name` (any case) in `pairs`.
