@@ -56,6 +56,8 @@ fn context() -> Arc<RequestContext> {
         request_id: "00000000-0000-4000-8000-000000000000".into(),
         principal: None,
         authorizer_context: Vec::new(),
+        scheme: "http",
+        client_cert: None,
     })
 }
 

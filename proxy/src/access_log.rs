@@ -45,6 +45,15 @@ pub struct AccessRecord<'a> {
     pub validation_error: Option<&'a str>,
     /// `$context.identity.apiKeyId`, when an API key admitted the request.
     pub api_key_id: Option<&'a str>,
+    /// `https` or `http`: how the client reached the gateway.
+    pub scheme: &'a str,
+    /// `TLSv1_3` or `TLSv1_2` over TLS.
+    pub tls_version: Option<&'a str>,
+    /// `$context.identity.clientCert.subjectDN`, when the client presented a certificate.
+    #[serde(rename = "clientCertSubjectDN")]
+    pub client_cert_subject_dn: Option<&'a str>,
+    /// `$context.identity.clientCert.serialNumber`.
+    pub client_cert_serial_number: Option<&'a str>,
 }
 
 /// Where access-log lines go.

@@ -41,6 +41,7 @@ mod pipeline;
 mod respond;
 mod responses;
 mod trace;
+mod transport;
 mod views;
 
 use std::sync::Arc;

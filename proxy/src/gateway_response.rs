@@ -51,11 +51,13 @@ pub enum ErrorKind {
     RequestHeaderFieldsTooLarge,
     /// A method the gateway never serves (`CONNECT`): 405. Not an AWS type.
     MethodNotAllowed,
+    /// The TLS server name and the `Host` name different domains (no domain fronting).
+    MisdirectedRequest,
 }
 
 impl ErrorKind {
     /// Every kind, for parsing config keys.
-    pub const ALL: [ErrorKind; 18] = [
+    pub const ALL: [ErrorKind; 19] = [
         Self::MissingAuthenticationToken,
         Self::ResourceNotFound,
         Self::Unauthorized,
@@ -74,6 +76,7 @@ impl ErrorKind {
         Self::UriTooLong,
         Self::RequestHeaderFieldsTooLarge,
         Self::MethodNotAllowed,
+        Self::MisdirectedRequest,
     ];
 
     /// The AWS gateway response type name, used as the config key.
@@ -97,6 +100,7 @@ impl ErrorKind {
             Self::UriTooLong => "URI_TOO_LONG",
             Self::RequestHeaderFieldsTooLarge => "REQUEST_HEADER_FIELDS_TOO_LARGE",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::MisdirectedRequest => "MISDIRECTED_REQUEST",
         }
     }
 
@@ -121,6 +125,7 @@ impl ErrorKind {
             Self::UriTooLong => "UriTooLongException",
             Self::RequestHeaderFieldsTooLarge => "RequestHeaderFieldsTooLargeException",
             Self::MethodNotAllowed => "MethodNotAllowedException",
+            Self::MisdirectedRequest => "MisdirectedRequestException",
         }
     }
 
@@ -143,6 +148,7 @@ impl ErrorKind {
             Self::UriTooLong => 414,
             Self::RequestHeaderFieldsTooLarge => 431,
             Self::MethodNotAllowed => 405,
+            Self::MisdirectedRequest => 421,
         }
     }
 
@@ -166,6 +172,7 @@ impl ErrorKind {
             Self::UriTooLong => "Request-URI Too Long",
             Self::RequestHeaderFieldsTooLarge => "Request Header Fields Too Large",
             Self::MethodNotAllowed => "Method Not Allowed",
+            Self::MisdirectedRequest => "Misdirected Request",
         }
     }
 }

@@ -54,6 +54,8 @@ pub struct HttpIntegration {
     pub pool: Arc<Pool>,
     /// The `Host` header the backend sees: the URI's authority.
     pub host_header: String,
+    /// Whether the URI is `https://`.
+    pub tls: bool,
     /// Path template; `None` forwards the request's path (after the stage prefix).
     pub path: Option<Template>,
     /// Query template from the URI, sent before the request's own query parameters.
@@ -68,9 +70,11 @@ pub struct HttpIntegration {
     pub response_mapping: ResponseMapping,
 }
 
-/// The parts of an integration URI: `http://<authority><path>?<query>`.
+/// The parts of an integration URI: `http[s]://<authority><path>?<query>`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct UriParts<'a> {
+    /// `https://`.
+    pub tls: bool,
     /// `host[:port]` or an upstream name, possibly with stage-variable references.
     pub authority: &'a str,
     /// The path, empty when the URI has none.
@@ -82,26 +86,21 @@ pub struct UriParts<'a> {
 /// Why an integration URI is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum UriError {
-    /// `https://`.
-    #[error("https backends are not supported yet; use http://")]
-    Https,
     /// Any other scheme, or none.
-    #[error("an integration URI starts with `http://`")]
+    #[error("an integration URI starts with `http://` or `https://`")]
     NotHttp,
-    /// `http://` followed by a path or nothing.
+    /// The scheme followed by a path or nothing.
     #[error("the integration URI has no host")]
     NoHost,
 }
 
-/// Split an integration URI; only `http://` is supported.
+/// Split an `http://` or `https://` integration URI.
 pub fn split_uri(uri: &str) -> Result<UriParts<'_>, UriError> {
-    let rest = uri
-        .strip_prefix("http://")
-        .ok_or(if uri.starts_with("https://") {
-            UriError::Https
-        } else {
-            UriError::NotHttp
-        })?;
+    let (tls, rest) = match (uri.strip_prefix("http://"), uri.strip_prefix("https://")) {
+        (Some(rest), _) => (false, rest),
+        (_, Some(rest)) => (true, rest),
+        _ => return Err(UriError::NotHttp),
+    };
     let (before_query, query) = match rest.split_once('?') {
         Some((before, query)) => (before, Some(query)),
         None => (rest, None),
@@ -114,6 +113,7 @@ pub fn split_uri(uri: &str) -> Result<UriParts<'_>, UriError> {
         return Err(UriError::NoHost);
     }
     Ok(UriParts {
+        tls,
         authority,
         path,
         query,
@@ -165,7 +165,7 @@ mod tests {
                 Ok(("127.0.0.1:9000", "/a/{id}", Some("x=1"))),
             ),
             ("http://h?x", Ok(("h", "", Some("x")))),
-            ("https://h/", Err(())),
+            ("https://h/a", Ok(("h", "/a", None))),
             ("ftp://h/", Err(())),
             ("http:///x", Err(())),
         ];

@@ -30,6 +30,7 @@ pub mod snapshot;
 pub mod state;
 pub mod template;
 pub mod throttle;
+pub mod tls;
 pub mod upstream;
 pub mod validation;
 pub mod watcher;

@@ -1,5 +1,5 @@
-//! Assembling and running the gateway process: the pingora server with the proxy service, the
-//! admin listener, the config watcher, the usage flusher, the reload once plugins left compiling
+//! Assembling and running the gateway process: the pingora server with the proxy service (its
+//! plaintext, TLS and redirect listeners, HTTP/2 settings), the admin listener, the config watcher, the usage flusher, the reload once plugins left compiling
 //! at start are ready, and the draining shutdown (which writes the last usage counts).
 
 use std::net::TcpListener;
@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use pingora::apps::HttpServerOptions;
+use pingora::protocols::http::v2::server::default_h2_options;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server};
 use pingora::services::background::background_service;
@@ -17,6 +19,7 @@ use crate::admin::AdminApp;
 use crate::drain::DrainingShutdown;
 use crate::gateway::Gateway;
 use crate::state::State;
+use crate::tls::{listener_settings, TransportSource};
 use crate::watcher::ConfigWatcher;
 
 /// Load the config at `path` and serve until SIGTERM (drain) or SIGINT (stop now).
@@ -32,7 +35,13 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
         .iter()
         .map(|l| l.get_ref().clone())
         .collect();
-    for address in proxy_listens.iter().chain([&admin_listen]) {
+    let tls_listens: Vec<String> = server_file
+        .tls
+        .iter()
+        .flat_map(|tls| tls.listen.iter().chain(&tls.redirect_listen))
+        .map(|l| l.get_ref().clone())
+        .collect();
+    for address in proxy_listens.iter().chain(&tls_listens).chain([&admin_listen]) {
         // Pingora cannot report a failed bind cleanly: check each address up front.
         TcpListener::bind(address).with_context(|| format!("cannot listen on {address}"))?;
     }
@@ -47,10 +56,31 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let gateway = pingora::proxy::http_proxy(&server.configuration, Gateway::new(state.clone()));
+    let mut gateway =
+        pingora::proxy::http_proxy(&server.configuration, Gateway::new(state.clone()));
+    let mut options = HttpServerOptions::default();
+    options.h2c = server_file.http2.cleartext;
+    gateway.server_options = Some(options);
+    let mut h2 = default_h2_options();
+    h2.max_concurrent_streams(server_file.http2.max_concurrent_streams)
+        .max_header_list_size(server_file.limits.max_header_bytes as u32);
+    gateway.h2_options = Some(h2);
     let mut proxy = Service::new("wasmgate proxy".to_string(), gateway);
     for address in &proxy_listens {
         proxy.add_tcp(address);
+    }
+    if let Some(tls) = &server_file.tls {
+        let source: TransportSource = {
+            let state = state.clone();
+            Arc::new(move || state.snapshot().transport.clone())
+        };
+        for address in &tls.listen {
+            let settings = listener_settings(source.clone(), tls.http2);
+            proxy.add_tls_with_settings(address.get_ref(), None, settings);
+        }
+        for address in &tls.redirect_listen {
+            proxy.add_tcp(address.get_ref());
+        }
     }
     server.add_service(proxy);
 
@@ -70,11 +100,13 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
         },
     ));
 
+    let https = server_file.tls.iter().flat_map(|tls| &tls.listen);
     log::info!(
-        "wasmgate {} serving {} on {}; admin on {admin_listen}",
+        "wasmgate {} serving {} on {}{}; admin on {admin_listen}",
         env!("CARGO_PKG_VERSION"),
         path.display(),
-        proxy_listens.join(", ")
+        proxy_listens.join(", "),
+        https.map(|a| format!(", https://{}", a.get_ref())).collect::<String>(),
     );
     let grace = Duration::from_secs(server_file.grace_period_seconds);
     server.run(RunArgs {

@@ -45,6 +45,8 @@ pub struct Snapshot {
     pub watched_files: Vec<std::path::PathBuf>,
     /// `[usage_plans]` and `[api_keys]`.
     pub keys: KeyConfig,
+    /// Downstream TLS: certificates by server name, custom domains and their mutual TLS.
+    pub transport: Arc<crate::tls::Transport>,
     /// The bearer token `/admin/*` calls need, when configured.
     pub admin_token: Option<String>,
     /// Proxies whose `X-Forwarded-For` is believed.
@@ -277,6 +279,20 @@ impl Snapshot {
         let (new, old) = (&self.server, &running.0);
         [
             ("server.listen", new.listen != old.listen),
+            (
+                "server.tls.listen",
+                new.tls.as_ref().map(|t| &t.listen) != old.tls.as_ref().map(|t| &t.listen),
+            ),
+            (
+                "server.tls.redirect_listen",
+                new.tls.as_ref().map(|t| &t.redirect_listen)
+                    != old.tls.as_ref().map(|t| &t.redirect_listen),
+            ),
+            (
+                "server.tls.http2",
+                new.tls.as_ref().map(|t| t.http2) != old.tls.as_ref().map(|t| t.http2),
+            ),
+            ("server.http2", new.http2 != old.http2),
             ("server.threads", new.threads != old.threads),
             (
                 "server.grace_period_seconds",

@@ -57,6 +57,29 @@ pub enum ContextVar {
     ErrorMessageString,
     /// `$context.error.responseType`.
     ErrorResponseType,
+    /// `$context.protocol`: `HTTP/1.1` or `HTTP/2.0`.
+    Protocol,
+    /// `$context.domainName`: the host the request was sent to.
+    DomainName,
+    /// `$context.identity.clientCert.*`: the mutual TLS client certificate.
+    ClientCert(CertField),
+}
+
+/// A field of `$context.identity.clientCert`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertField {
+    /// `clientCertPem`.
+    Pem,
+    /// `subjectDN`.
+    SubjectDn,
+    /// `issuerDN`.
+    IssuerDn,
+    /// `serialNumber`.
+    SerialNumber,
+    /// `validity.notBefore`.
+    NotBefore,
+    /// `validity.notAfter`.
+    NotAfter,
 }
 
 /// What a template may reference where it is used.
@@ -283,6 +306,20 @@ fn resolve(name: &str, scope: Scope<'_>) -> Result<Part, TemplateError> {
         "context.httpMethod" => ContextVar::HttpMethod,
         "context.path" => ContextVar::Path,
         "context.identity.sourceIp" => ContextVar::SourceIp,
+        "context.protocol" => ContextVar::Protocol,
+        "context.domainName" => ContextVar::DomainName,
+        "context.identity.clientCert.clientCertPem" => ContextVar::ClientCert(CertField::Pem),
+        "context.identity.clientCert.subjectDN" => ContextVar::ClientCert(CertField::SubjectDn),
+        "context.identity.clientCert.issuerDN" => ContextVar::ClientCert(CertField::IssuerDn),
+        "context.identity.clientCert.serialNumber" => {
+            ContextVar::ClientCert(CertField::SerialNumber)
+        }
+        "context.identity.clientCert.validity.notBefore" => {
+            ContextVar::ClientCert(CertField::NotBefore)
+        }
+        "context.identity.clientCert.validity.notAfter" => {
+            ContextVar::ClientCert(CertField::NotAfter)
+        }
         "context.error.message" if scope.error => ContextVar::ErrorMessage,
         "context.error.messageString" if scope.error => ContextVar::ErrorMessageString,
         "context.error.responseType" if scope.error => ContextVar::ErrorResponseType,

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
+use crate::tls::UpstreamTls;
+
 /// Addresses that failed recently, with the moment they may be tried again.
 static DOWN_UNTIL: LazyLock<DashMap<SocketAddr, Instant>> = LazyLock::new(DashMap::new);
 
@@ -36,8 +38,14 @@ pub enum ResolveError {
 pub struct Pool {
     name: String,
     targets: Vec<SocketAddr>,
+    /// Each target's host as written (the TLS server name), in `targets`' order.
+    hosts: Vec<String>,
     next: AtomicUsize,
     fail_timeout: Duration,
+    /// How `https://` URIs reach the backends.
+    pub tls: UpstreamTls,
+    /// Whether the backends are spoken to in HTTP/2.
+    pub http2: bool,
 }
 
 impl Pool {
@@ -48,6 +56,7 @@ impl Pool {
         fail_timeout: Duration,
     ) -> Result<Self, ResolveError> {
         let mut resolved = Vec::with_capacity(targets.len());
+        let mut hosts = Vec::with_capacity(targets.len());
         for target in targets {
             let mut addrs = target
                 .to_socket_addrs()
@@ -59,6 +68,7 @@ impl Pool {
                 .next()
                 .ok_or_else(|| ResolveError::NoAddress(target.to_string()))?;
             resolved.push(addr);
+            hosts.push(host_of(target).to_string());
         }
         if resolved.is_empty() {
             return Err(ResolveError::NoTargets);
@@ -66,9 +76,20 @@ impl Pool {
         Ok(Self {
             name: name.to_string(),
             targets: resolved,
+            hosts,
             next: AtomicUsize::new(0),
             fail_timeout,
+            tls: UpstreamTls::default(),
+            http2: false,
         })
+    }
+
+    /// The host backend `addr` was named by: the server name TLS sends and verifies.
+    pub fn host(&self, addr: SocketAddr) -> &str {
+        self.targets
+            .iter()
+            .position(|target| *target == addr)
+            .map_or("", |index| &self.hosts[index])
     }
 
     /// The pool's name, as written in the integration URI.
@@ -105,6 +126,12 @@ impl Pool {
         );
         DOWN_UNTIL.insert(addr, Instant::now() + self.fail_timeout);
     }
+}
+
+/// `host` of `host:port` or `[v6]:port`, without brackets.
+fn host_of(target: &str) -> &str {
+    let host = target.rsplit_once(':').map_or(target, |(host, _)| host);
+    host.trim_start_matches('[').trim_end_matches(']')
 }
 
 fn is_healthy(addr: &SocketAddr, now: Instant) -> bool {

@@ -64,6 +64,7 @@ fn read_root(root: DeTable<'_>, diags: &mut Diagnostics) -> ConfigFile {
         usage_plans: Vec::new(),
         api_keys: Vec::new(),
         jwt_authorizers: Vec::new(),
+        domains: Vec::new(),
     };
     for (key, value) in root {
         let section: &str = key.get_ref().as_ref();
@@ -84,11 +85,12 @@ fn read_root(root: DeTable<'_>, diags: &mut Diagnostics) -> ConfigFile {
             "usage_plans" => file.usage_plans = named_entries(value, section, diags),
             "api_keys" => file.api_keys = named_entries(value, section, diags),
             "jwt_authorizers" => file.jwt_authorizers = named_entries(value, section, diags),
+            "domains" => file.domains = named_entries(value, section, diags),
             other => diags.error(
                 Some(key.span()),
                 other,
                 "unknown section, expected one of `server`, `admin`, `upstreams`, `plugins`, \
-                 `apis`, `usage_plans`, `api_keys`, `jwt_authorizers`",
+                 `apis`, `usage_plans`, `api_keys`, `jwt_authorizers`, `domains`",
             ),
         }
     }

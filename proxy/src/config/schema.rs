@@ -23,10 +23,12 @@
 mod access;
 mod apis;
 mod plugins;
+mod tls;
 
 pub use access::*;
 pub use apis::*;
 pub use plugins::*;
+pub use tls::*;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -61,6 +63,8 @@ pub struct ConfigFile {
     pub api_keys: Vec<Named<ApiKeyFile>>,
     /// `[jwt_authorizers.<name>]`.
     pub jwt_authorizers: Vec<Named<JwtAuthorizerFile>>,
+    /// `[domains.<name>]`.
+    pub domains: Vec<Named<DomainFile>>,
 }
 
 /// `[server]`: listeners and process settings (which keys wait for a restart:
@@ -108,6 +112,11 @@ pub struct ServerFile {
     /// (`$XDG_CACHE_HOME/wasmgate` or `~/.cache/wasmgate`)
     /// directory.
     pub plugin_cache_dir: Option<String>,
+    /// `[server.tls]`: HTTPS listeners. Default none.
+    pub tls: Option<TlsFile>,
+    /// `[server.http2]`: HTTP/2 from clients.
+    #[serde(default)]
+    pub http2: Http2File,
 }
 
 /// A token bucket: `rate` requests per second on average, up to `burst` at once.
@@ -176,6 +185,8 @@ impl Default for ServerFile {
             trusted_proxies: Vec::new(),
             limits: super::RequestLimits::default(),
             plugin_cache_dir: None,
+            tls: None,
+            http2: Http2File::default(),
         }
     }
 }
@@ -218,6 +229,12 @@ pub struct UpstreamFile {
     /// How long a backend that failed is skipped, in ms. Default 10000.
     #[serde(default = "default_fail_timeout")]
     pub fail_timeout_ms: u64,
+    /// How `https://` URIs naming this upstream reach it.
+    pub tls: Option<UpstreamTlsFile>,
+    /// Speak HTTP/2 to the backends (by ALPN over TLS, with prior knowledge in cleartext), as
+    /// gRPC needs. Default false.
+    #[serde(default)]
+    pub http2: bool,
 }
 
 fn default_listen() -> Vec<Spanned<String>> {

@@ -14,7 +14,7 @@ use crate::drain::InFlight;
 use crate::gateway_response::ErrorKind;
 use crate::integration::{HttpIntegration, Integration};
 use crate::snapshot::{Route, Snapshot, Stage};
-use crate::template::{ContextVar, Lookup};
+use crate::template::{CertField, ContextVar, Lookup};
 
 /// Everything one request needs between phases (pingora's `CTX`).
 pub struct RequestCtx {
@@ -30,6 +30,8 @@ pub struct RequestCtx {
     pub source_ip: Option<IpAddr>,
     /// The connection's peer, appended to `X-Forwarded-For` upstream.
     pub peer_ip: Option<IpAddr>,
+    /// The connection's TLS digest, when it is a TLS connection (`ctx.connection_tls()`).
+    pub tls: Option<Arc<pingora::protocols::tls::SslDigest>>,
     /// The stage, once the host and path prefix matched one.
     pub stage: Option<Arc<Stage>>,
     /// The route, once matched.
@@ -90,6 +92,7 @@ impl RequestCtx {
             arrived: SystemTime::now(),
             source_ip: None,
             peer_ip: None,
+            tls: None,
             stage: None,
             route: None,
             params: Vec::new(),
@@ -188,6 +191,19 @@ impl Lookup for RequestValues<'_> {
             ContextVar::HttpMethod => self.request.method.to_string(),
             ContextVar::Path => self.request.uri.path().to_string(),
             ContextVar::SourceIp => self.ctx.source_ip?.to_string(),
+            ContextVar::Protocol => protocol(self.request).to_string(),
+            ContextVar::DomainName => super::matching::host_name(self.request)?.to_string(),
+            ContextVar::ClientCert(field) => {
+                let cert = ctx.connection_tls()?.client_cert.as_ref()?;
+                match field {
+                    CertField::Pem => cert.pem.clone(),
+                    CertField::SubjectDn => cert.subject_dn.clone(),
+                    CertField::IssuerDn => cert.issuer_dn.clone(),
+                    CertField::SerialNumber => cert.serial_number.clone(),
+                    CertField::NotBefore => cert.not_before.clone(),
+                    CertField::NotAfter => cert.not_after.clone(),
+                }
+            }
             ContextVar::ErrorMessage
             | ContextVar::ErrorMessageString
             | ContextVar::ErrorResponseType => return None,
@@ -199,5 +215,14 @@ impl Lookup for RequestValues<'_> {
             None => self.ctx.principal.clone(),
             Some(key) => self.ctx.authorizer_value(key).map(str::to_string),
         }
+    }
+}
+
+/// `HTTP/1.1`, `HTTP/2.0` or `HTTP/1.0`, as AWS writes `$context.protocol`.
+pub fn protocol(request: &RequestHeader) -> &'static str {
+    match request.version {
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        _ => "HTTP/1.1",
     }
 }

@@ -36,9 +36,16 @@ pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-fo
 /// W3C trace context.
 static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
-/// The peer for backend `addr` of `http`, with the integration's timeouts.
+/// The peer for backend `addr` of `http`, with the integration's timeouts, over TLS for an
+/// `https://` URI and in HTTP/2 when the upstream says so.
 pub fn peer(http: &HttpIntegration, addr: SocketAddr) -> HttpPeer {
     let mut peer = HttpPeer::new(addr, false, String::new());
+    if http.tls {
+        http.pool.tls.apply(&mut peer, http.pool.host(addr));
+    }
+    if http.pool.http2 {
+        peer.options.set_http_version(2, 2);
+    }
     let options = &mut peer.options;
     options.connection_timeout = Some(http.timeout.min(MAX_CONNECT_TIMEOUT));
     options.read_timeout = Some(http.timeout);
@@ -84,7 +91,8 @@ pub fn prepare_request(
         push_ip(&mut forwarded, ip);
         upstream.insert_header("x-forwarded-for", forwarded)?;
     }
-    upstream.insert_header("x-forwarded-proto", "http")?;
+    upstream.insert_header("x-forwarded-proto", ctx.scheme())?;
+    forward_client_cert(request, upstream, ctx)?;
     ctx.edits.apply(upstream)?;
     http.request_mapping.apply(upstream, &mut uri, &values)?;
     let path = uri.split('?').next().unwrap_or_default();
@@ -101,6 +109,33 @@ pub fn prepare_request(
         .parse::<http::Uri>()
         .map_err(|e| Error::because(ErrorType::InternalError, "invalid upstream URI", e))?;
     upstream.set_uri(uri);
+    Ok(())
+}
+
+/// The verified client certificate (URL-encoded PEM) in the header its domain names; a header
+/// of that name from the client is never passed on.
+fn forward_client_cert(
+    request: &RequestHeader,
+    upstream: &mut RequestHeader,
+    ctx: &RequestCtx,
+) -> Result<()> {
+    if ctx.snapshot.transport.is_empty() {
+        return Ok(());
+    }
+    let Some(domain) = super::matching::host_name(request)
+        .and_then(|host| ctx.snapshot.transport.domain(&host.to_ascii_lowercase()))
+    else {
+        return Ok(());
+    };
+    let Some(header) = domain.mtls.as_ref().and_then(|m| m.forward_header.clone()) else {
+        return Ok(());
+    };
+    upstream.remove_header(&header);
+    let tls = ctx.connection_tls();
+    if let Some(cert) = tls.and_then(|t| t.client_cert.as_ref()) {
+        let encoded: String = form_urlencoded::byte_serialize(cert.pem.as_bytes()).collect();
+        upstream.insert_header(header, encoded)?;
+    }
     Ok(())
 }
 

@@ -33,6 +33,8 @@ pub fn record(session: &Session, ctx: &RequestCtx, access_log: &AccessLog) {
     }
     let request = session.req_header();
     let millis = |d: Duration| d.as_secs_f64() * 1000.0;
+    let tls = ctx.connection_tls();
+    let client_cert = tls.and_then(|t| t.client_cert.as_deref());
     access_log.write(&AccessRecord {
         request_id: &ctx.request_id,
         request_time_epoch: ctx
@@ -45,11 +47,7 @@ pub fn record(session: &Session, ctx: &RequestCtx, access_log: &AccessLog) {
         route_key: route,
         http_method: request.method.as_str(),
         path: request.uri.path(),
-        protocol: if session.is_http2() {
-            "HTTP/2.0"
-        } else {
-            "HTTP/1.1"
-        },
+        protocol: super::context::protocol(request),
         status,
         response_length: session.body_bytes_sent(),
         response_latency: millis(latency),
@@ -58,5 +56,9 @@ pub fn record(session: &Session, ctx: &RequestCtx, access_log: &AccessLog) {
         principal_id: ctx.principal.as_deref(),
         validation_error: ctx.validation_error.as_deref(),
         api_key_id: ctx.api_key_id.as_deref(),
+        scheme: ctx.scheme(),
+        tls_version: tls.map(|t| t.version),
+        client_cert_subject_dn: client_cert.map(|c| c.subject_dn.as_str()),
+        client_cert_serial_number: client_cert.map(|c| c.serial_number.as_str()),
     });
 }

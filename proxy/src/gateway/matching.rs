@@ -1,5 +1,5 @@
 //! The front of the pipeline, the same for every request: the edge's checks on the head, the
-//! client's address, the stage (host and path prefix), the API's resource policy, CORS
+//! client's address, the transport's (redirect, SNI and `Host`, mutual TLS), the stage (host and path prefix), the API's resource policy, CORS
 //! preflights, the route, and the body limit a `Content-Length` already breaks. What it
 //! refuses it refuses before any route's steps, still taking a token from the account's bucket
 //! so floods of unknown paths are throttled.
@@ -14,6 +14,7 @@ use super::context::RequestCtx;
 use super::cors;
 use super::forward::X_FORWARDED_FOR;
 use super::outcome::{Answer, Refusal};
+use super::transport::{self, Verdict};
 use crate::config::ApiKind;
 use crate::gateway_response::ErrorKind;
 
@@ -40,6 +41,15 @@ pub async fn match_request(session: &mut Session, ctx: &mut RequestCtx) -> Resul
         .and_then(|addr| addr.as_inet())
         .map(|addr| addr.ip());
     ctx.source_ip = client_ip(session.req_header(), ctx);
+    ctx.tls = session.digest().and_then(|d| d.ssl_digest.clone());
+    if ctx.tls.is_some() || !ctx.snapshot.transport.redirect_listen.is_empty() {
+        let host = host_name(session.req_header()).map(str::to_string);
+        match transport::check(session, ctx, host.as_deref()).await? {
+            Verdict::Pass => {}
+            Verdict::Refused(refusal) => return Ok(Front::Answered(unrouted(ctx, refusal))),
+            Verdict::Written => return Ok(Front::Written),
+        }
+    }
     let stage_path = match resolve_stage(session.req_header(), ctx) {
         Ok(stage_path) => stage_path,
         Err(refusal) => return Ok(Front::Answered(unrouted(ctx, refusal))),
@@ -139,7 +149,7 @@ fn match_route(
 }
 
 /// The request's host name without port: the URI authority (HTTP/2) or the `Host` header.
-fn host_name(request: &RequestHeader) -> Option<&str> {
+pub fn host_name(request: &RequestHeader) -> Option<&str> {
     let host = match request.uri.host() {
         Some(host) => host,
         None => request.headers.get(http::header::HOST)?.to_str().ok()?,

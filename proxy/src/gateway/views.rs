@@ -70,6 +70,10 @@ pub fn new_plugin_context(ctx: &RequestCtx) -> RequestContext {
         request_id: ctx.request_id.clone(),
         principal: ctx.principal.clone(),
         authorizer_context: ctx.authorizer_context.clone(),
+        scheme: ctx.scheme(),
+        client_cert: ctx
+            .connection_tls()
+            .and_then(|tls| tls.client_cert.clone()),
     }
 }
 

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::bindings::request_context;
+use crate::tls::ClientCert;
 use super::bindings::types::Entry;
 use super::host::HostState;
 
@@ -40,6 +41,10 @@ pub struct RequestContext {
     pub principal: Option<String>,
     /// The context that authorizer returned.
     pub authorizer_context: Vec<(String, String)>,
+    /// `https` or `http`.
+    pub scheme: &'static str,
+    /// The client certificate of a mutual TLS connection.
+    pub client_cert: Option<Arc<ClientCert>>,
 }
 
 impl RequestContext {
@@ -128,5 +133,21 @@ impl request_context::Host for HostState {
 
     fn authorizer_context(&mut self) -> wasmtime::Result<Vec<Entry>> {
         Ok(entries(&self.context()?.authorizer_context))
+    }
+
+    fn scheme(&mut self) -> wasmtime::Result<String> {
+        Ok(self.context()?.scheme.to_string())
+    }
+
+    fn client_cert(&mut self) -> wasmtime::Result<Option<request_context::Certificate>> {
+        let cert = self.context()?.client_cert.as_deref();
+        Ok(cert.map(|cert| request_context::Certificate {
+            subject_dn: cert.subject_dn.clone(),
+            issuer_dn: cert.issuer_dn.clone(),
+            serial_number: cert.serial_number.clone(),
+            not_before: cert.not_before.clone(),
+            not_after: cert.not_after.clone(),
+            pem: cert.pem.clone(),
+        }))
     }
 }

@@ -1,5 +1,5 @@
 //! The `http` import: requests from plugins to allow-listed `host:port`s only, over pingora's
-//! connector (pooled connections), with a deadline, the bounds of [`output`] on what is sent,
+//! connector (pooled connections; `https://` verified against the system's roots), with a deadline, the bounds of [`output`] on what is sent,
 //! and a cap on the response size.
 
 use std::net::ToSocketAddrs;
@@ -15,6 +15,7 @@ use super::bindings::wasmgate::plugin::http::{HttpError, IncomingResponse, Outgo
 use super::bindings::wasmgate::plugin::types::Header;
 use super::invoke::Fault;
 use super::output;
+use crate::tls::UpstreamTls;
 
 /// Deadline when the plugin gives none.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -72,10 +73,18 @@ async fn exchange(
     request: OutgoingRequest,
     timeout: Duration,
 ) -> Result<IncomingResponse, HttpError> {
-    let rest = request
-        .url
-        .strip_prefix("http://")
-        .ok_or_else(|| HttpError::Denied("only http:// URLs are supported".into()))?;
+    let (tls, rest) = match (
+        request.url.strip_prefix("http://"),
+        request.url.strip_prefix("https://"),
+    ) {
+        (Some(rest), _) => (false, rest),
+        (_, Some(rest)) => (true, rest),
+        _ => {
+            return Err(HttpError::Denied(
+                "only http:// and https:// URLs are supported".into(),
+            ))
+        }
+    };
     let (authority, path) = match rest.find('/') {
         Some(i) => rest.split_at(i),
         None => (rest, "/"),
@@ -83,7 +92,7 @@ async fn exchange(
     let authority = if authority.contains(':') {
         authority.to_string()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:{}", if tls { 443 } else { 80 })
     };
     if !allowed
         .iter()
@@ -103,6 +112,11 @@ async fn exchange(
     .map_err(|e| failed(&e))?
     .ok_or_else(|| HttpError::Failed(format!("cannot resolve {authority}")))?;
     let mut peer = HttpPeer::new(addr, false, String::new());
+    if tls {
+        // Verified against the system's roots (or `SSL_CERT_FILE`), by the URL's host.
+        let host = authority.rsplit_once(':').map_or(authority.as_str(), |(host, _)| host);
+        UpstreamTls::default().apply(&mut peer, host.trim_matches(['[', ']']));
+    }
     peer.options.connection_timeout = Some(timeout);
     peer.options.read_timeout = Some(timeout);
     peer.options.write_timeout = Some(timeout);

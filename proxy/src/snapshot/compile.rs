@@ -38,11 +38,12 @@ pub fn compile_with(loaded: &LoadedConfig, patience: Patience) -> Result<Snapsho
     let mut diags = Diagnostics::resume(&loaded.source, loaded.errors.clone());
     let file = &loaded.file;
     check_addresses(file, &mut diags);
+    let base_dir = loaded.source.file().parent().unwrap_or(Path::new("."));
     let mut pools = Pools {
-        named: compile_upstreams(&file.upstreams, &mut diags),
+        named: compile_upstreams(&file.upstreams, base_dir, &mut diags),
         by_address: HashMap::new(),
     };
-    let base_dir = loaded.source.file().parent().unwrap_or(Path::new("."));
+    let transport = crate::tls::compile(file.server.tls.as_ref(), &file.domains, base_dir, &mut diags);
     crate::plugin::use_compile_cache(match file.server.plugin_cache_dir.as_deref() {
         Some("off") => CompileCache::Off,
         // wasmtime takes only absolute cache paths (a relative one turned the cache off).
@@ -120,7 +121,9 @@ pub fn compile_with(loaded: &LoadedConfig, patience: Patience) -> Result<Snapsho
                     .filter_map(|key| key.value.value_file.as_ref())
                     .map(|f| base_dir.join(f.get_ref())),
             )
+            .chain(crate::tls::files_named(file, base_dir))
             .collect(),
+        transport: Arc::new(transport),
         keys: KeyConfig {
             usage_plans: plans.by_name,
             config_keys,

@@ -119,7 +119,7 @@ pub(super) fn compile_http(
     }
     let authority = parts.authority.to_string();
     let pool = pools
-        .get(&authority)
+        .get(&authority, parts.tls)
         .map_err(|e| fail(e.to_string()))
         .ok()?;
     let mut templates = Vec::new();
@@ -182,6 +182,7 @@ pub(super) fn compile_http(
     Some(HttpIntegration {
         pool,
         host_header: authority,
+        tls: parts.tls,
         path,
         query,
         timeout: Duration::from_millis(timeout_ms),

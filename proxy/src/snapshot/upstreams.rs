@@ -2,10 +2,12 @@
 //! `host:port` a URI names directly, shared by every route that names it.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::*;
+use crate::tls::UpstreamTls;
 use crate::upstream::{Pool, ResolveError};
 
 /// An integration URI's authority that names no pool.
@@ -22,19 +24,21 @@ pub(super) struct Pools {
 }
 
 impl Pools {
-    /// The pool for an integration URI's authority: a named upstream or a `host[:port]`.
-    pub(super) fn get(&mut self, authority: &str) -> Result<Arc<Pool>, UnknownAuthority> {
+    /// The pool for an integration URI's authority: a named upstream or a `host[:port]` (port
+    /// 443 by default over TLS, else 80).
+    pub(super) fn get(&mut self, authority: &str, tls: bool) -> Result<Arc<Pool>, UnknownAuthority> {
         if let Some(pool) = self.named.get(authority) {
             return Ok(pool.clone());
         }
-        if let Some(pool) = self.by_address.get(authority) {
-            return Ok(pool.clone());
-        }
+        let default_port = if tls { 443 } else { 80 };
         let target = if has_port(authority) {
             authority.to_string()
         } else {
-            format!("{authority}:80")
+            format!("{authority}:{default_port}")
         };
+        if let Some(pool) = self.by_address.get(&target) {
+            return Ok(pool.clone());
+        }
         let pool =
             Pool::resolve(authority, &[&target], Duration::from_secs(10)).map_err(|source| {
                 UnknownAuthority {
@@ -43,7 +47,7 @@ impl Pools {
                 }
             })?;
         let pool = Arc::new(pool);
-        self.by_address.insert(authority.to_string(), pool.clone());
+        self.by_address.insert(target, pool.clone());
         Ok(pool)
     }
 }
@@ -57,6 +61,7 @@ pub(super) fn has_port(authority: &str) -> bool {
 
 pub(super) fn compile_upstreams(
     upstreams: &[Named<UpstreamFile>],
+    base: &Path,
     diags: &mut Diagnostics,
 ) -> HashMap<String, Arc<Pool>> {
     let mut pools = HashMap::new();
@@ -74,9 +79,22 @@ pub(super) fn compile_upstreams(
             .map(|t| t.span())
             .unwrap_or(upstream.name.span());
         let fail_timeout = Duration::from_millis(upstream.value.fail_timeout_ms);
-        match Pool::resolve(upstream.name.get_ref(), &targets, fail_timeout) {
-            Ok(pool) => {
-                pools.insert(upstream.name.get_ref().clone(), Arc::new(pool));
+        let name = upstream.name.get_ref();
+        let tls = match &upstream.value.tls {
+            Some(file) => match UpstreamTls::compile(file, base, name) {
+                Ok(tls) => tls,
+                Err(e) => {
+                    diags.error(Some(upstream.name.span()), &format!("{}.tls", upstream.path), e);
+                    continue;
+                }
+            },
+            None => UpstreamTls::default(),
+        };
+        match Pool::resolve(name, &targets, fail_timeout) {
+            Ok(mut pool) => {
+                pool.tls = tls;
+                pool.http2 = upstream.value.http2;
+                pools.insert(name.clone(), Arc::new(pool));
             }
             Err(e) => diags.error(Some(span), &format!("{}.targets", upstream.path), e),
         }

@@ -10,9 +10,9 @@ use crate::plugin::heads::{Headers, RequestView};
 use crate::plugin::output::{self, MAX_BODY};
 use crate::plugin::{Fault, RequestChanges, ResponseChanges};
 
-/// The request head as a filter sees it: the pseudo-headers first, then the headers (`host`
-/// is `:authority`).
-pub fn request_pairs(view: &RequestView) -> Pairs {
+/// The request head as a filter sees it: the pseudo-headers first (`:scheme` as the client
+/// reached the gateway), then the headers (`host` is `:authority`).
+pub fn request_pairs(view: &RequestView, scheme: &str) -> Pairs {
     let target = match &view.query {
         Some(query) => format!("{}?{query}", view.path),
         None => view.path.clone(),
@@ -29,7 +29,7 @@ pub fn request_pairs(view: &RequestView) -> Pairs {
             b":method".to_vec(),
             view.method.as_str().as_bytes().to_vec(),
         ),
-        (b":scheme".to_vec(), b"http".to_vec()),
+        (b":scheme".to_vec(), scheme.as_bytes().to_vec()),
     ];
     pairs.extend(
         view.headers
@@ -145,7 +145,8 @@ pub fn request_changes(live: &mut Live, request: &RequestView) -> Result<Request
             body,
         });
     }
-    let before = &request_pairs(request);
+    let scheme = exchange.context.as_deref().map_or("http", |c| c.scheme);
+    let before = &request_pairs(request, scheme);
     let after = exchange.request_headers.take().unwrap_or_default();
     let (mut set_headers, remove_headers) = header_changes(before, &after)?;
     let pseudo = |pairs: &Pairs, name: &[u8]| state::value_of(pairs, name).map(<[u8]>::to_vec);

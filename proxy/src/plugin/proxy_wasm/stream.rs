@@ -97,7 +97,7 @@ impl Plugin {
         let result = async {
             let mut live = self.filter_instance(filter, started).await?;
             let context = live.new_context().await?;
-            let pairs = request_pairs(request);
+            let pairs = request_pairs(request, ctx.scheme);
             let count = pairs.len();
             let body = body.filter(|_| self.needs_request_body);
             let exchange = &mut live.host().exchange;

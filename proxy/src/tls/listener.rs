@@ -1,0 +1,162 @@
+//! The hooks a TLS listener is built with. Pingora builds a listener's rustls config once, at
+//! start; each hook here reads the serving snapshot's [`Transport`] when it runs, so a reload
+//! (new certificates, a changed truststore) is seen by the next handshake while connections
+//! already open keep theirs.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pingora::listeners::tls::TlsSettings;
+use pingora::listeners::{TlsAccept, ALPN};
+use pingora::protocols::tls::TlsRef;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
+
+use super::connection::{ClientCert, ConnectionTls};
+use super::Transport;
+
+/// Where the hooks find the serving transport.
+pub type TransportSource = Arc<dyn Fn() -> Arc<Transport> + Send + Sync>;
+
+/// The settings of a TLS listener serving `source`'s certificates, offering HTTP/2 by ALPN
+/// when `http2`.
+pub fn listener_settings(source: TransportSource, http2: bool) -> TlsSettings {
+    let mut settings = TlsSettings::with_callbacks(Box::new(Handshake(source.clone())))
+        .expect("TLS settings with callbacks are infallible");
+    settings.set_cert_resolver(Arc::new(Certificates(source.clone())));
+    settings.set_client_cert_verifier(Arc::new(ClientAuth(source)));
+    settings.set_alpn(if http2 { ALPN::H2H1 } else { ALPN::H1 });
+    settings
+}
+
+/// Picks the certificate by server name.
+struct Certificates(TransportSource);
+
+impl std::fmt::Debug for Certificates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Certificates")
+    }
+}
+
+impl ResolvesServerCert for Certificates {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let name = hello.server_name().map(str::to_ascii_lowercase);
+        let certificate = (self.0)().certificate_for(name.as_deref());
+        if certificate.is_none() {
+            log::debug!("TLS handshake for {name:?}: no certificate covers it and no default");
+        }
+        certificate
+    }
+}
+
+/// Asks for a client certificate when some domain has mutual TLS, and refuses one that no
+/// domain's truststore verifies (unknown CA, expired, revoked) during the handshake. Which
+/// domain it is good for is decided per request (`Transport::lacks_client_cert`).
+struct ClientAuth(TransportSource);
+
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientAuth")
+    }
+}
+
+impl ClientAuth {
+    fn verifier(&self) -> Result<Arc<dyn ClientCertVerifier>, rustls::Error> {
+        (self.0)()
+            .any_client_auth
+            .clone()
+            .ok_or_else(|| rustls::Error::General("client certificates are not asked for".into()))
+    }
+}
+
+impl ClientCertVerifier for ClientAuth {
+    fn offer_client_auth(&self) -> bool {
+        (self.0)().any_client_auth.is_some()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.verifier()?
+            .verify_client_cert(end_entity, intermediates, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verifier()?.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.verifier()?.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Records what requests need to know about the connection once the handshake is done.
+struct Handshake(TransportSource);
+
+#[async_trait]
+impl TlsAccept for Handshake {
+    async fn handshake_complete_callback(
+        &self,
+        tls: &TlsRef,
+    ) -> Option<Arc<dyn std::any::Any + Send + Sync>> {
+        let server_name = tls.server_name().map(str::to_ascii_lowercase);
+        let chain = tls.peer_cert_chain_der().unwrap_or_default();
+        let mut connection = ConnectionTls {
+            version: tls.version().unwrap_or_default(),
+            cipher: tls.current_cipher_name().unwrap_or_default(),
+            client_cert: None,
+            verified_for: None,
+            server_name,
+        };
+        if let Some((leaf, intermediates)) = chain.split_first() {
+            connection.client_cert = ClientCert::parse(leaf).map(Arc::new);
+            let transport = (self.0)();
+            let domain = connection
+                .server_name
+                .as_deref()
+                .and_then(|name| transport.domain(name));
+            if let Some(domain) = domain {
+                let verified = domain.mtls.as_ref().is_some_and(|mtls| {
+                    mtls.verifier
+                        .verify_client_cert(leaf, intermediates, UnixTime::now())
+                        .is_ok()
+                });
+                if verified {
+                    connection.verified_for = Some(domain.name.clone());
+                }
+            }
+        }
+        Some(Arc::new(connection))
+    }
+}
