@@ -140,4 +140,14 @@ impl RequestContext {
     pub fn authorizer_context(&self) -> Vec<Entry> {
         request_context::authorizer_context()
     }
+
+    /// `https` or `http`: how the client reached the gateway.
+    pub fn scheme(&self) -> String {
+        request_context::scheme()
+    }
+
+    /// The certificate the client presented over mutual TLS.
+    pub fn client_cert(&self) -> Option<request_context::Certificate> {
+        request_context::client_cert()
+    }
 }

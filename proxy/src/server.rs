@@ -41,7 +41,11 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
         .flat_map(|tls| tls.listen.iter().chain(&tls.redirect_listen))
         .map(|l| l.get_ref().clone())
         .collect();
-    for address in proxy_listens.iter().chain(&tls_listens).chain([&admin_listen]) {
+    for address in proxy_listens
+        .iter()
+        .chain(&tls_listens)
+        .chain([&admin_listen])
+    {
         // Pingora cannot report a failed bind cleanly: check each address up front.
         TcpListener::bind(address).with_context(|| format!("cannot listen on {address}"))?;
     }
@@ -106,7 +110,9 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION"),
         path.display(),
         proxy_listens.join(", "),
-        https.map(|a| format!(", https://{}", a.get_ref())).collect::<String>(),
+        https
+            .map(|a| format!(", https://{}", a.get_ref()))
+            .collect::<String>(),
     );
     let grace = Duration::from_secs(server_file.grace_period_seconds);
     server.run(RunArgs {

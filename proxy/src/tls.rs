@@ -97,7 +97,10 @@ impl Transport {
             let exact = self.domains.get(name).and_then(|d| d.certificate.clone());
             let wildcard = || {
                 let (_, parent) = name.split_once('.')?;
-                self.domains.get(&format!("*.{parent}"))?.certificate.clone()
+                self.domains
+                    .get(&format!("*.{parent}"))?
+                    .certificate
+                    .clone()
             };
             if let Some(certificate) = exact.or_else(wildcard) {
                 return Some(certificate);
@@ -125,8 +128,15 @@ pub fn compile(
 ) -> Transport {
     let mut transport = Transport::default();
     if let Some(tls) = tls {
-        transport.default_certificate =
-            served_certificate(&tls.certificate, &tls.key, &tls.ocsp, None, "server.tls", base, diags);
+        transport.default_certificate = served_certificate(
+            &tls.certificate,
+            &tls.key,
+            &tls.ocsp,
+            None,
+            "server.tls",
+            base,
+            diags,
+        );
         transport.https_port = tls
             .listen
             .first()
@@ -178,8 +188,9 @@ pub fn compile(
         transport.domains.insert(name, Arc::new(compiled));
     }
     if !roots.is_empty() {
-        transport.any_client_auth =
-            verifier(roots, revoked, true).map_err(|e| diags.error(None, "domains", e)).ok();
+        transport.any_client_auth = verifier(roots, revoked, true)
+            .map_err(|e| diags.error(None, "domains", e))
+            .ok();
     }
     transport
 }
@@ -187,7 +198,11 @@ pub fn compile(
 /// Every certificate, key, truststore, CRL and OCSP file the config names, relative to `base`:
 /// watched, so that a rotated certificate is served without a reload by hand.
 pub fn files_named(file: &ConfigFile, base: &Path) -> Vec<std::path::PathBuf> {
-    let server = file.server.tls.iter().flat_map(|tls| [&tls.certificate, &tls.key, &tls.ocsp]);
+    let server = file
+        .server
+        .tls
+        .iter()
+        .flat_map(|tls| [&tls.certificate, &tls.key, &tls.ocsp]);
     let domains = file.domains.iter().flat_map(|domain| {
         let d = &domain.value;
         let mtls = d.mtls.as_ref();
@@ -199,9 +214,17 @@ pub fn files_named(file: &ConfigFile, base: &Path) -> Vec<std::path::PathBuf> {
             mtls.and_then(|m| m.crl.clone()),
         ]
     });
-    let upstreams = file.upstreams.iter().filter_map(|u| u.value.tls.as_ref()).flat_map(|t| {
-        [t.ca.clone(), t.client_certificate.clone(), t.client_key.clone()]
-    });
+    let upstreams = file
+        .upstreams
+        .iter()
+        .filter_map(|u| u.value.tls.as_ref())
+        .flat_map(|t| {
+            [
+                t.ca.clone(),
+                t.client_certificate.clone(),
+                t.client_key.clone(),
+            ]
+        });
     server
         .cloned()
         .chain(domains)
@@ -272,13 +295,26 @@ fn compile_mtls(
 ) -> Option<Mtls> {
     let truststore = base.join(mtls.truststore.get_ref());
     let authorities = files::certificates(&truststore)
-        .map_err(|e| diags.error(Some(mtls.truststore.span()), &format!("{key}.truststore"), e))
+        .map_err(|e| {
+            diags.error(
+                Some(mtls.truststore.span()),
+                &format!("{key}.truststore"),
+                e,
+            )
+        })
         .ok()?;
     let mut roots = RootCertStore::empty();
     for authority in &authorities {
         if let Err(e) = roots.add(authority.clone()) {
-            let message = format!("`{}`: not a usable CA certificate: {e}", truststore.display());
-            diags.error(Some(mtls.truststore.span()), &format!("{key}.truststore"), message);
+            let message = format!(
+                "`{}`: not a usable CA certificate: {e}",
+                truststore.display()
+            );
+            diags.error(
+                Some(mtls.truststore.span()),
+                &format!("{key}.truststore"),
+                message,
+            );
             return None;
         }
         let _ = all_roots.add(authority.clone());
@@ -298,7 +334,11 @@ fn compile_mtls(
             HeaderName::from_bytes(header.get_ref().as_bytes())
                 .map_err(|_| {
                     let message = format!("`{}` is not a header name", header.get_ref());
-                    diags.error(Some(header.span()), &format!("{key}.forward_header"), message)
+                    diags.error(
+                        Some(header.span()),
+                        &format!("{key}.forward_header"),
+                        message,
+                    )
                 })
                 .ok()?,
         ),

@@ -7,7 +7,8 @@
 //! In `set`, a value may stand for something the gateway knows about the request (empty when
 //! absent): `$principal` (the authorizer's principal), `$context.<key>` (a value of the
 //! authorizer's context), `$api`, `$stage`, `$route`, `$request-id`, `$source-ip`,
-//! `$path.<name>` (a path parameter) and `$stage-variable.<name>`.
+//! `$path.<name>` (a path parameter), `$stage-variable.<name>`, `$scheme` and, over mutual
+//! TLS, `$client-cert.subject`, `$client-cert.issuer` and `$client-cert.serial`.
 
 use serde::Deserialize;
 use wasmgate_plugin_sdk::prelude::*;
@@ -74,6 +75,10 @@ fn placeholder(text: &str, ctx: &RequestContext) -> Option<String> {
         "$route" => Some(ctx.route()),
         "$request-id" => Some(ctx.request_id()),
         "$source-ip" => Some(ctx.source_ip()),
+        "$scheme" => Some(ctx.scheme()),
+        "$client-cert.subject" => ctx.client_cert().map(|cert| cert.subject_dn),
+        "$client-cert.issuer" => ctx.client_cert().map(|cert| cert.issuer_dn),
+        "$client-cert.serial" => ctx.client_cert().map(|cert| cert.serial_number),
         other => {
             if let Some(key) = other.strip_prefix("$context.") {
                 ctx.authorizer_value(key)

@@ -36,7 +36,9 @@ pub fn classify(error: &Error) -> Option<ErrorKind> {
     Some(kind)
 }
 
-/// Whether a connect error means the backend should be skipped for a while.
+/// Whether a connect error means the backend should be skipped for a while. A failed TLS
+/// handshake does not: it says how the gateway trusts the backend (a CA, a server name), and
+/// health is kept per address, so it would take the backend away from every upstream naming it.
 pub fn is_backend_failure(error: &Error) -> bool {
     matches!(
         error.etype(),
@@ -44,7 +46,6 @@ pub fn is_backend_failure(error: &Error) -> bool {
             | ErrorType::ConnectRefused
             | ErrorType::ConnectNoRoute
             | ErrorType::ConnectError
-            | ErrorType::TLSHandshakeFailure
     )
 }
 

@@ -112,6 +112,14 @@ pub fn prepare_request(
     Ok(())
 }
 
+/// What a PEM certificate escapes in a header: everything but unreserved characters, as nginx's
+/// `$ssl_client_escaped_cert` and Envoy's `x-forwarded-client-cert` do.
+const ESCAPED_IN_HEADER: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// The verified client certificate (URL-encoded PEM) in the header its domain names; a header
 /// of that name from the client is never passed on.
 fn forward_client_cert(
@@ -133,8 +141,8 @@ fn forward_client_cert(
     upstream.remove_header(&header);
     let tls = ctx.connection_tls();
     if let Some(cert) = tls.and_then(|t| t.client_cert.as_ref()) {
-        let encoded: String = form_urlencoded::byte_serialize(cert.pem.as_bytes()).collect();
-        upstream.insert_header(header, encoded)?;
+        let encoded = percent_encoding::utf8_percent_encode(&cert.pem, ESCAPED_IN_HEADER);
+        upstream.insert_header(header, encoded.to_string())?;
     }
     Ok(())
 }

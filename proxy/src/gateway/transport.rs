@@ -25,10 +25,15 @@ pub enum Verdict {
 }
 
 /// Check the request against its connection: `host` is the request's host name, without port.
-pub async fn check(session: &mut Session, ctx: &mut RequestCtx, host: Option<&str>) -> Result<Verdict> {
+pub async fn check(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    host: Option<&str>,
+) -> Result<Verdict> {
     let transport = ctx.snapshot.transport.clone();
     let tls = ctx.connection_tls();
-    if tls.is_none() && !transport.redirect_listen.is_empty() && on_redirect_listener(session, ctx) {
+    if tls.is_none() && !transport.redirect_listen.is_empty() && on_redirect_listener(session, ctx)
+    {
         redirect(session, ctx, host).await?;
         return Ok(Verdict::Written);
     }
@@ -47,7 +52,10 @@ pub async fn check(session: &mut Session, ctx: &mut RequestCtx, host: Option<&st
     if transport.lacks_client_cert(host.as_deref(), tls) {
         let message = "Forbidden: this domain requires a client certificate its truststore \
                        verifies (sent with the domain's name as the TLS server name)";
-        return Ok(Verdict::Refused(Refusal::with_message(ErrorKind::AccessDenied, message)));
+        return Ok(Verdict::Refused(Refusal::with_message(
+            ErrorKind::AccessDenied,
+            message,
+        )));
     }
     Ok(Verdict::Pass)
 }
@@ -71,7 +79,11 @@ async fn redirect(session: &mut Session, ctx: &mut RequestCtx, host: Option<&str
         Some(443) | None => String::new(),
         Some(port) => format!(":{port}"),
     };
-    let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
     let target = session
         .req_header()
         .uri
@@ -81,7 +93,9 @@ async fn redirect(session: &mut Session, ctx: &mut RequestCtx, host: Option<&str
     let Ok(value) = HeaderValue::from_str(&location) else {
         return respond::error(session, ctx, ErrorKind::BadRequest).await;
     };
-    let body = Bytes::from(serde_json::json!({ "message": "Use HTTPS", "location": location }).to_string());
+    let body = Bytes::from(
+        serde_json::json!({ "message": "Use HTTPS", "location": location }).to_string(),
+    );
     let headers = [(HeaderName::from_static("location"), value)];
     respond::write(session, ctx, 308, &headers, Some("application/json"), body).await
 }

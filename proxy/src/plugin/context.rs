@@ -7,9 +7,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::bindings::request_context;
-use crate::tls::ClientCert;
 use super::bindings::types::Entry;
 use super::host::HostState;
+use crate::tls::ClientCert;
 
 /// The names of a route in one stage as plugins read them, built once per route and stage at
 /// load (so a request lends them with one reference count, and copies a name only when a plugin

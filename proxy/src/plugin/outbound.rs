@@ -114,7 +114,9 @@ async fn exchange(
     let mut peer = HttpPeer::new(addr, false, String::new());
     if tls {
         // Verified against the system's roots (or `SSL_CERT_FILE`), by the URL's host.
-        let host = authority.rsplit_once(':').map_or(authority.as_str(), |(host, _)| host);
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority.as_str(), |(host, _)| host);
         UpstreamTls::default().apply(&mut peer, host.trim_matches(['[', ']']));
     }
     peer.options.connection_timeout = Some(timeout);

@@ -43,7 +43,12 @@ pub fn compile_with(loaded: &LoadedConfig, patience: Patience) -> Result<Snapsho
         named: compile_upstreams(&file.upstreams, base_dir, &mut diags),
         by_address: HashMap::new(),
     };
-    let transport = crate::tls::compile(file.server.tls.as_ref(), &file.domains, base_dir, &mut diags);
+    let transport = crate::tls::compile(
+        file.server.tls.as_ref(),
+        &file.domains,
+        base_dir,
+        &mut diags,
+    );
     crate::plugin::use_compile_cache(match file.server.plugin_cache_dir.as_deref() {
         Some("off") => CompileCache::Off,
         // wasmtime takes only absolute cache paths (a relative one turned the cache off).

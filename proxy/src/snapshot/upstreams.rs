@@ -26,7 +26,11 @@ pub(super) struct Pools {
 impl Pools {
     /// The pool for an integration URI's authority: a named upstream or a `host[:port]` (port
     /// 443 by default over TLS, else 80).
-    pub(super) fn get(&mut self, authority: &str, tls: bool) -> Result<Arc<Pool>, UnknownAuthority> {
+    pub(super) fn get(
+        &mut self,
+        authority: &str,
+        tls: bool,
+    ) -> Result<Arc<Pool>, UnknownAuthority> {
         if let Some(pool) = self.named.get(authority) {
             return Ok(pool.clone());
         }
@@ -84,7 +88,11 @@ pub(super) fn compile_upstreams(
             Some(file) => match UpstreamTls::compile(file, base, name) {
                 Ok(tls) => tls,
                 Err(e) => {
-                    diags.error(Some(upstream.name.span()), &format!("{}.tls", upstream.path), e);
+                    diags.error(
+                        Some(upstream.name.span()),
+                        &format!("{}.tls", upstream.path),
+                        e,
+                    );
                     continue;
                 }
             },

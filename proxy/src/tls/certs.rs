@@ -50,12 +50,13 @@ pub fn certified_key(
 ) -> Result<Arc<CertifiedKey>, CertificateError> {
     let chain = files::certificates(certificate)?;
     let private_key = files::private_key(key)?;
-    let signing_key = rustls::crypto::ring::sign::any_supported_type(&private_key).map_err(|e| {
-        CertificateError::Key {
-            path: key.display().to_string(),
-            reason: e.to_string(),
-        }
-    })?;
+    let signing_key =
+        rustls::crypto::ring::sign::any_supported_type(&private_key).map_err(|e| {
+            CertificateError::Key {
+                path: key.display().to_string(),
+                reason: e.to_string(),
+            }
+        })?;
     let mut certified = CertifiedKey::new(chain, signing_key);
     certified
         .keys_match()

@@ -2,6 +2,7 @@
 //! system's roots) sets on the pingora peer — CA bundle, server name, verification and the
 //! client certificate the gateway presents.
 
+use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -33,6 +34,11 @@ pub struct UpstreamTls {
     skip_verify: bool,
     /// What the gateway presents when a backend asks.
     client_certificate: Option<Arc<CertKey>>,
+    /// Pingora pools connections by address, server name, client certificate and verification
+    /// flags, not by CA: a connection verified against one upstream's CA would be reused for
+    /// another naming the same backend with a different CA. This hash of the CA bundle keeps
+    /// their pools apart.
+    pool_key: u64,
 }
 
 impl std::fmt::Debug for UpstreamTls {
@@ -48,10 +54,16 @@ impl std::fmt::Debug for UpstreamTls {
 
 impl UpstreamTls {
     /// Read `file` (paths relative to `base`); `name` is the upstream's, for the log.
-    pub fn compile(file: &UpstreamTlsFile, base: &Path, name: &str) -> Result<Self, UpstreamTlsError> {
+    pub fn compile(
+        file: &UpstreamTlsFile,
+        base: &Path,
+        name: &str,
+    ) -> Result<Self, UpstreamTlsError> {
+        let mut pool_key = std::hash::DefaultHasher::new();
         let ca = match &file.ca {
             Some(ca) => {
                 let authorities = files::certificates(&base.join(ca.get_ref()))?;
+                authorities.hash(&mut pool_key);
                 let wrapped: Vec<WrappedX509> = authorities
                     .into_iter()
                     .map(|der| WrappedX509::new(der.to_vec(), parse_x509))
@@ -81,6 +93,7 @@ impl UpstreamTls {
             server_name: file.server_name.as_ref().map(|n| n.get_ref().clone()),
             skip_verify: file.insecure_skip_verify,
             client_certificate,
+            pool_key: pool_key.finish(),
         })
     }
 
@@ -92,5 +105,6 @@ impl UpstreamTls {
         peer.options.verify_hostname = !self.skip_verify;
         peer.options.ca = self.ca.clone();
         peer.client_cert_key = self.client_certificate.clone();
+        peer.group_key = self.pool_key;
     }
 }

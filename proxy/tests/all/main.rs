@@ -23,4 +23,6 @@ mod routing;
 mod structure;
 mod support;
 mod throttling;
+mod tls;
+mod tls_support;
 mod validation;

@@ -16,9 +16,10 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
+use tokio_rustls::rustls;
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
@@ -402,6 +403,15 @@ pub struct Seen {
 impl Backend {
     /// Start a backend named `name` on a free loopback port.
     pub async fn start(name: &'static str) -> Backend {
+        Self::start_with(name, None).await
+    }
+
+    /// [`Backend::start`] over TLS with `config` (HTTP/2 when ALPN picks it).
+    pub async fn start_tls(name: &'static str, config: Arc<rustls::ServerConfig>) -> Backend {
+        Self::start_with(name, Some(tokio_rustls::TlsAcceptor::from(config))).await
+    }
+
+    async fn start_with(name: &'static str, tls: Option<tokio_rustls::TlsAcceptor>) -> Backend {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind backend");
@@ -415,14 +425,30 @@ impl Backend {
                     return;
                 };
                 let (counter, record) = (counter.clone(), record.clone());
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request| {
                         counter.fetch_add(1, Ordering::SeqCst);
                         echo(name, request, record.clone())
                     });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let Some(acceptor) = tls else {
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                        return;
+                    };
+                    let Ok(stream) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    } else {
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    }
                 });
             }
         });
@@ -490,6 +516,7 @@ async fn echo(
     let reply = json!({
         "backend": name,
         "method": parts.method.as_str(),
+        "version": format!("{:?}", parts.version),
         "path": parts.uri.path(),
         "query": parts.uri.query(),
         "headers": headers,

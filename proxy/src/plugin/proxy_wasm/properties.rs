@@ -45,9 +45,12 @@ pub fn get(host: &FilterHost, path: &[u8]) -> Option<Vec<u8>> {
         ["request", "scheme"] => header(":scheme")?,
         ["request", "protocol"] => b"HTTP/1.1".to_vec(),
         ["connection", "mtls"] => vec![u8::from(context?.client_cert.is_some())],
-        ["connection", "subject_peer_certificate"] => {
-            context?.client_cert.as_ref()?.subject_dn.clone().into_bytes()
-        }
+        ["connection", "subject_peer_certificate"] => context?
+            .client_cert
+            .as_ref()?
+            .subject_dn
+            .clone()
+            .into_bytes(),
         ["request", "useragent"] => header("user-agent")?,
         ["request", "referer"] => header("referer")?,
         ["request", "id"] => context?.request_id.clone().into_bytes(),
