@@ -236,9 +236,7 @@ pub fn files_named(file: &ConfigFile, base: &Path) -> Vec<std::path::PathBuf> {
 
 fn is_domain_name(name: &str) -> bool {
     let host = name.strip_prefix("*.").unwrap_or(name);
-    !host.contains('*')
-        && host.contains('.')
-        && matches!(ServerName::try_from(host), Ok(ServerName::DnsName(_)))
+    !host.contains('*') && matches!(ServerName::try_from(host), Ok(ServerName::DnsName(_)))
 }
 
 /// A certificate and key given together (or neither), read and checked.
@@ -327,7 +325,10 @@ fn compile_mtls(
     };
     all_revoked.extend(revoked.iter().cloned());
     let verifier = verifier(roots, revoked, false)
-        .map_err(|e| diags.error(Some(mtls.truststore.span()), key, e))
+        .map_err(|e| {
+            let message = format!("client certificate verifier: {e}");
+            diags.error(Some(mtls.truststore.span()), key, message)
+        })
         .ok()?;
     let forward_header = match &mtls.forward_header {
         Some(header) => Some(
@@ -355,7 +356,7 @@ fn verifier(
     roots: RootCertStore,
     revoked: Vec<rustls::pki_types::CertificateRevocationListDer<'static>>,
     allow_none: bool,
-) -> Result<Arc<dyn ClientCertVerifier>, String> {
+) -> Result<Arc<dyn ClientCertVerifier>, rustls::server::VerifierBuilderError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
         .with_crls(revoked)
@@ -364,7 +365,5 @@ fn verifier(
     if allow_none {
         builder = builder.allow_unauthenticated();
     }
-    builder
-        .build()
-        .map_err(|e| format!("cannot build a client certificate verifier: {e}"))
+    builder.build()
 }

@@ -92,7 +92,7 @@ pub fn prepare_request(
         upstream.insert_header("x-forwarded-for", forwarded)?;
     }
     upstream.insert_header("x-forwarded-proto", ctx.scheme())?;
-    forward_client_cert(request, upstream, ctx)?;
+    super::transport::forward_client_cert(request, upstream, ctx)?;
     ctx.edits.apply(upstream)?;
     http.request_mapping.apply(upstream, &mut uri, &values)?;
     let path = uri.split('?').next().unwrap_or_default();
@@ -109,41 +109,6 @@ pub fn prepare_request(
         .parse::<http::Uri>()
         .map_err(|e| Error::because(ErrorType::InternalError, "invalid upstream URI", e))?;
     upstream.set_uri(uri);
-    Ok(())
-}
-
-/// What a PEM certificate escapes in a header: everything but unreserved characters, as nginx's
-/// `$ssl_client_escaped_cert` and Envoy's `x-forwarded-client-cert` do.
-const ESCAPED_IN_HEADER: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// The verified client certificate (URL-encoded PEM) in the header its domain names; a header
-/// of that name from the client is never passed on.
-fn forward_client_cert(
-    request: &RequestHeader,
-    upstream: &mut RequestHeader,
-    ctx: &RequestCtx,
-) -> Result<()> {
-    if ctx.snapshot.transport.is_empty() {
-        return Ok(());
-    }
-    let Some(domain) = super::matching::host_name(request)
-        .and_then(|host| ctx.snapshot.transport.domain(&host.to_ascii_lowercase()))
-    else {
-        return Ok(());
-    };
-    let Some(header) = domain.mtls.as_ref().and_then(|m| m.forward_header.clone()) else {
-        return Ok(());
-    };
-    upstream.remove_header(&header);
-    let tls = ctx.connection_tls();
-    if let Some(cert) = tls.and_then(|t| t.client_cert.as_ref()) {
-        let encoded = percent_encoding::utf8_percent_encode(&cert.pem, ESCAPED_IN_HEADER);
-        upstream.insert_header(header, encoded.to_string())?;
-    }
     Ok(())
 }
 

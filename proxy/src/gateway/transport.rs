@@ -1,10 +1,12 @@
 //! The transport's word on a request, before routing: plaintext on a redirect listener is sent
 //! to HTTPS (308), a TLS server name that is not the `Host` is refused (421: no domain fronting,
 //! and what HTTP/2 clients that coalesced connections retry on), and a domain with mutual TLS
-//! wants a client certificate its truststore verified (403).
+//! wants a client certificate its truststore verified (403) — and forwards it to backends when
+//! the domain says so.
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
+use pingora::http::RequestHeader;
 use pingora::proxy::Session;
 use pingora::Result;
 
@@ -98,6 +100,41 @@ async fn redirect(session: &mut Session, ctx: &mut RequestCtx, host: Option<&str
     );
     let headers = [(HeaderName::from_static("location"), value)];
     respond::write(session, ctx, 308, &headers, Some("application/json"), body).await
+}
+
+/// What a PEM certificate escapes in a header: everything but unreserved characters, as nginx's
+/// `$ssl_client_escaped_cert` and Envoy's `x-forwarded-client-cert` do.
+const ESCAPED_IN_HEADER: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The verified client certificate (URL-encoded PEM) in the header its domain names; a header
+/// of that name from the client is never passed on.
+pub fn forward_client_cert(
+    request: &RequestHeader,
+    upstream: &mut RequestHeader,
+    ctx: &RequestCtx,
+) -> Result<()> {
+    if ctx.snapshot.transport.is_empty() {
+        return Ok(());
+    }
+    let Some(domain) = super::matching::host_name(request)
+        .and_then(|host| ctx.snapshot.transport.domain(&host.to_ascii_lowercase()))
+    else {
+        return Ok(());
+    };
+    let Some(header) = domain.mtls.as_ref().and_then(|m| m.forward_header.clone()) else {
+        return Ok(());
+    };
+    upstream.remove_header(&header);
+    let tls = ctx.connection_tls();
+    if let Some(cert) = tls.and_then(|t| t.client_cert.as_ref()) {
+        let encoded = percent_encoding::utf8_percent_encode(&cert.pem, ESCAPED_IN_HEADER);
+        upstream.insert_header(header, encoded.to_string())?;
+    }
+    Ok(())
 }
 
 impl RequestCtx {

@@ -158,22 +158,47 @@ pub(super) fn compile_nets(
 }
 
 pub(super) fn check_addresses(file: &ConfigFile, diags: &mut Diagnostics) {
+    let tls = file.server.tls.as_ref();
     let listens = file.server.listen.iter().map(|l| ("server.listen", l));
-    for (key, address) in listens.chain([("admin.listen", &file.admin.listen)]) {
-        if address.get_ref().parse::<SocketAddr>().is_err() {
-            diags.error(
+    let https = tls
+        .into_iter()
+        .flat_map(|t| t.listen.iter().map(|l| ("server.tls.listen", l)));
+    let redirects = tls.into_iter().flat_map(|t| {
+        t.redirect_listen
+            .iter()
+            .map(|l| ("server.tls.redirect_listen", l))
+    });
+    let all = listens.chain(https).chain(redirects);
+    let mut seen: HashMap<SocketAddr, &str> = HashMap::new();
+    for (key, address) in all.chain([("admin.listen", &file.admin.listen)]) {
+        match address.get_ref().parse::<SocketAddr>() {
+            Ok(parsed) => {
+                if let Some(first) = seen.insert(parsed, key) {
+                    let message = format!("`{parsed}` is already a listen address in `{first}`");
+                    diags.error(Some(address.span()), key, message);
+                }
+            }
+            Err(_) => diags.error(
                 Some(address.span()),
                 key,
                 format!("`{}` is not an `ip:port` address", address.get_ref()),
-            );
+            ),
         }
     }
-    if file.server.listen.is_empty() {
+    if file.server.listen.is_empty() && tls.is_none_or(|t| t.listen.is_empty()) {
         diags.error(
             None,
             "server.listen",
-            "at least one listen address is needed",
+            "at least one listen address is needed (here or in `server.tls.listen`)",
         );
+    }
+    let has_certificate = |t: &TlsFile| {
+        t.certificate.is_some() || file.domains.iter().any(|d| d.value.certificate.is_some())
+    };
+    if let Some(tls) = tls.filter(|t| !has_certificate(t)) {
+        let span = tls.listen.first().map(|l| l.span());
+        let message = "a TLS listener needs a certificate: `certificate` and `key` here, or in a                        `[domains.<name>]`";
+        diags.error(span, "server.tls", message);
     }
     let log = file.server.access_log.as_str();
     if log.is_empty() {

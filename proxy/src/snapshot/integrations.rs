@@ -179,9 +179,13 @@ pub(super) fn compile_http(
         None => None,
     };
     let (request_mapping, response_mapping) = compile_mappings(http, cx, diags)?;
+    let host_header = match pool.tls.server_name().filter(|_| parts.tls) {
+        Some(server_name) => server_name.to_string(),
+        None => authority,
+    };
     Some(HttpIntegration {
         pool,
-        host_header: authority,
+        host_header,
         tls: parts.tls,
         path,
         query,

@@ -97,6 +97,11 @@ impl UpstreamTls {
         })
     }
 
+    /// The configured server name: sent as SNI, verified, and the `Host` backends see.
+    pub fn server_name(&self) -> Option<&str> {
+        self.server_name.as_deref()
+    }
+
     /// A TLS peer for `peer`'s address, named `host` unless a server name is configured.
     pub fn apply(&self, peer: &mut HttpPeer, host: &str) {
         peer.scheme = pingora::upstreams::peer::Scheme::HTTPS;

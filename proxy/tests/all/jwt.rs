@@ -87,20 +87,7 @@ const HS_SECRET: &str = "a-shared-secret-of-32-bytes-or-more!";
 
 /// Keys, rotated keys and tokens minted by PyJWT.
 fn mint() -> Value {
-    let python = std::process::Command::new("bash")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../scripts/test-venv.sh"
-        ))
-        .output()
-        .expect("scripts/test-venv.sh");
-    assert!(
-        python.status.success(),
-        "{}",
-        String::from_utf8_lossy(&python.stderr)
-    );
-    let python = String::from_utf8(python.stdout).unwrap();
-    let output = std::process::Command::new(python.trim())
+    let output = std::process::Command::new(crate::support::test_python())
         .args(["-c", MINT, ISSUER, AUDIENCE, HS_SECRET])
         .output()
         .expect("run PyJWT");

@@ -25,4 +25,5 @@ mod support;
 mod throttling;
 mod tls;
 mod tls_support;
+mod tls_tools;
 mod validation;

@@ -738,3 +738,27 @@ pub async fn raw_get(url: &str, target: &str, headers: &str) -> RawReply {
         format!("GET {target} HTTP/1.1\r\nHost: gateway\r\n{headers}Connection: close\r\n\r\n");
     raw_exchange(url, request.as_bytes(), Duration::from_secs(5)).await
 }
+
+/// The Python of the tests' environment (PyJWT, grpcio, sslyze from PyPI), made once per run by
+/// `scripts/test-venv.sh`.
+pub fn test_python() -> &'static str {
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let made = Command::new("bash")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../scripts/test-venv.sh"
+            ))
+            .output()
+            .expect("scripts/test-venv.sh");
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        String::from_utf8(made.stdout)
+            .expect("path")
+            .trim()
+            .to_string()
+    })
+}

@@ -13,7 +13,7 @@ use crate::support::{free_port, plugin_path, raw_exchange, Backend, Extra, Gatew
 use crate::tls_support::*;
 
 /// The test PKI, written as files into a directory of its own.
-struct Pki {
+pub(crate) struct Pki {
     dir: tempfile::TempDir,
     ca: Authority,
     other_ca: Authority,
@@ -29,7 +29,7 @@ struct Pki {
 }
 
 impl Pki {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let ca = Authority::new("wasmgate test CA");
         let other_ca = Authority::new("another CA");
         let pki = Pki {
@@ -62,7 +62,7 @@ impl Pki {
         pki
     }
 
-    fn path(&self, name: &str) -> String {
+    pub(crate) fn path(&self, name: &str) -> String {
         self.dir.path().join(name).display().to_string()
     }
 }
@@ -70,7 +70,12 @@ impl Pki {
 /// A gateway with TLS on `tls_port`, the redirect on `redirect_port`, four domains (one with
 /// mutual TLS) and one catch-all route to `backend` through a header transformer that shows
 /// the scheme and the client certificate's subject.
-async fn tls_gateway(pki: &Pki, backend: SocketAddr, tls_port: u16, redirect_port: u16) -> Gateway {
+pub(crate) async fn tls_gateway(
+    pki: &Pki,
+    backend: SocketAddr,
+    tls_port: u16,
+    redirect_port: u16,
+) -> Gateway {
     let server = format!(
         r#"[server.tls]
 listen = ["127.0.0.1:{tls_port}"]

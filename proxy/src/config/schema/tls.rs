@@ -104,8 +104,8 @@ pub struct UpstreamTlsFile {
     /// CA certificates (PEM bundle) the backends' certificates must chain to. Default: the
     /// system's roots.
     pub ca: Option<Spanned<String>>,
-    /// The name sent as SNI and verified in the backend's certificate. Default: each target's
-    /// host.
+    /// The name sent as SNI, verified in the backend's certificate and sent as `Host`. Default:
+    /// each target's host for SNI and verification, the URI's authority for `Host`.
     pub server_name: Option<Spanned<String>>,
     /// Accept any backend certificate. Logged at every load; for tests and emergencies only.
     #[serde(default)]
