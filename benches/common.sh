@@ -103,17 +103,27 @@ integration = { type = "http_proxy", uri = "http://127.0.0.1:$1/{proxy}" }
 CONF
 }
 
+# proc_ticks PID: CPU ticks (user + system) used by PID and its child processes (nginx's
+# workers under its master), from /proc.
+proc_ticks() {
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+
 # cpu_run PID OUT LABEL WRK_ARGS...: one wrk run (2 threads, $CONNECTIONS connections,
 # $DURATION s, as SCHED_BATCH) against the process PID, appending "cpu_us_per_request
-# requests_per_second" to the file OUT (CPU from /proc/PID/stat); a non-2xx answer stops the
-# bench, naming LABEL.
+# requests_per_second" to the file OUT (CPU of PID and its children); a non-2xx answer stops
+# the bench, naming LABEL.
 cpu_run() {
   local pid=$1 file=$2 label=$3 before after out requests tick_us
   shift 3
   tick_us=$((1000000 / $(getconf CLK_TCK)))
-  before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  before=$(proc_ticks "$pid")
   out=$(chrt --batch 0 wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" "$@")
-  after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  after=$(proc_ticks "$pid")
   requests=$(echo "$out" | awk '/requests in/ {print $1}')
   if echo "$out" | grep -q "Non-2xx"; then
     echo "$label: non-2xx answers" >&2

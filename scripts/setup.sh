@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing wasmgate needs on a fresh Debian machine with Rust:
 # cmake (pingora builds a C dependency with it), Node.js and npm (JavaScript plugins are built
-# with componentize-js), openssl (the examples' self-signed certificates), curl (the HTTP/2
-# tests), python3-venv (the tests' PyPI tools) and the wasm32-wasip2 target (plugins); with
+# with componentize-js), openssl (the examples' self-signed certificates), curl and h2load (the
+# HTTP/2 tests), python3-venv (the tests' PyPI tools) and the wasm32-wasip2 target (plugins); with
 # `--browser`, also Chromium (the CORS tests drive a headless browser).
 # Safe to run again; installs only what is missing.
 set -euo pipefail
@@ -13,6 +13,7 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v h2load >/dev/null 2>&1 || missing+=(nghttp2-client)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${1:-}" = "--browser" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)

@@ -330,13 +330,21 @@ key = "{default}.key"
     );
     let config = format!(
         r#"
+[plugins.headers]
+path = "{headers}"
+config = {{ response = {{ set = {{ "x-powered-by" = "wasmgate" }} }} }}
+
 [apis.site]
 type = "http"
+[apis.site.cors]
+allow_origins = ["https://app.test"]
 [apis.site.stages."$default"]
 [apis.site.routes."ANY /pets/{{proxy+}}"]
+plugins = ["headers"]
 integration = {{ type = "http_proxy", uri = "http://{backend}/{{proxy}}" }}
 "#,
-        backend = backend.addr
+        backend = backend.addr,
+        headers = plugin_path("header_transformer").display(),
     );
     let gateway = Gateway::start_with(
         &config,
@@ -356,9 +364,19 @@ integration = {{ type = "http_proxy", uri = "http://{backend}/{{proxy}}" }}
         (&tls, format!("https://api.test:{port}"), "https"),
         (&cleartext, gateway.url.clone(), "http"),
     ] {
-        let response = client.get(format!("{base}/pets/7")).send().await.unwrap();
+        let response = client
+            .get(format!("{base}/pets/7"))
+            .header("origin", "https://app.test")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.version(), reqwest::Version::HTTP_2, "{base}");
         assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-powered-by"], "wasmgate", "{base}");
+        assert_eq!(
+            response.headers()["access-control-allow-origin"],
+            "https://app.test"
+        );
         let echoed: Value = response.json().await.unwrap();
         assert_eq!(echoed["path"], "/7");
         assert_eq!(echoed["headers"]["x-forwarded-proto"], scheme);
@@ -375,7 +393,19 @@ integration = {{ type = "http_proxy", uri = "http://{backend}/{{proxy}}" }}
             .await
             .unwrap();
         assert_eq!(large.status(), 413, "{base}");
+
+        // Over `limits.max_header_bytes` (10 KiB): 431 as over HTTP/1.1, or the stream refused
+        // by the advertised header list size; never passed on.
+        let huge = client
+            .get(format!("{base}/pets/huge"))
+            .header("x-huge", "h".repeat(12_000))
+            .send()
+            .await;
+        if let Ok(huge) = huge {
+            assert_eq!(huge.status(), 431, "{base}");
+        }
     }
+    assert!(backend.seen().iter().all(|s| s.target != "/huge"));
     let line = gateway
         .access_log_line(|line| line["path"] == "/pets/7" && line["scheme"] == "https")
         .await;
@@ -541,4 +571,47 @@ fn write_config(dir: &Path, config: &str) -> std::path::PathBuf {
     let path = dir.join("gateway.toml");
     std::fs::write(&path, config).unwrap();
     path
+}
+
+#[tokio::test]
+async fn plugins_call_https_urls_verified_against_the_system_roots() {
+    let pki = Pki::new();
+    let server = pki.ca.server(&["127.0.0.1"], 40);
+    let backend = Backend::start_tls("tls", backend_config(&server, None)).await;
+    let config = format!(
+        r#"
+[plugins.caller]
+path = "{}"
+timeout_ms = 2000
+allowed_hosts = ["{b}"]
+
+[apis.h]
+type = "http"
+[apis.h.stages.prod]
+[apis.h.routes."GET /guarded"]
+plugins = ["caller"]
+integration = {{ type = "mock", status = 200 }}
+"#,
+        plugin_path("hostile").display(),
+        b = backend.addr
+    );
+    let ca = pki.path("ca.pem");
+    let trusting = Gateway::start_with_env(&config, &[("SSL_CERT_FILE", ca.as_str())]).await;
+    let default_roots = Gateway::start(&config).await;
+    let target = format!("https://{}/introspect", backend.addr);
+    for (gateway, principal) in [(&trusting, "http-200"), (&default_roots, "failed")] {
+        let response = crate::support::client()
+            .get(format!("{}/prod/guarded", gateway.url))
+            .header("x-attack", "http")
+            .header("x-target", &target)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let line = gateway
+            .access_log_line(|line| line["path"] == "/prod/guarded")
+            .await;
+        assert_eq!(line["principalId"], principal, "{line}");
+    }
+    assert_eq!(backend.hits(), 1);
 }

@@ -266,4 +266,24 @@ integration = {{ type = "http_proxy", uri = "http://{backend}/{{proxy}}" }}
         );
     }
     assert_eq!(backend.hits(), 2);
+
+    // h2load: 200 requests on 4 connections, 4 streams each, over TLS (ALPN) and h2c.
+    for url in [format!("https://127.0.0.1:{tls_port}/x"), h2c] {
+        let run = url.clone();
+        let output = tokio::task::spawn_blocking(move || {
+            Command::new("h2load")
+                .args(["-n", "200", "-c", "4", "-m", "4", &run])
+                .output()
+                .expect("run h2load (scripts/setup.sh installs it)")
+        })
+        .await
+        .unwrap();
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            report.contains("Application protocol: h2"),
+            "{url}: {report}"
+        );
+        assert!(report.contains("status codes: 200 2xx"), "{url}: {report}");
+    }
+    assert_eq!(backend.hits(), 402);
 }
