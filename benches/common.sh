@@ -113,6 +113,15 @@ proc_ticks() {
   echo "$total"
 }
 
+# mock_route: a `GET /mock` route of the `bench` API answering 1 KiB itself.
+mock_route() {
+  cat <<CONF
+
+[apis.bench.routes."GET /mock"]
+integration = { type = "mock", status = 200, body = "$(head -c 1024 /dev/zero | tr '\0' 'x')" }
+CONF
+}
+
 # cpu_run PID OUT LABEL WRK_ARGS...: one wrk run (2 threads, $CONNECTIONS connections,
 # $DURATION s, as SCHED_BATCH) against the process PID, appending "cpu_us_per_request
 # requests_per_second" to the file OUT (CPU of PID and its children); a non-2xx answer stops

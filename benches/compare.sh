@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Two builds of wasmgate, side by side in the same minutes: the plain route and a 3-plugin chain
-# (token authorizer + request/response header transformer) of each, alternated round by round
+# Two builds of wasmgate, side by side in the same minutes: the plain route, a 3-plugin chain
+# (token authorizer + request/response header transformer) and a mock route (1 KiB answered by
+# the gateway itself) of each, alternated round by round
 # under wrk, against one nginx backend answering 1 KiB. Prints each build's CPU µs per request
 # (from /proc/<pid>/stat) and requests/s per route, medians over the rounds, and NEW/OLD ratios:
 # what a change costs the gateway itself, with this VM's drifting speed shared by both builds.
@@ -33,6 +34,7 @@ start_gateway() {
   {
     server_conf "$port" "$admin" 2 "$work/state-$1"
     plain_and_chain "$BACKEND_PORT" reuse
+    mock_route
   } > "$work/$1.toml"
   RUST_LOG=warn "$2" serve "$work/$1.toml" & pids+=($!)
   printf -v "PID_$1" '%s' "$!"
@@ -46,6 +48,7 @@ start_gateway new "$NEW"
 run() {
   local pid="PID_$1" port="PORT_$1" path="/"
   [ "$2" = chain ] && path="/chain/x"
+  [ "$2" = mock ] && path="/mock"
   cpu_run "${!pid}" "$work/$1-$2" "$1 $2" -H 'authorization: Bearer bench-token' "http://127.0.0.1:${!port}$path"
 }
 
@@ -54,17 +57,18 @@ for round in $(seq "$ROUNDS"); do
   for name in $order; do
     run "$name" plain
     run "$name" chain
+    run "$name" mock
   done
 done
 
 printf '%-6s %-6s %14s %14s\n' build route "CPU µs/req" "requests/s"
 for name in old new; do
-  for route in plain chain; do
+  for route in plain chain mock; do
     printf '%-6s %-6s %14s %14s\n' "$name" "$route" \
       "$(cut -d' ' -f1 "$work/$name-$route" | median_of)" "$(cut -d' ' -f2 "$work/$name-$route" | median_of)"
   done
 done
-for route in plain chain; do
+for route in plain chain mock; do
   old_cpu=$(cut -d' ' -f1 "$work/old-$route" | median_of)
   new_cpu=$(cut -d' ' -f1 "$work/new-$route" | median_of)
   echo "$route: new/old CPU per request $(python3 -c "print(round($new_cpu / $old_cpu, 3))")"

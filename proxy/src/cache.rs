@@ -11,7 +11,7 @@ use moka::sync::Cache;
 use moka::Expiry;
 use pingora::http::ResponseHeader;
 
-use crate::integration::HOP_BY_HOP;
+use crate::edge::HOP_BY_HOP;
 
 /// Largest response body stored (AWS's limit for a cached response).
 pub const MAX_ENTRY_BYTES: usize = 1 << 20;

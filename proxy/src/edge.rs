@@ -20,3 +20,15 @@ mod head;
 pub mod path;
 
 pub use head::{check_head, check_limits, HeadRefusal};
+
+/// Hop-by-hop headers: they describe one connection, so they are never forwarded by the
+/// buffered exchange nor replayed from the response cache.
+pub const HOP_BY_HOP: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];

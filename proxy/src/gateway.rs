@@ -279,7 +279,7 @@ impl ProxyHttp for Gateway {
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         if !ctx.filter_streams.is_empty() {
-            ctx.filter_streams.end().await;
+            Box::pin(ctx.filter_streams.end()).await;
         }
         logging::record(session, ctx, &self.state.access_log);
     }

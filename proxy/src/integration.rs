@@ -15,18 +15,6 @@ use crate::upstream::Pool;
 
 pub use mapping::{RequestMapping, ResponseMapping};
 
-/// Hop-by-hop headers: they describe one connection, so they are never forwarded by the
-/// buffered exchange nor replayed from the response cache.
-pub const HOP_BY_HOP: [&str; 7] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
 /// A compiled integration.
 #[derive(Debug)]
 pub enum Integration {

@@ -214,6 +214,7 @@ impl Metrics {
         RouteMetrics {
             latency: self.latency.with_label_values(&labels),
             integration_latency: self.integration_latency.with_label_values(&labels),
+            ok: std::sync::OnceLock::new(),
         }
     }
 
@@ -234,4 +235,28 @@ pub struct RouteMetrics {
     pub latency: Histogram,
     /// Backend latency.
     pub integration_latency: Histogram,
+    /// The route's `status="200"` counter, looked up once: most requests end there, and a
+    /// labelled lookup hashes four strings.
+    ok: std::sync::OnceLock<prometheus::IntCounter>,
+}
+
+impl RouteMetrics {
+    /// Count a request of this route (`api`, `stage`, `route` its labels) answered `status`.
+    pub fn count(&self, status: u16, labels: [&str; 3]) {
+        let [api, stage, route] = labels;
+        if status == 200 {
+            let ok = self.ok.get_or_init(|| {
+                METRICS
+                    .requests
+                    .with_label_values(&[api, stage, route, "200"])
+            });
+            ok.inc();
+        } else {
+            let status = status.to_string();
+            METRICS
+                .requests
+                .with_label_values(&[api, stage, route, &status])
+                .inc();
+        }
+    }
 }

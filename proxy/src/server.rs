@@ -64,6 +64,7 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
         pingora::proxy::http_proxy(&server.configuration, Gateway::new(state.clone()));
     let mut options = HttpServerOptions::default();
     options.h2c = server_file.http2.cleartext;
+    options.h2_idle_timeout = Some(Duration::from_millis(server_file.http2.idle_timeout_ms));
     gateway.server_options = Some(options);
     let mut h2 = default_h2_options();
     h2.max_concurrent_streams(server_file.http2.max_concurrent_streams)

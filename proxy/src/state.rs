@@ -234,6 +234,17 @@ impl State {
     fn swap_in(&self, text: &str, patience: Patience) -> Result<Reloaded, ConfigErrors> {
         let loaded = parse_source(&self.config_path, text)?;
         let snapshot = compile_with(&loaded, patience)?;
+        if self.started_with.0.tls.is_some() && snapshot.server.tls.is_none() {
+            // The TLS listeners run until a restart; without certificates every handshake
+            // would fail.
+            return Err(ConfigErrors::single(
+                &loaded.source,
+                None,
+                "server.tls: the TLS listeners run until a restart: keep `[server.tls]` (and its \
+                 certificates) until then"
+                    .to_string(),
+            ));
+        }
         let restart_only = snapshot.restart_only_changes(&self.started_with);
         if !restart_only.is_empty() {
             log::warn!(

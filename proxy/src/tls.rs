@@ -1,10 +1,11 @@
 //! TLS with rustls (pingora's `rustls` feature, ring provider): the downstream side compiled
-//! from `[server.tls]` and `[domains]` into a [`Transport`] each snapshot carries (certificates
-//! by server name, mutual TLS per domain), the listener hooks that read the serving snapshot's
-//! transport at every handshake (`listener`), what a connection tells its requests
-//! (`connection`), and HTTPS to backends (`upstream`).
+//! (`compile`) from `[server.tls]` and `[domains]` into a [`Transport`] each snapshot carries
+//! (certificates by server name, mutual TLS per domain), the listener hooks that read the
+//! serving snapshot's transport at every handshake (`listener`), what a connection tells its
+//! requests (`connection`), and HTTPS to backends (`upstream`).
 
 mod certs;
+mod compile;
 mod connection;
 mod files;
 mod listener;
@@ -12,20 +13,15 @@ mod upstream;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use http::HeaderName;
-use rustls::pki_types::ServerName;
 use rustls::server::danger::ClientCertVerifier;
-use rustls::server::WebPkiClientVerifier;
 use rustls::sign::CertifiedKey;
-use rustls::RootCertStore;
-use toml::Spanned;
-
-use crate::config::{ConfigFile, Diagnostics, DomainFile, MtlsFile, Named, TlsFile};
 
 pub use certs::CertificateError;
+pub use compile::{compile, files_named};
 pub use connection::{ClientCert, ConnectionTls};
 pub use files::FileError;
 pub use listener::{listener_settings, TransportSource};
@@ -38,9 +34,14 @@ pub struct Transport {
     default_certificate: Option<Arc<CertifiedKey>>,
     /// By lower-case name: exact names and `*.suffix` wildcards.
     domains: HashMap<String, Arc<Domain>>,
-    /// Verifies client certificates against every domain's truststore at the handshake, when
-    /// some domain has mutual TLS; each request then checks its own domain's.
-    any_client_auth: Option<Arc<dyn ClientCertVerifier>>,
+    /// Whether some domain has mutual TLS: listeners then ask every client for a certificate,
+    /// and each request checks it against its own domain's truststore.
+    pub asks_client_certs: bool,
+    /// Every domain's `forward_header`: taken off every request, set only from a certificate
+    /// verified for the request's domain.
+    pub forward_headers: Vec<HeaderName>,
+    /// Tells transports apart, so a connection verified with an older one is verified again.
+    id: u64,
     /// Plaintext listeners that redirect to HTTPS.
     pub redirect_listen: Vec<SocketAddr>,
     /// The port HTTPS is served on (the first TLS listener's), for redirects.
@@ -55,6 +56,14 @@ impl std::fmt::Debug for Transport {
             .finish_non_exhaustive()
     }
 }
+
+/// A domain with mutual TLS, and a connection without a certificate its truststore verifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("this domain requires a client certificate its truststore verifies")]
+pub struct MissingClientCert;
+
+/// Numbers each compiled transport.
+static TRANSPORTS: AtomicU64 = AtomicU64::new(1);
 
 /// A custom domain.
 pub struct Domain {
@@ -73,9 +82,10 @@ pub struct Mtls {
 }
 
 impl Transport {
-    /// Whether there are no custom domains.
-    pub fn is_empty(&self) -> bool {
-        self.domains.is_empty()
+    /// Whether plaintext requests need the transport's check too: to be redirected, or refused
+    /// for a domain with mutual TLS.
+    pub fn checks_plaintext(&self) -> bool {
+        self.asks_client_certs || !self.redirect_listen.is_empty()
     }
 
     /// The domain `host` (lower case, no port) belongs to: its own entry, else its wildcard's.
@@ -109,261 +119,39 @@ impl Transport {
         self.default_certificate.clone()
     }
 
-    /// Whether `host` needs a client certificate and `tls` lacks one its domain verified.
-    pub fn lacks_client_cert(&self, host: Option<&str>, tls: Option<&ConnectionTls>) -> bool {
+    /// The client certificate a request for `host` (lower case) on connection `tls` may use:
+    /// `Ok(None)` when the host's domain has no mutual TLS (a certificate no domain asked for
+    /// identifies nobody), the certificate its domain's truststore verified, or `Err` when the
+    /// domain requires one and the connection has none verified for it. A connection verified
+    /// before a reload is verified again with the current truststore and CRL, once.
+    pub fn client_cert(
+        &self,
+        host: Option<&str>,
+        tls: Option<&ConnectionTls>,
+    ) -> Result<Option<Arc<ClientCert>>, MissingClientCert> {
         let Some(domain) = host.and_then(|host| self.domain(host)) else {
-            return false;
+            return Ok(None);
         };
-        domain.mtls.is_some()
-            && tls.and_then(|t| t.verified_for.as_deref()) != Some(domain.name.as_str())
-    }
-}
-
-/// Compile `[server.tls]` and `[domains]`, reading every file they name (relative to `base`).
-pub fn compile(
-    tls: Option<&TlsFile>,
-    domains: &[Named<DomainFile>],
-    base: &Path,
-    diags: &mut Diagnostics,
-) -> Transport {
-    let mut transport = Transport::default();
-    if let Some(tls) = tls {
-        transport.default_certificate = served_certificate(
-            &tls.certificate,
-            &tls.key,
-            &tls.ocsp,
-            None,
-            "server.tls",
-            base,
-            diags,
-        );
-        transport.https_port = tls
-            .listen
-            .first()
-            .and_then(|address| address.get_ref().parse::<SocketAddr>().ok())
-            .map(|address| address.port());
-        transport.redirect_listen = tls
-            .redirect_listen
-            .iter()
-            .filter_map(|address| address.get_ref().parse().ok())
-            .collect();
-    } else if !domains.is_empty() {
-        diags.error(
-            domains.first().map(|d| d.name.span()),
-            "domains",
-            "custom domains are served over TLS: add `[server.tls]` with its `listen` addresses",
-        );
-    }
-    let mut roots = RootCertStore::empty();
-    let mut revoked = Vec::new();
-    for domain in domains {
-        let name = domain.name.get_ref().to_ascii_lowercase();
-        if !is_domain_name(&name) {
-            diags.error(
-                Some(domain.name.span()),
-                &domain.path,
-                format!("`{name}` is not a domain name (`api.example.com` or `*.example.com`)"),
-            );
-            continue;
-        }
-        let file = &domain.value;
-        let certificate = served_certificate(
-            &file.certificate,
-            &file.key,
-            &file.ocsp,
-            Some(&name),
-            &domain.path,
-            base,
-            diags,
-        );
-        let mtls = file.mtls.as_ref().and_then(|mtls| {
-            let key = format!("{}.mtls", domain.path);
-            compile_mtls(mtls, &key, base, &mut roots, &mut revoked, diags)
-        });
-        let compiled = Domain {
-            name: name.clone(),
-            certificate,
-            mtls,
+        let Some(mtls) = &domain.mtls else {
+            return Ok(None);
         };
-        transport.domains.insert(name, Arc::new(compiled));
-    }
-    if !roots.is_empty() {
-        transport.any_client_auth = verifier(roots, revoked, true)
-            .map_err(|e| diags.error(None, "domains", e))
-            .ok();
-    }
-    transport
-}
-
-/// Every certificate, key, truststore, CRL and OCSP file the config names, relative to `base`:
-/// watched, so that a rotated certificate is served without a reload by hand.
-pub fn files_named(file: &ConfigFile, base: &Path) -> Vec<std::path::PathBuf> {
-    let server = file
-        .server
-        .tls
-        .iter()
-        .flat_map(|tls| [&tls.certificate, &tls.key, &tls.ocsp]);
-    let domains = file.domains.iter().flat_map(|domain| {
-        let d = &domain.value;
-        let mtls = d.mtls.as_ref();
-        [
-            d.certificate.clone(),
-            d.key.clone(),
-            d.ocsp.clone(),
-            mtls.map(|m| m.truststore.clone()),
-            mtls.and_then(|m| m.crl.clone()),
-        ]
-    });
-    let upstreams = file
-        .upstreams
-        .iter()
-        .filter_map(|u| u.value.tls.as_ref())
-        .flat_map(|t| {
-            [
-                t.ca.clone(),
-                t.client_certificate.clone(),
-                t.client_key.clone(),
-            ]
-        });
-    server
-        .cloned()
-        .chain(domains)
-        .chain(upstreams)
-        .flatten()
-        .map(|path| base.join(path.get_ref()))
-        .collect()
-}
-
-fn is_domain_name(name: &str) -> bool {
-    let host = name.strip_prefix("*.").unwrap_or(name);
-    !host.contains('*') && matches!(ServerName::try_from(host), Ok(ServerName::DnsName(_)))
-}
-
-/// A certificate and key given together (or neither), read and checked.
-fn served_certificate(
-    certificate: &Option<Spanned<String>>,
-    key: &Option<Spanned<String>>,
-    ocsp: &Option<Spanned<String>>,
-    name: Option<&str>,
-    path: &str,
-    base: &Path,
-    diags: &mut Diagnostics,
-) -> Option<Arc<CertifiedKey>> {
-    let (certificate, key) = match (certificate, key) {
-        (Some(certificate), Some(key)) => (certificate, key),
-        (None, None) => return None,
-        (Some(given), None) | (None, Some(given)) => {
-            diags.error(
-                Some(given.span()),
-                path,
-                "`certificate` and `key` are given together",
-            );
-            return None;
+        let tls = tls.ok_or(MissingClientCert)?;
+        if tls.verified_for.as_deref() != Some(domain.name.as_str()) {
+            return Err(MissingClientCert);
         }
-    };
-    let certificate_path = base.join(certificate.get_ref());
-    let ocsp_path = ocsp.as_ref().map(|o| base.join(o.get_ref()));
-    let loaded = certs::certified_key(
-        &certificate_path,
-        &base.join(key.get_ref()),
-        ocsp_path.as_deref(),
-    )
-    .and_then(|loaded| match (name, loaded.cert.first()) {
-        (Some(name), Some(leaf)) if !certs::covers(leaf, name) => {
-            Err(CertificateError::NotCovering {
-                certificate: certificate_path.display().to_string(),
-                name: name.to_string(),
-            })
+        if tls.verified_with.load(Ordering::Relaxed) != self.id {
+            let (leaf, intermediates) = tls.chain.split_first().ok_or(MissingClientCert)?;
+            let now = rustls::pki_types::UnixTime::now();
+            mtls.verifier
+                .verify_client_cert(leaf, intermediates, now)
+                .map_err(|_| MissingClientCert)?;
+            tls.verified_with.store(self.id, Ordering::Relaxed);
         }
-        _ => Ok(loaded),
-    });
-    loaded
-        .map_err(|e| diags.error(Some(certificate.span()), &format!("{path}.certificate"), e))
-        .ok()
-}
-
-/// A domain's `mtls`: its verifier, with its CAs and CRLs also added to the listener's.
-fn compile_mtls(
-    mtls: &MtlsFile,
-    key: &str,
-    base: &Path,
-    all_roots: &mut RootCertStore,
-    all_revoked: &mut Vec<rustls::pki_types::CertificateRevocationListDer<'static>>,
-    diags: &mut Diagnostics,
-) -> Option<Mtls> {
-    let truststore = base.join(mtls.truststore.get_ref());
-    let authorities = files::certificates(&truststore)
-        .map_err(|e| {
-            diags.error(
-                Some(mtls.truststore.span()),
-                &format!("{key}.truststore"),
-                e,
-            )
-        })
-        .ok()?;
-    let mut roots = RootCertStore::empty();
-    for authority in &authorities {
-        if let Err(e) = roots.add(authority.clone()) {
-            let message = format!(
-                "`{}`: not a usable CA certificate: {e}",
-                truststore.display()
-            );
-            diags.error(
-                Some(mtls.truststore.span()),
-                &format!("{key}.truststore"),
-                message,
-            );
-            return None;
-        }
-        let _ = all_roots.add(authority.clone());
+        Ok(tls.client_cert.clone())
     }
-    let revoked = match &mtls.crl {
-        Some(crl) => files::revocation_lists(&base.join(crl.get_ref()))
-            .map_err(|e| diags.error(Some(crl.span()), &format!("{key}.crl"), e))
-            .ok()?,
-        None => Vec::new(),
-    };
-    all_revoked.extend(revoked.iter().cloned());
-    let verifier = verifier(roots, revoked, false)
-        .map_err(|e| {
-            let message = format!("client certificate verifier: {e}");
-            diags.error(Some(mtls.truststore.span()), key, message)
-        })
-        .ok()?;
-    let forward_header = match &mtls.forward_header {
-        Some(header) => Some(
-            HeaderName::from_bytes(header.get_ref().as_bytes())
-                .map_err(|_| {
-                    let message = format!("`{}` is not a header name", header.get_ref());
-                    diags.error(
-                        Some(header.span()),
-                        &format!("{key}.forward_header"),
-                        message,
-                    )
-                })
-                .ok()?,
-        ),
-        None => None,
-    };
-    Some(Mtls {
-        verifier,
-        forward_header,
-    })
-}
 
-/// A client certificate verifier over `roots` checking the leaf against `revoked`.
-fn verifier(
-    roots: RootCertStore,
-    revoked: Vec<rustls::pki_types::CertificateRevocationListDer<'static>>,
-    allow_none: bool,
-) -> Result<Arc<dyn ClientCertVerifier>, rustls::server::VerifierBuilderError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-        .with_crls(revoked)
-        .only_check_end_entity_revocation()
-        .allow_unknown_revocation_status();
-    if allow_none {
-        builder = builder.allow_unauthenticated();
+    /// This transport's id, for connections verified with it.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
-    builder.build()
 }

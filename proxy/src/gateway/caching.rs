@@ -31,12 +31,8 @@ pub async fn lookup(
     let Some(route) = ctx.route.clone() else {
         return Ok(Outcome::Continue);
     };
-    let decision = policy
-        .decide(
-            &request_view(session.req_header(), &route.plugins.request_headers),
-            &lent_context(ctx),
-        )
-        .await;
+    let view = request_view(session.req_header(), &route.plugins.request_headers);
+    let decision = Box::pin(policy.decide(&view, &lent_context(ctx))).await;
     let (rule, read) = match decision {
         Ok(CacheDecision::Cache(rule)) => (rule, true),
         Ok(CacheDecision::Refresh(rule)) => (rule, false),

@@ -32,6 +32,9 @@ pub struct RequestCtx {
     pub peer_ip: Option<IpAddr>,
     /// The connection's TLS digest, when it is a TLS connection (`ctx.connection_tls()`).
     pub tls: Option<Arc<pingora::protocols::tls::SslDigest>>,
+    /// The client certificate the request's domain verified (mutual TLS), once the transport
+    /// checked it: what plugins, templates and the access log see.
+    pub client_cert: Option<Arc<crate::tls::ClientCert>>,
     /// The stage, once the host and path prefix matched one.
     pub stage: Option<Arc<Stage>>,
     /// The route, once matched.
@@ -93,6 +96,7 @@ impl RequestCtx {
             source_ip: None,
             peer_ip: None,
             tls: None,
+            client_cert: None,
             stage: None,
             route: None,
             params: Vec::new(),
@@ -194,7 +198,7 @@ impl Lookup for RequestValues<'_> {
             ContextVar::Protocol => protocol(self.request).to_string(),
             ContextVar::DomainName => super::matching::host_name(self.request)?.to_string(),
             ContextVar::ClientCert(field) => {
-                let cert = ctx.connection_tls()?.client_cert.as_ref()?;
+                let cert = ctx.client_cert.as_ref()?;
                 match field {
                     CertField::Pem => cert.pem.clone(),
                     CertField::SubjectDn => cert.subject_dn.clone(),

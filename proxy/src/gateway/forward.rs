@@ -20,8 +20,9 @@ use super::context::{RequestCtx, RequestValues};
 use super::respond::REQUEST_ID_HEADER;
 use super::{caching, errors, respond, responses, trace};
 use crate::cache::ResponseCache;
+use crate::edge::HOP_BY_HOP;
 use crate::gateway_response::ErrorKind;
-use crate::integration::{HttpIntegration, HOP_BY_HOP};
+use crate::integration::HttpIntegration;
 use crate::metrics::METRICS;
 use crate::plugin::MAX_PLUGIN_BODY;
 

@@ -39,7 +39,7 @@ pub async fn integrate(
             plan_upstream(session, ctx, http, stage_path);
             match ctx.body.take() {
                 Some(body) => {
-                    forward::buffered_exchange(session, ctx, http, body, cache).await?;
+                    Box::pin(forward::buffered_exchange(session, ctx, http, body, cache)).await?;
                     Ok(Integrated::Written)
                 }
                 None => Ok(Integrated::Stream),

@@ -15,10 +15,14 @@ pub fn record(session: &Session, ctx: &RequestCtx, access_log: &AccessLog) {
     let (api, stage) = ctx.api_and_stage_names();
     let route = ctx.route.as_ref().map_or("", |r| r.key.as_str());
     let latency = ctx.started.elapsed();
-    crate::metrics::METRICS
-        .requests
-        .with_label_values(&[api, stage, route, &status.to_string()])
-        .inc();
+    if let Some(matched) = &ctx.route {
+        matched.metrics.count(status, [api, stage, route]);
+    } else {
+        crate::metrics::METRICS
+            .requests
+            .with_label_values(&[api, stage, route, &status.to_string()])
+            .inc();
+    }
     if let Some(route) = &ctx.route {
         route.metrics.latency.observe(latency.as_secs_f64());
         if let Some(integration) = ctx.integration_latency {
@@ -34,7 +38,7 @@ pub fn record(session: &Session, ctx: &RequestCtx, access_log: &AccessLog) {
     let request = session.req_header();
     let millis = |d: Duration| d.as_secs_f64() * 1000.0;
     let tls = ctx.connection_tls();
-    let client_cert = tls.and_then(|t| t.client_cert.as_deref());
+    let client_cert = ctx.client_cert.as_deref();
     access_log.write(&AccessRecord {
         request_id: &ctx.request_id,
         request_time_epoch: ctx

@@ -42,7 +42,7 @@ pub async fn match_request(session: &mut Session, ctx: &mut RequestCtx) -> Resul
         .map(|addr| addr.ip());
     ctx.source_ip = client_ip(session.req_header(), ctx);
     ctx.tls = session.digest().and_then(|d| d.ssl_digest.clone());
-    if ctx.tls.is_some() || !ctx.snapshot.transport.redirect_listen.is_empty() {
+    if ctx.tls.is_some() || ctx.snapshot.transport.checks_plaintext() {
         let host = host_name(session.req_header()).map(str::to_string);
         match transport::check(session, ctx, host.as_deref()).await? {
             Verdict::Pass => {}

@@ -129,11 +129,7 @@ async fn read_body(session: &mut Session, ctx: &mut RequestCtx) -> Result<Outcom
 }
 
 async fn verify_jwt(jwt: &RouteJwt, session: &Session, ctx: &mut RequestCtx) -> Outcome {
-    match jwt
-        .authorizer
-        .authorize(session.req_header(), &jwt.scopes)
-        .await
-    {
+    match Box::pin(jwt.authorizer.authorize(session.req_header(), &jwt.scopes)).await {
         Ok(verified) => {
             ctx.principal = Some(verified.principal);
             ctx.authorizer_context = verified.context;
@@ -178,7 +174,7 @@ async fn authorize(
         Some(decision) => Ok(decision),
         None => {
             let (head, lent) = (view(session, ctx, route), lent_context(ctx));
-            let decision = plugin.authorize(&head, ctx.body.as_deref(), &lent).await;
+            let decision = Box::pin(plugin.authorize(&head, ctx.body.as_deref(), &lent)).await;
             if let (Ok(decision), Some((rule, identity))) = (&decision, identity) {
                 rule.remember(identity, decision);
             }
@@ -246,7 +242,7 @@ async fn run_validator(
     route: &Route,
 ) -> Outcome {
     let (head, lent) = (view(session, ctx, route), lent_context(ctx));
-    match plugin.validate(&head, ctx.body.as_deref(), &lent).await {
+    match Box::pin(plugin.validate(&head, ctx.body.as_deref(), &lent)).await {
         Ok(Verdict::Accept) => Outcome::Continue,
         Ok(Verdict::Reject(message)) => {
             Refusal::with_message(ErrorKind::BadRequestBody, message).into()
@@ -271,15 +267,9 @@ async fn transform(
     let action = match plugin.filter() {
         Some(_) => {
             let streams = &mut ctx.filter_streams;
-            plugin
-                .filter_request(&head, ctx.body.as_deref(), &lent, streams)
-                .await
+            Box::pin(plugin.filter_request(&head, ctx.body.as_deref(), &lent, streams)).await
         }
-        None => {
-            plugin
-                .transform_request(&head, ctx.body.as_deref(), &lent)
-                .await
-        }
+        None => Box::pin(plugin.transform_request(&head, ctx.body.as_deref(), &lent)).await,
     };
     let result = match action {
         Ok(RequestAction::Continue(mut changes)) => match changes.body.take() {

@@ -174,8 +174,7 @@ async fn response_transformers(
         let changes = match plugin.filter() {
             Some(_) => {
                 let streams = &mut ctx.filter_streams;
-                match plugin
-                    .filter_response(view.status, &view.headers, whole, streams)
+                match Box::pin(plugin.filter_response(view.status, &view.headers, whole, streams))
                     .await
                 {
                     Some(changes) => changes,
@@ -183,7 +182,7 @@ async fn response_transformers(
                     None => continue,
                 }
             }
-            None => plugin.transform_response(&view, whole, &plugin_ctx).await,
+            None => Box::pin(plugin.transform_response(&view, whole, &plugin_ctx)).await,
         };
         let result = match changes {
             // A fault of the call itself was logged by it; one in applying its answer is

@@ -33,7 +33,8 @@ pub async fn check(
     host: Option<&str>,
 ) -> Result<Verdict> {
     let transport = ctx.snapshot.transport.clone();
-    let tls = ctx.connection_tls();
+    let digest = ctx.tls.clone();
+    let tls = digest.as_deref().and_then(ConnectionTls::of);
     if tls.is_none() && !transport.redirect_listen.is_empty() && on_redirect_listener(session, ctx)
     {
         redirect(session, ctx, host).await?;
@@ -51,13 +52,17 @@ pub async fn check(
             )));
         }
     }
-    if transport.lacks_client_cert(host.as_deref(), tls) {
-        let message = "Forbidden: this domain requires a client certificate its truststore \
-                       verifies (sent with the domain's name as the TLS server name)";
-        return Ok(Verdict::Refused(Refusal::with_message(
-            ErrorKind::AccessDenied,
-            message,
-        )));
+    match transport.client_cert(host.as_deref(), tls) {
+        Ok(verified) => ctx.client_cert = verified,
+        Err(_) => {
+            let message = "Forbidden: this domain requires a client certificate its \
+                           truststore verifies (over TLS, with the domain's name as the server \
+                           name)";
+            return Ok(Verdict::Refused(Refusal::with_message(
+                ErrorKind::AccessDenied,
+                message,
+            )));
+        }
     }
     Ok(Verdict::Pass)
 }
@@ -73,8 +78,9 @@ fn on_redirect_listener(session: &Session, ctx: &RequestCtx) -> bool {
 
 /// 308 to the same URL over HTTPS, on the TLS listener's port.
 async fn redirect(session: &mut Session, ctx: &mut RequestCtx, host: Option<&str>) -> Result<()> {
-    let Some(host) = host else {
-        let refusal = Refusal::with_message(ErrorKind::BadRequest, "a request needs a Host");
+    let Some(host) = host.filter(|host| is_host_name(host)) else {
+        let message = "a redirect to HTTPS needs a Host that is a domain name or an IP address";
+        let refusal = Refusal::with_message(ErrorKind::BadRequest, message);
         return respond::refuse(session, ctx, &refusal).await.map(|_| ());
     };
     let port = match ctx.snapshot.transport.https_port {
@@ -111,30 +117,40 @@ const ESCAPED_IN_HEADER: &percent_encoding::AsciiSet = &percent_encoding::NON_AL
     .remove(b'~');
 
 /// The verified client certificate (URL-encoded PEM) in the header its domain names; a header
-/// of that name from the client is never passed on.
+/// of any domain's `forward_header` name from the client is never passed on.
 pub fn forward_client_cert(
     request: &RequestHeader,
     upstream: &mut RequestHeader,
     ctx: &RequestCtx,
 ) -> Result<()> {
-    if ctx.snapshot.transport.is_empty() {
+    let transport = &ctx.snapshot.transport;
+    if transport.forward_headers.is_empty() {
         return Ok(());
     }
-    let Some(domain) = super::matching::host_name(request)
-        .and_then(|host| ctx.snapshot.transport.domain(&host.to_ascii_lowercase()))
-    else {
+    for header in &transport.forward_headers {
+        upstream.remove_header(header);
+    }
+    let Some(cert) = &ctx.client_cert else {
         return Ok(());
     };
-    let Some(header) = domain.mtls.as_ref().and_then(|m| m.forward_header.clone()) else {
-        return Ok(());
-    };
-    upstream.remove_header(&header);
-    let tls = ctx.connection_tls();
-    if let Some(cert) = tls.and_then(|t| t.client_cert.as_ref()) {
+    let domain = super::matching::host_name(request)
+        .and_then(|host| transport.domain(&host.to_ascii_lowercase()));
+    if let Some(header) = domain.and_then(|d| d.mtls.as_ref()?.forward_header.clone()) {
         let encoded = percent_encoding::utf8_percent_encode(&cert.pem, ESCAPED_IN_HEADER);
         upstream.insert_header(header, encoded.to_string())?;
     }
     Ok(())
+}
+
+/// Whether `host` (without port or brackets) may be written into a `Location`: letters,
+/// digits, `-` and `.`, or an IP address.
+fn is_host_name(host: &str) -> bool {
+    let name = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    name || host.parse::<std::net::IpAddr>().is_ok()
 }
 
 impl RequestCtx {

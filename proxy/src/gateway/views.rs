@@ -71,7 +71,7 @@ pub fn new_plugin_context(ctx: &RequestCtx) -> RequestContext {
         principal: ctx.principal.clone(),
         authorizer_context: ctx.authorizer_context.clone(),
         scheme: ctx.scheme(),
-        client_cert: ctx.connection_tls().and_then(|tls| tls.client_cert.clone()),
+        client_cert: ctx.client_cert.clone(),
     }
 }
 

@@ -11,7 +11,7 @@ use super::bindings::response_transformer::ResponseChanges;
 use super::bindings::types::{Entry, Header, Response};
 use super::bindings::validator::Verdict;
 use super::invoke::Fault;
-use crate::integration::HOP_BY_HOP;
+use crate::edge::HOP_BY_HOP;
 
 /// Most headers one answer may set and remove together (a response: carry).
 pub const MAX_HEADERS: usize = 100;
@@ -37,7 +37,7 @@ pub const MAX_CONTEXT_BYTES: usize = 8 << 10;
 /// Longest cache key a cache policy may choose.
 pub const MAX_CACHE_KEY: usize = 1024;
 
-/// Headers the gateway alone writes besides the hop-by-hop ones (`integration::HOP_BY_HOP`):
+/// Headers the gateway alone writes besides the hop-by-hop ones (`edge::HOP_BY_HOP`):
 /// together they frame the message or the connection (or, `expect`, change the exchange), so a
 /// plugin setting or removing one could desynchronise the client or the backend (request
 /// smuggling).

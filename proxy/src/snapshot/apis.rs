@@ -95,9 +95,27 @@ pub(super) fn compile_api(api: &Named<ApiFile>, cx: &mut ApiContext<'_>, diags: 
             prefix,
             stage: compiled.clone(),
         };
-        cx.entrypoints
-            .push((stage.name.clone(), stage.path.clone(), entry(None, prefix)));
-        for host in &stage.value.hosts {
+        // A stage behind a domain with mutual TLS is served on its domains only: its path
+        // prefix on any other host (or in plaintext) would skip the client certificate.
+        let hosts = &stage.value.hosts;
+        let is_mtls = |host: &Spanned<String>| {
+            let domain = cx.transport.domain(&host.get_ref().to_ascii_lowercase());
+            domain.is_some_and(|d| d.mtls.is_some())
+        };
+        let mtls_hosts = hosts.iter().filter(|h| is_mtls(h)).count();
+        if mtls_hosts > 0 && mtls_hosts < hosts.len() {
+            diags.error(
+                hosts.iter().find(|h| !is_mtls(h)).map(|h| h.span()),
+                &format!("{}.hosts", stage.path),
+                "a stage's hosts either all require mutual TLS or none does: the stage would \
+                 be reachable without a client certificate",
+            );
+        }
+        if mtls_hosts == 0 {
+            cx.entrypoints
+                .push((stage.name.clone(), stage.path.clone(), entry(None, prefix)));
+        }
+        for host in hosts {
             cx.entrypoints.push((
                 host.clone(),
                 format!("{}.hosts", stage.path),

@@ -84,6 +84,7 @@ pub fn compile_with(loaded: &LoadedConfig, patience: Patience) -> Result<Snapsho
             declared: &file.plugins,
             pools: &mut pools,
             entrypoints: &mut entrypoints,
+            transport: &transport,
         };
         compile_api(api, &mut cx, &mut diags);
     }
@@ -197,8 +198,18 @@ pub(super) fn check_addresses(file: &ConfigFile, diags: &mut Diagnostics) {
     };
     if let Some(tls) = tls.filter(|t| !has_certificate(t)) {
         let span = tls.listen.first().map(|l| l.span());
-        let message = "a TLS listener needs a certificate: `certificate` and `key` here, or in a                        `[domains.<name>]`";
+        let message = "a TLS listener needs a certificate: `certificate` and `key` here, or in a \
+                       `[domains.<name>]`";
         diags.error(span, "server.tls", message);
+    }
+    let http2 = &file.server.http2;
+    if !(1..=1000).contains(&http2.max_concurrent_streams) {
+        let message = format!("is from 1 to 1000 (got {})", http2.max_concurrent_streams);
+        diags.error(None, "server.http2.max_concurrent_streams", message);
+    }
+    if !(1000..=3_600_000).contains(&http2.idle_timeout_ms) {
+        let message = format!("is from 1000 to 3600000 (got {})", http2.idle_timeout_ms);
+        diags.error(None, "server.http2.idle_timeout_ms", message);
     }
     let log = file.server.access_log.as_str();
     if log.is_empty() {
@@ -273,6 +284,8 @@ pub(super) struct ApiContext<'a> {
     pub(super) declared: &'a [Named<PluginFile>],
     pub(super) pools: &'a mut Pools,
     pub(super) entrypoints: &'a mut Vec<(Spanned<String>, String, Entrypoint)>,
+    /// Custom domains, for stages mapped to domains with mutual TLS.
+    pub(super) transport: &'a crate::tls::Transport,
 }
 
 /// The plugin chain from the API's, stage's and route's lists, each plugin once, in that order

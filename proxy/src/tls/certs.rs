@@ -13,9 +13,12 @@ use super::files::{self, FileError};
 /// Why a certificate cannot be served.
 #[derive(Debug, thiserror::Error)]
 pub enum CertificateError {
-    /// A file is missing or holds the wrong thing.
+    /// The certificate or OCSP file is missing or holds the wrong thing.
     #[error(transparent)]
     File(#[from] FileError),
+    /// The key file is missing or holds no key.
+    #[error(transparent)]
+    KeyFile(FileError),
     /// The key is of a kind rustls cannot sign with.
     #[error("`{path}`: unsupported private key: {reason}")]
     Key {
@@ -49,7 +52,7 @@ pub fn certified_key(
     ocsp: Option<&Path>,
 ) -> Result<Arc<CertifiedKey>, CertificateError> {
     let chain = files::certificates(certificate)?;
-    let private_key = files::private_key(key)?;
+    let private_key = files::private_key(key).map_err(CertificateError::KeyFile)?;
     let signing_key =
         rustls::crypto::ring::sign::any_supported_type(&private_key).map_err(|e| {
             CertificateError::Key {

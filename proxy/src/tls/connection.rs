@@ -2,6 +2,7 @@
 //! protocol version, and the client certificate with the domain whose truststore verified it.
 //! Built once per connection at the end of the handshake and kept in pingora's TLS digest.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use pingora::protocols::tls::SslDigest;
@@ -9,7 +10,7 @@ use rustls::pki_types::CertificateDer;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// The TLS side of one downstream connection.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct ConnectionTls {
     /// The SNI server name, lower case; `None` when the client sent none.
     pub server_name: Option<String>,
@@ -19,9 +20,14 @@ pub struct ConnectionTls {
     pub cipher: &'static str,
     /// The certificate the client presented, when it presented one.
     pub client_cert: Option<Arc<ClientCert>>,
+    /// The chain the client presented, leaf first: verified again after a reload changed
+    /// the truststore or CRL.
+    pub chain: Vec<CertificateDer<'static>>,
     /// The domain (as configured, e.g. `api.example.com` or `*.example.com`) whose mutual TLS
     /// truststore verified `client_cert`.
     pub verified_for: Option<String>,
+    /// The `Transport::id` that verification was made with.
+    pub verified_with: AtomicU64,
 }
 
 /// A client certificate's fields, as AWS exposes them (`$context.identity.clientCert.*`).

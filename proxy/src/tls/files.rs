@@ -25,7 +25,7 @@ pub enum FileError {
         detail: String,
     },
     /// No private key block.
-    #[error("`{0}` holds no PEM private key (PKCS#8, PKCS#1 or SEC1)")]
+    #[error("`{0}` holds no unencrypted PEM private key (PKCS#8, PKCS#1 or SEC1)")]
     NoKey(PathBuf),
     /// Neither a PEM nor a DER CRL.
     #[error("`{0}` holds no certificate revocation list (PEM `X509 CRL` or DER)")]

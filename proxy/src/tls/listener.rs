@@ -53,9 +53,11 @@ impl ResolvesServerCert for Certificates {
     }
 }
 
-/// Asks for a client certificate when some domain has mutual TLS, and refuses one that no
-/// domain's truststore verifies (unknown CA, expired, revoked) during the handshake. Which
-/// domain it is good for is decided per request (`Transport::lacks_client_cert`).
+/// Asks for a client certificate when some domain has mutual TLS, checking at the handshake
+/// only that the client holds its key: which domain's truststore (and CRL) it satisfies is
+/// decided at the end of the handshake for the SNI domain, and per request after a reload
+/// (`Transport::client_cert`). A certificate no domain trusts is then a 403 on mTLS domains
+/// and ignored on the others, where it must not break the handshake.
 struct ClientAuth(TransportSource);
 
 impl std::fmt::Debug for ClientAuth {
@@ -64,18 +66,13 @@ impl std::fmt::Debug for ClientAuth {
     }
 }
 
-impl ClientAuth {
-    fn verifier(&self) -> Result<Arc<dyn ClientCertVerifier>, rustls::Error> {
-        (self.0)()
-            .any_client_auth
-            .clone()
-            .ok_or_else(|| rustls::Error::General("client certificates are not asked for".into()))
-    }
+fn algorithms() -> rustls::crypto::WebPkiSupportedAlgorithms {
+    rustls::crypto::ring::default_provider().signature_verification_algorithms
 }
 
 impl ClientCertVerifier for ClientAuth {
     fn offer_client_auth(&self) -> bool {
-        (self.0)().any_client_auth.is_some()
+        (self.0)().asks_client_certs
     }
 
     fn client_auth_mandatory(&self) -> bool {
@@ -88,12 +85,11 @@ impl ClientCertVerifier for ClientAuth {
 
     fn verify_client_cert(
         &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        now: UnixTime,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        self.verifier()?
-            .verify_client_cert(end_entity, intermediates, now)
+        Ok(ClientCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -102,7 +98,7 @@ impl ClientCertVerifier for ClientAuth {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.verifier()?.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &algorithms())
     }
 
     fn verify_tls13_signature(
@@ -111,13 +107,11 @@ impl ClientCertVerifier for ClientAuth {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.verifier()?.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &algorithms())
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        rustls::crypto::ring::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
+        algorithms().supported_schemes()
     }
 }
 
@@ -135,13 +129,13 @@ impl TlsAccept for Handshake {
         let mut connection = ConnectionTls {
             version: tls.version().unwrap_or_default(),
             cipher: tls.current_cipher_name().unwrap_or_default(),
-            client_cert: None,
-            verified_for: None,
             server_name,
+            ..ConnectionTls::default()
         };
         if let Some((leaf, intermediates)) = chain.split_first() {
             connection.client_cert = ClientCert::parse(leaf).map(Arc::new);
             let transport = (self.0)();
+            connection.verified_with = transport.id().into();
             let domain = connection
                 .server_name
                 .as_deref()
@@ -156,6 +150,7 @@ impl TlsAccept for Handshake {
                     connection.verified_for = Some(domain.name.clone());
                 }
             }
+            connection.chain = chain.to_vec();
         }
         Some(Arc::new(connection))
     }

@@ -21,6 +21,12 @@ pub enum UpstreamTlsError {
     /// Only one of the client certificate and its key.
     #[error("`client_certificate` and `client_key` are given together")]
     HalfClientCertificate,
+    /// The key is not the client certificate's, or of a kind rustls cannot sign with.
+    #[error("`client_key` is not a usable private key of `client_certificate`")]
+    ClientKeyMismatch,
+    /// Not a DNS name or an IP address.
+    #[error("`server_name` `{0}` is not a domain name or an IP address")]
+    BadServerName(String),
 }
 
 /// How one upstream's backends are reached over TLS.
@@ -76,12 +82,23 @@ impl UpstreamTls {
             (Some(certificate), Some(key)) => {
                 let chain = files::certificates(&base.join(certificate.get_ref()))?;
                 let key = files::private_key(&base.join(key.get_ref()))?;
+                let signing = rustls::crypto::ring::sign::any_supported_type(&key)
+                    .map_err(|_| UpstreamTlsError::ClientKeyMismatch)?;
+                rustls::sign::CertifiedKey::new(chain.clone(), signing)
+                    .keys_match()
+                    .map_err(|_| UpstreamTlsError::ClientKeyMismatch)?;
                 let chain = chain.into_iter().map(|der| der.to_vec()).collect();
                 Some(Arc::new(CertKey::new(chain, key.secret_der().to_vec())))
             }
             (None, None) => None,
             _ => return Err(UpstreamTlsError::HalfClientCertificate),
         };
+        if let Some(name) = &file.server_name {
+            let name = name.get_ref();
+            if rustls::pki_types::ServerName::try_from(name.as_str()).is_err() {
+                return Err(UpstreamTlsError::BadServerName(name.clone()));
+            }
+        }
         if file.insecure_skip_verify {
             log::warn!(
                 "upstream `{name}`: insecure_skip_verify is set: its backends' certificates are \

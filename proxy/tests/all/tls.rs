@@ -1,6 +1,6 @@
 //! TLS end to end: certificates chosen by SNI (domains, a wildcard, the default), rotation on
-//! file change, 421 when SNI and `Host` disagree, mutual TLS per domain, the HTTPS redirect
-//! listener, HTTP/2 over TLS and h2c, and HTTPS backends (private CA, wrong CA, skipped
+//! file change, 421 when SNI and `Host` disagree, mutual TLS per domain (and the ways around it
+//! an outside tester found), the HTTPS redirect listener, HTTP/2 over TLS and h2c, and HTTPS backends (private CA, wrong CA, skipped
 //! verification, client certificates, HTTP/2).
 
 use std::net::SocketAddr;
@@ -250,12 +250,13 @@ async fn mutual_tls_admits_verified_clients_and_refuses_the_rest() {
         ("revoked", &pki.revoked),
         ("from another CA", &pki.foreign),
     ] {
+        // The handshake proves the key; the domain's truststore and CRL refuse the chain.
         let config = client_config(&pki.ca.pem, Some(identity), &[b"http/1.1"]);
-        let answered = match connect(tls_addr(port), "secure.test", config).await {
-            Ok(mut stream) => get(&mut stream, "secure.test", "/who").await,
-            Err(_) => None,
-        };
-        assert!(answered.is_none(), "{who}: {answered:?}");
+        let mut stream = connect(tls_addr(port), "secure.test", config)
+            .await
+            .unwrap();
+        let answered = get(&mut stream, "secure.test", "/who").await;
+        assert_eq!(answered.map(|(status, _)| status), Some(403), "{who}");
     }
 
     let config = client_config(&pki.ca.pem, None, &[b"http/1.1"]);
@@ -536,14 +537,40 @@ key = "{api}.key"
 [domains."mtls.test"]
 mtls = {{ truststore = "{garbage}" }}
 
+[domains."Twice.test"]
+[domains."twice.test"]
+[domains."dot.test."]
+
+[domains."fwd.test"]
+certificate = "{api}.pem"
+key = "{api}.key"
+mtls = {{ truststore = "{ca}", forward_header = "content-length" }}
+
 [upstreams.u]
 targets = ["127.0.0.1:1"]
 tls = {{ client_certificate = "{api}.pem" }}
+
+[upstreams.v]
+targets = ["127.0.0.1:1"]
+tls = {{ server_name = "bad name!" }}
+
+[upstreams.w]
+targets = ["127.0.0.1:1"]
+tls = {{ client_certificate = "{api}.pem", client_key = "{other}.key" }}
+
+[apis.mixed]
+type = "http"
+[apis.mixed.stages.prod]
+hosts = ["strict.test", "plain.test"]
+
+[domains."strict.test"]
+mtls = {{ truststore = "{ca}" }}
 "#,
         mismatch = p("mismatch"),
         other = p("other"),
         api = p("api"),
         garbage = p("garbage.pem"),
+        ca = p("ca.pem"),
     );
     let path = write_config(dir, &config);
     let (ok, output) = crate::support::check(&path);
@@ -555,6 +582,12 @@ tls = {{ client_certificate = "{api}.pem" }}
         "holds no PEM certificate",
         "is not a domain name",
         "`client_certificate` and `client_key` are given together",
+        "`twice.test` is already a domain",
+        "`dot.test.` is not a domain name",
+        "`content-length` is not a header name a certificate can be sent in",
+        "`server_name` `bad name!` is not a domain name",
+        "`client_key` is not a usable private key of `client_certificate`",
+        "either all require mutual TLS or none does",
     ] {
         assert!(
             output.contains(expected),
@@ -614,4 +647,212 @@ integration = {{ type = "mock", status = 200 }}
         assert_eq!(line["principalId"], principal, "{line}");
     }
     assert_eq!(backend.hits(), 1);
+}
+
+/// The outside tester's ways around mutual TLS, each refused: the stage behind an mTLS domain
+/// by its path prefix on another host or in plaintext, the domain's `Host` in plaintext, a
+/// forged forwarded-certificate header, another CA's certificate taken as an identity, and a
+/// certificate revoked while its connection stays open.
+#[tokio::test]
+async fn mutual_tls_has_no_way_around_it() {
+    let pki = Pki::new();
+    let backend = Backend::start("b").await;
+    let port = free_port();
+    let server = format!(
+        r#"[server.tls]
+listen = ["127.0.0.1:{port}"]
+certificate = "{default}.pem"
+key = "{default}.key"
+"#,
+        default = pki.path("default"),
+    );
+    let config = format!(
+        r#"
+[domains."api.test"]
+certificate = "{api}.pem"
+key = "{api}.key"
+
+[domains."secure.test"]
+certificate = "{secure}.pem"
+key = "{secure}.key"
+mtls = {{ truststore = "{ca}", crl = "{crl}", forward_header = "x-client-cert" }}
+
+[plugins.headers]
+path = "{headers}"
+config = {{ request = {{ set = {{ "x-subject" = "$client-cert.subject" }} }} }}
+
+[apis.vault]
+type = "http"
+[apis.vault.stages.prod]
+hosts = ["secure.test"]
+[apis.vault.routes."GET /secret"]
+plugins = ["headers"]
+integration = {{ type = "http_proxy", uri = "http://{backend}/secret" }}
+
+[apis.site]
+type = "http"
+[apis.site.stages.pub]
+[apis.site.routes."ANY /{{proxy+}}"]
+plugins = ["headers"]
+integration = {{ type = "http_proxy", uri = "http://{backend}/{{proxy}}" }}
+"#,
+        api = pki.path("api"),
+        secure = pki.path("secure"),
+        ca = pki.path("ca.pem"),
+        crl = pki.path("crl.pem"),
+        headers = plugin_path("header_transformer").display(),
+        backend = backend.addr,
+    );
+    let gateway = Gateway::start_with(
+        &config,
+        Extra {
+            server: &server,
+            ..Extra::default()
+        },
+    )
+    .await;
+    let plain = crate::support::client();
+    // The vault stage is not served by its path prefix anywhere.
+    let by_path = plain
+        .get(format!("{}/prod/secret", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_path.status(), 404);
+    let public = client_config(&pki.ca.pem, None, &[b"http/1.1"]);
+    let mut stream = connect(tls_addr(port), "api.test", public.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        get(&mut stream, "api.test", "/prod/secret")
+            .await
+            .unwrap()
+            .0,
+        404
+    );
+    // Its domain's Host in plaintext.
+    let in_plaintext = plain
+        .get(format!("{}/secret", gateway.url))
+        .header("host", "secure.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_plaintext.status(), 403);
+    // A client's own forwarded-certificate header never reaches a backend.
+    let forged = plain
+        .get(format!("{}/pub/x", gateway.url))
+        .header("x-client-cert", "FORGED")
+        .send()
+        .await
+        .unwrap();
+    let echoed: Value = forged.json().await.unwrap();
+    assert!(echoed["headers"].get("x-client-cert").is_none(), "{echoed}");
+    // Another CA's certificate on a public domain: the handshake works, and it is nobody.
+    let rogue = client_config(&pki.ca.pem, Some(&pki.foreign), &[b"http/1.1"]);
+    let mut stream = connect(tls_addr(port), "api.test", rogue).await.unwrap();
+    let (status, body) = get(&mut stream, "api.test", "/pub/who").await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let echoed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(echoed["headers"]["x-subject"], "", "{echoed}");
+
+    // Revoked while connected: the open connection is refused after the reload.
+    let good = client_config(&pki.ca.pem, Some(&pki.client), &[b"http/1.1"]);
+    let mut open = connect(tls_addr(port), "secure.test", good.clone())
+        .await
+        .unwrap();
+    let (status, body) = get(&mut open, "secure.test", "/secret").await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let echoed: Value = serde_json::from_str(&body).unwrap();
+    assert!(echoed["headers"]["x-subject"]
+        .as_str()
+        .unwrap()
+        .contains("good client"));
+    std::fs::write(pki.dir.path().join("crl.pem"), pki.ca.crl(&[20, 22])).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut fresh = connect(tls_addr(port), "secure.test", good.clone())
+            .await
+            .unwrap();
+        if get(&mut fresh, "secure.test", "/secret").await.unwrap().0 == 403 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new CRL was never applied");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        get(&mut open, "secure.test", "/secret").await.unwrap().0,
+        403
+    );
+}
+
+#[tokio::test]
+async fn redirects_carry_only_a_well_formed_host() {
+    let pki = Pki::new();
+    let backend = Backend::start("b").await;
+    let (port, redirect) = (free_port(), free_port());
+    let _gateway = tls_gateway(&pki, backend.addr, port, redirect).await;
+    for host in [
+        "evil.com/x",
+        "a b",
+        "evil.com?x",
+        "evil.com#x",
+        "evil.com\\x",
+    ] {
+        let request = format!("GET /a HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n");
+        let reply = raw_exchange(
+            &format!("http://127.0.0.1:{redirect}"),
+            request.as_bytes(),
+            Duration::from_secs(5),
+        )
+        .await;
+        let responses = reply.responses();
+        assert!(
+            responses[0].0.starts_with("HTTP/1.1 400"),
+            "{host}: {responses:?}"
+        );
+        assert!(
+            !responses[0].0.to_ascii_lowercase().contains("location"),
+            "{host}"
+        );
+    }
+    let reply = raw_exchange(
+        &format!("http://127.0.0.1:{redirect}"),
+        b"GET /a HTTP/1.1\r\nhost: [::1]:80\r\nconnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    let head = reply.responses()[0].0.to_ascii_lowercase();
+    assert!(
+        head.contains(&format!("location: https://[::1]:{port}/a")),
+        "{head}"
+    );
+}
+
+#[tokio::test]
+async fn a_reload_cannot_take_the_certificates_from_running_tls_listeners() {
+    let pki = Pki::new();
+    let backend = Backend::start("b").await;
+    let (port, redirect) = (free_port(), free_port());
+    let gateway = tls_gateway(&pki, backend.addr, port, redirect).await;
+    let config = std::fs::read_to_string(&gateway.config_path).unwrap();
+    let start = config.find("[server.tls]").unwrap();
+    let end = config.find("[admin]").unwrap();
+    let without_tls =
+        format!("{}{}", &config[..start], &config[end..]).replace("[domains.", "[unused_domains.");
+    let domains_removed: String = without_tls
+        .split("\n[")
+        .filter(|table| !table.starts_with("unused_domains."))
+        .collect::<Vec<_>>()
+        .join("\n[");
+    std::fs::write(&gateway.config_path, &domains_removed).unwrap();
+    let (status, body) = gateway.reload().await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.to_string()
+            .contains("TLS listeners run until a restart"),
+        "{body}"
+    );
+    let config = client_config(&pki.ca.pem, None, &[b"http/1.1"]);
+    let mut stream = connect(tls_addr(port), "api.test", config).await.unwrap();
+    assert_eq!(get(&mut stream, "api.test", "/x").await.unwrap().0, 200);
 }

@@ -52,9 +52,13 @@ pub struct Http2File {
     /// Accept HTTP/2 with prior knowledge (h2c) on the plaintext listeners. Default false.
     #[serde(default)]
     pub cleartext: bool,
-    /// Streams a client may have open at once on one connection. Default 128.
+    /// Streams a client may have open at once on one connection, 1 to 1000. Default 128.
     #[serde(default = "default_max_concurrent_streams")]
     pub max_concurrent_streams: u32,
+    /// An HTTP/2 connection with no stream open for this long is closed, in ms (1000 to
+    /// 3600000). Default 60000.
+    #[serde(default = "default_http2_idle_timeout")]
+    pub idle_timeout_ms: u64,
 }
 
 impl Default for Http2File {
@@ -62,8 +66,13 @@ impl Default for Http2File {
         Self {
             cleartext: false,
             max_concurrent_streams: default_max_concurrent_streams(),
+            idle_timeout_ms: default_http2_idle_timeout(),
         }
     }
+}
+
+fn default_http2_idle_timeout() -> u64 {
+    60_000
 }
 
 fn default_max_concurrent_streams() -> u32 {
