@@ -130,12 +130,24 @@ impl ProxyHttp for Gateway {
             .upstream
             .as_mut()
             .ok_or_else(|| internal("upstream planned"))?;
-        let addr = http.pool.pick(&plan.tried).ok_or_else(|| {
-            Error::explain(
-                ErrorType::HTTPStatus(errors::NO_HEALTHY_BACKEND),
-                format!("upstream `{}` has no healthy backend", http.pool.name()),
-            )
-        })?;
+        // A retry after a connection failure goes to a backend not tried yet; pingora also
+        // retries a request whose reused connection the backend had closed, which a new
+        // connection to the same backend may well serve.
+        let retry_any = || {
+            (!plan.tried.is_empty())
+                .then(|| http.pool.pick(&[]))
+                .flatten()
+        };
+        let addr = http
+            .pool
+            .pick(&plan.tried)
+            .or_else(retry_any)
+            .ok_or_else(|| {
+                Error::explain(
+                    ErrorType::HTTPStatus(errors::NO_HEALTHY_BACKEND),
+                    format!("upstream `{}` has no healthy backend", http.pool.name()),
+                )
+            })?;
         plan.tried.push(addr);
         Ok(Box::new(forward::peer(http, addr)))
     }

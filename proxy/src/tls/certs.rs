@@ -35,6 +35,9 @@ pub enum CertificateError {
         /// The key file.
         key: String,
     },
+    /// Not a DER OCSP response with status `successful`.
+    #[error("`{0}` is not a successful DER OCSP response")]
+    Ocsp(String),
     /// The certificate does not name the domain.
     #[error("the certificate in `{certificate}` does not cover `{name}`")]
     NotCovering {
@@ -68,9 +71,26 @@ pub fn certified_key(
             key: key.display().to_string(),
         })?;
     if let Some(ocsp) = ocsp {
-        certified.ocsp = Some(files::raw(ocsp)?);
+        let response = files::raw(ocsp)?;
+        if !is_successful_ocsp_response(&response) {
+            return Err(CertificateError::Ocsp(ocsp.display().to_string()));
+        }
+        certified.ocsp = Some(response);
     }
     Ok(Arc::new(certified))
+}
+
+/// Whether `der` is an `OCSPResponse` (RFC 6960) whose `responseStatus` is `successful`: what
+/// a client can use when it is stapled.
+fn is_successful_ocsp_response(der: &[u8]) -> bool {
+    use x509_parser::der_parser::ber::BerObjectContent;
+    let Ok((rest, response)) = x509_parser::der_parser::parse_der(der) else {
+        return false;
+    };
+    let fields = response.as_sequence().map(Vec::as_slice).unwrap_or_default();
+    rest.is_empty()
+        && fields.len() == 2
+        && matches!(fields[0].content, BerObjectContent::Enum(0))
 }
 
 /// Whether the leaf of `chain` is valid for `name` (`*.example.com` checked with a name one

@@ -462,3 +462,63 @@ integration = {{ type = "http_proxy", uri = "http://{backend}/", timeout_ms = 50
     );
     assert!(!reply.text.contains("message"), "{}", reply.text);
 }
+
+/// A backend that answers the first request of each connection and closes the connection at
+/// the next one without answering: pingora retries such a request on a new connection, which
+/// must reach the same backend again (an outside tester's finding: the retry found every
+/// backend of the pool already tried and answered 503 "no healthy backend").
+#[tokio::test]
+async fn a_request_on_a_connection_the_backend_closed_is_retried_on_a_new_one() {
+    let once = raw_backend(|mut stream| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .await;
+        let mut buf = [0u8; 4096];
+        let _ = stream.read(&mut buf).await;
+    })
+    .await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[apis.c]
+type = "http"
+[apis.c.stages.prod]
+[apis.c.routes."GET /once"]
+integration = {{ type = "http_proxy", uri = "http://{once}/", timeout_ms = 2000 }}
+"#
+    ))
+    .await;
+    for attempt in 0..4 {
+        let response = client()
+            .get(format!("{}/prod/once", gateway.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "request {attempt}");
+    }
+}
+
+/// A backend that reads a request and closes without answering, on every connection, is a 502
+/// (the retry on a new connection fails too), not a pool without a healthy backend.
+#[tokio::test]
+async fn a_backend_closing_without_an_answer_is_502() {
+    let closing = raw_backend(|stream| async move { drop(stream) }).await;
+    let gateway = Gateway::start(&format!(
+        r#"
+[apis.c]
+type = "http"
+[apis.c.stages.prod]
+[apis.c.routes."GET /gone"]
+integration = {{ type = "http_proxy", uri = "http://{closing}/", timeout_ms = 2000 }}
+"#
+    ))
+    .await;
+    for _ in 0..3 {
+        let response = client()
+            .get(format!("{}/prod/gone", gateway.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(json_error(response).await, (502, "Bad Gateway".to_string()));
+    }
+}

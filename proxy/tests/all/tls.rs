@@ -537,6 +537,11 @@ key = "{api}.key"
 [domains."mtls.test"]
 mtls = {{ truststore = "{garbage}" }}
 
+[domains."ocsp.test"]
+certificate = "{api}.pem"
+key = "{api}.key"
+ocsp = "{garbage}"
+
 [domains."Twice.test"]
 [domains."twice.test"]
 [domains."dot.test."]
@@ -583,6 +588,7 @@ mtls = {{ truststore = "{ca}" }}
         "is not a domain name",
         "`client_certificate` and `client_key` are given together",
         "`twice.test` is already a domain",
+        "is not a successful DER OCSP response",
         "`dot.test.` is not a domain name",
         "`content-length` is not a header name a certificate can be sent in",
         "`server_name` `bad name!` is not a domain name",
