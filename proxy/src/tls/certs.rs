@@ -87,10 +87,11 @@ fn is_successful_ocsp_response(der: &[u8]) -> bool {
     let Ok((rest, response)) = x509_parser::der_parser::parse_der(der) else {
         return false;
     };
-    let fields = response.as_sequence().map(Vec::as_slice).unwrap_or_default();
-    rest.is_empty()
-        && fields.len() == 2
-        && matches!(fields[0].content, BerObjectContent::Enum(0))
+    let fields = response
+        .as_sequence()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    rest.is_empty() && fields.len() == 2 && matches!(fields[0].content, BerObjectContent::Enum(0))
 }
 
 /// Whether the leaf of `chain` is valid for `name` (`*.example.com` checked with a name one
