@@ -199,6 +199,10 @@ impl AdminApp {
                 }
             }
             Endpoint::Metrics => {
+                // Read from the drain's counter at each scrape rather than kept per request.
+                METRICS
+                    .in_flight
+                    .set(i64::try_from(state.drain.in_flight()).unwrap_or(i64::MAX));
                 let body = METRICS.render();
                 Response::builder()
                     .status(StatusCode::OK)

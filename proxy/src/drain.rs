@@ -11,8 +11,6 @@ use pingora::server::{ShutdownSignal, ShutdownSignalWatch};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::Notify;
 
-use crate::metrics::METRICS;
-
 /// In-flight accounting and the draining flag.
 #[derive(Debug, Default)]
 pub struct Drain {
@@ -29,7 +27,6 @@ impl Drain {
     /// Count a new request.
     pub fn enter(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-        METRICS.in_flight.inc();
         InFlight(self.clone())
     }
 
@@ -67,8 +64,11 @@ impl Drain {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        METRICS.in_flight.dec();
-        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+        // Only a draining gateway waits for the count to reach zero: `wait_idle` reads the
+        // count after `draining` is set, so a last request that saw it unset was counted.
+        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.0.draining.load(Ordering::SeqCst)
+        {
             self.0.idle.notify_waiters();
         }
     }
@@ -99,7 +99,7 @@ impl ShutdownSignalWatch for DrainingShutdown {
             }
             _ = terminate.recv() => {
                 log::info!("SIGTERM: draining {} in-flight requests", self.drain.in_flight());
-                self.drain.draining.store(true, Ordering::Release);
+                self.drain.draining.store(true, Ordering::SeqCst);
                 self.drain.wait_idle(self.grace).await;
                 log::info!("drained; stopping");
                 ShutdownSignal::GracefulTerminate

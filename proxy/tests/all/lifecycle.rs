@@ -88,6 +88,9 @@ integration = {{ type = "http_proxy", uri = "http://{}/slow" }}
         .await
         .unwrap();
     assert_eq!(readyz.status(), 200);
+    gateway
+        .metrics_containing("wasmgate_requests_in_flight 4")
+        .await;
     let signalled = Instant::now();
     gateway.signal("TERM");
     tokio::time::sleep(Duration::from_millis(200)).await;
