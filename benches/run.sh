@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks, all in one run on this machine, everything bound to 127.0.0.1 and stopped at the end:
-# 1. Plain proxying: a fast backend (nginx answering 1 KiB), nginx as a reverse proxy and wasmgate
-#    in front of the same backend with the same keep-alive settings, each driven by wrk. Prints
-#    requests/s and p50/p99 for direct backend, nginx, wasmgate, and the wasmgate/nginx ratios.
+# 1. Plain proxying: a fast backend (nginx answering 1 KiB), nginx as a reverse proxy, a bare
+#    pingora proxy (benches/bare_pingora.rs: the floor under wasmgate, same pingora and
+#    allocator) and wasmgate in front of the same backend with the same keep-alive settings, each
+#    driven by wrk. Prints requests/s, p50/p99 and CPU per request for direct backend, nginx,
+#    bare pingora, wasmgate, and the wasmgate/nginx and wasmgate/pingora ratios.
 # 2. A 3-plugin chain (token authorizer + request/response header transformer) on another route of
 #    the same wasmgate, against its plain route: the chain/plain ratio.
 # 3. A route with API key + usage plan (per-key throttle and quota) + route throttle, against the
@@ -32,6 +34,9 @@ WASMGATE="${WASMGATE:-$(bash scripts/build-release.sh)}"
 PYTHON=$(bash scripts/test-venv.sh)
 
 BACKEND_PORT=$(free_port); NGINX_PORT=$(free_port); GATE_PORT=$(free_port); ADMIN_PORT=$(free_port)
+BARE_PORT=$(free_port)
+cargo build --release --quiet -p wasmgate --example bare_pingora
+BARE="$CARGO_TARGET_DIR/release/examples/bare_pingora"
 backend_conf "$work/backend" "$BACKEND_PORT"
 nginx_conf "$work/nginx" "$WORKERS" "  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; keepalive_requests 1000000; }
   server {
@@ -118,22 +123,26 @@ BATCH=(chrt --batch 0)
 "${BATCH[@]}" nginx -p "$work/backend" -c "$work/backend/nginx.conf" -g 'daemon off;' & pids+=($!)
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
 RUST_LOG=warn "$WASMGATE" serve "$work/gateway.toml" & pids+=($!); GATE_PID=$!
+"$BARE" "127.0.0.1:$BARE_PORT" "127.0.0.1:$BACKEND_PORT" "$WORKERS" 2>/dev/null & pids+=($!); BARE_PID=$!
 
-for port in "$BACKEND_PORT" "$NGINX_PORT" "$GATE_PORT"; do wait_for "http://127.0.0.1:$port/"; done
+for port in "$BACKEND_PORT" "$NGINX_PORT" "$GATE_PORT" "$BARE_PORT"; do wait_for "http://127.0.0.1:$port/"; done
 
-# CPU time wasmgate has used so far (user + system, in clock ticks).
+# CPU time the process $1 has used so far (user + system, in clock ticks).
 CLOCK_TICKS=$(getconf CLK_TCK)
-gateway_ticks() { awk '{ print $14 + $15 }' "/proc/$GATE_PID/stat"; }
+process_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # One wrk run against port $1, path $2 (default /): prints "rps p50_ms p99_ms cpu_us", cpu_us
-# being wasmgate's CPU time per request in the run ("-" for the other servers).
+# being the proxy's CPU time per request in the run (wasmgate's or bare pingora's; "-" for the
+# other servers).
 measure() {
-  local url="http://127.0.0.1:$1${2:-/}" output ticks_before ticks=""
+  local url="http://127.0.0.1:$1${2:-/}" output ticks_before ticks="" pid=""
   local headers=(-H 'authorization: Bearer bench-token' -H "x-api-key: $BENCH_API_KEY" -H "x-jwt: $BENCH_JWT")
+  [ "$1" = "$GATE_PORT" ] && pid=$GATE_PID
+  [ "$1" = "$BARE_PORT" ] && pid=$BARE_PID
   "${BATCH[@]}" wrk -t2 -c"$CONNECTIONS" -d2s "${headers[@]}" "$url" >/dev/null
-  ticks_before=$(gateway_ticks)
+  [ -n "$pid" ] && ticks_before=$(process_ticks "$pid")
   output=$("${BATCH[@]}" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${headers[@]}" "$url")
-  [ "$1" = "$GATE_PORT" ] && ticks=$(( $(gateway_ticks) - ticks_before ))
+  [ -n "$pid" ] && ticks=$(( $(process_ticks "$pid") - ticks_before ))
   printf '%s\n' "$output" | awk -v ticks="$ticks" -v hz="$CLOCK_TICKS" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /Requests\/sec/ { rps = $2 }
@@ -156,7 +165,8 @@ rounds() {
     for target in "$@"; do
       path=/
       case $target in
-        backend) port=$BACKEND_PORT;; nginx) port=$NGINX_PORT;; wasmgate|plain100k) port=$GATE_PORT;;
+        backend) port=$BACKEND_PORT;; nginx) port=$NGINX_PORT;; bare) port=$BARE_PORT;;
+        wasmgate|plain100k) port=$GATE_PORT;;
         chain) port=$GATE_PORT; path=/chain/x;; keyed|keyed100k) port=$GATE_PORT; path=/keyed/x;;
         jwt) port=$GATE_PORT; path=/jwt/x;; cachedauth) port=$GATE_PORT; path=/cachedauth/x;;
       esac
@@ -180,7 +190,7 @@ fi
 # at 0.76 one run and 1.00 the next for a route that runs no wasm. The same pairing of wasmgate's
 # CPU time per request (plain over target) is the share in CPU terms — what the target costs the
 # gateway itself, whatever the load generator and the backend take of the two cores.
-rounds backend nginx wasmgate chain wasmgate keyed wasmgate jwt wasmgate cachedauth wasmgate
+rounds backend nginx bare wasmgate chain wasmgate keyed wasmgate jwt wasmgate cachedauth wasmgate
 
 # The middle of the numbers on standard input, one per line.
 middle() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -210,9 +220,11 @@ echo "plain proxy, 1 KiB response, $CONNECTIONS connections, ${DURATION}s x $ROU
 table_line() { printf '%-10s %12s %10s %10s %14s\n' "$@"; }
 row() { table_line "$1" "$(median "$1" 1)" "$(median "$1" 2)" "$(median "$1" 3)" "$(median "$1" 4)"; }
 table_line target "requests/s" "p50 ms" "p99 ms" "CPU µs/request"
-for target in backend nginx wasmgate; do row "$target"; done
+for target in backend nginx bare wasmgate; do row "$target"; done
 awk -v gr="$(median wasmgate 1)" -v nr="$(median nginx 1)" -v gp="$(median wasmgate 3)" -v np="$(median nginx 3)" \
   'BEGIN { printf "wasmgate/nginx throughput ratio: %.2f   p99 ratio (lower is better): %.2f\n", gr / nr, gp / np }'
+awk -v gr="$(median wasmgate 1)" -v br="$(median bare 1)" -v gc="$(median wasmgate 4)" -v bc="$(median bare 4)" \
+  'BEGIN { printf "wasmgate/bare pingora throughput ratio: %.2f   CPU per request ratio: %.2f\n", gr / br, gc / bc }'
 echo
 row chain
 echo "3-plugin chain (isolation $ISOLATION) / plain route of the same wasmgate: $(both_paired chain wasmgate)"

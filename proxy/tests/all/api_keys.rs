@@ -382,7 +382,16 @@ async fn per_key_buckets_isolate_keys_and_method_throttles_override_the_plan() {
 
 #[tokio::test]
 async fn after_kill_9_under_load_acknowledged_keys_exist_and_usage_is_within_a_second() {
-    let mut gateway = Gateway::start(&plan_config("", "")).await;
+    // The load (a mock route, four clients) can pass AWS's default account limit of 10,000
+    // requests/s: raised, so that every request is answered and counted.
+    let mut gateway = Gateway::start_with(
+        &plan_config("", ""),
+        crate::support::Extra {
+            server: "throttle = { rate = 1000000, burst = 100000 }",
+            ..crate::support::Extra::default()
+        },
+    )
+    .await;
     let loaded = cli_json(
         &gateway,
         &["keys", "create", "--name", "load", "--plan", "gold"],
