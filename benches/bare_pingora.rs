@@ -14,7 +14,7 @@ use pingora::server::Server;
 use pingora::upstreams::peer::HttpPeer;
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: wasmgate::memory::Allocator = wasmgate::memory::Allocator;
 
 /// Every request to one backend, over pooled keep-alive connections.
 struct Bare {

@@ -9,6 +9,9 @@
 #   benches/compare.sh OLD_BINARY NEW_BINARY            # 7 rounds of 4 s per build and route
 #   ROUNDS=11 DURATION=6 benches/compare.sh OLD NEW
 #
+#   benches/compare.sh .../examples/bare_pingora NEW    # wasmgate's plain route against the
+#                                                       # bare pingora floor (plain route only)
+#
 # Build the old one from a worktree of the old commit with its own target directory, e.g.
 #   git worktree add /var/tmp/wg-old <commit>
 #   (cd /var/tmp/wg-old && CARGO_TARGET_DIR=/var/tmp/wg-old-target cargo build --release -p wasmgate)
@@ -31,6 +34,13 @@ BATCH=(chrt --batch 0)
 start_gateway() {
   local port admin
   port=$(free_port); admin=$(free_port)
+  if [ "$(basename "$2")" = bare_pingora ]; then
+    "$2" "127.0.0.1:$port" "127.0.0.1:$BACKEND_PORT" 2 & pids+=($!)
+    printf -v "PID_$1" '%s' "$!"
+    printf -v "PORT_$1" '%s' "$port"
+    wait_for "http://127.0.0.1:$port/"
+    return
+  fi
   {
     server_conf "$port" "$admin" 2 "$work/state-$1"
     plain_and_chain "$BACKEND_PORT" reuse
@@ -43,6 +53,8 @@ start_gateway() {
 }
 start_gateway old "$OLD"
 start_gateway new "$NEW"
+ROUTES="plain chain mock"
+[ "$(basename "$OLD")" = bare_pingora ] || [ "$(basename "$NEW")" = bare_pingora ] && ROUTES=plain
 
 # run NAME ROUTE: one wrk run; appends "cpu_us_per_request requests_per_second" to its file.
 run() {
@@ -55,20 +67,20 @@ run() {
 for round in $(seq "$ROUNDS"); do
   order="old new"; [ $((round % 2)) -eq 0 ] && order="new old"
   for name in $order; do
-    run "$name" plain
-    run "$name" chain
-    run "$name" mock
+    for route in $ROUTES; do
+      run "$name" "$route"
+    done
   done
 done
 
 printf '%-6s %-6s %14s %14s\n' build route "CPU µs/req" "requests/s"
 for name in old new; do
-  for route in plain chain mock; do
+  for route in $ROUTES; do
     printf '%-6s %-6s %14s %14s\n' "$name" "$route" \
       "$(cut -d' ' -f1 "$work/$name-$route" | median_of)" "$(cut -d' ' -f2 "$work/$name-$route" | median_of)"
   done
 done
-for route in plain chain mock; do
+for route in $ROUTES; do
   old_cpu=$(cut -d' ' -f1 "$work/old-$route" | median_of)
   new_cpu=$(cut -d' ' -f1 "$work/new-$route" | median_of)
   echo "$route: new/old CPU per request $(python3 -c "print(round($new_cpu / $old_cpu, 3))")"

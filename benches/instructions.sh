@@ -8,7 +8,12 @@
 #
 #   benches/instructions.sh OLD_BINARY NEW_BINARY       # 2000 requests
 #   REQUESTS=5000 TOP=40 benches/instructions.sh OLD NEW
-#   SAVE=/tmp/instr benches/instructions.sh OLD NEW     # keep every function's numbers there
+#   SAVE=/tmp/instr benches/instructions.sh OLD NEW     # keep every function's numbers and the
+#                                                       # callgrind dumps there
+#   benches/instructions.sh .../examples/bare_pingora NEW   # wasmgate against the bare pingora floor
+#
+# A binary named `bare_pingora` (benches/bare_pingora.rs) is run as the bare proxy in front of
+# the same backend, so either side can be the floor.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OLD="$1"
@@ -57,11 +62,16 @@ measure() {
     server_conf "$port" "$admin" 1 "$out/state"
     plain_route "$BACKEND_PORT"
   } > "$out/gateway.toml"
+  local args=(serve "$out/gateway.toml") ready="http://127.0.0.1:$admin/readyz"
+  if [ "$(basename "$2")" = bare_pingora ]; then
+    args=("127.0.0.1:$port" "127.0.0.1:$BACKEND_PORT" 1)
+    ready="http://127.0.0.1:$port/"
+  fi
   RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out/callgrind.%p" \
-    "$2" serve "$out/gateway.toml" 2>"$out/valgrind.log" &
+    "$2" "${args[@]}" 2>"$out/valgrind.log" &
   local pid=$!
   pids+=($pid)
-  wait_for "http://127.0.0.1:$admin/readyz" 120 || { cat "$out/valgrind.log" >&2; exit 1; }
+  wait_for "$ready" 120 || { cat "$out/valgrind.log" >&2; exit 1; }
   send "$port" / 200 2
   callgrind_control -z "$pid" >/dev/null
   send "$port" / "$REQUESTS"
@@ -82,6 +92,7 @@ measure() {
             printf "%.0f\t%s\n", cost / n, name
           }'
   }
+  cp "$dump" "$out/callgrind.out"
   per_function yes > "$out/inclusive"
   head -"$TOP" "$out/inclusive" > "$out/top"
   per_function no > "$out/self"
@@ -117,6 +128,7 @@ if [ -n "${SAVE:-}" ]; then
   for name in old new; do
     cp "$work/$name/inclusive" "$SAVE/$name.inclusive"
     cp "$work/$name/self" "$SAVE/$name.self"
+    cp "$work/$name/callgrind.out" "$SAVE/$name.callgrind"
   done
 fi
 echo "plain: instructions per request old $old, new $new, new/old $(python3 -c "print(round($new / $old, 3))")"

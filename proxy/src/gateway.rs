@@ -220,7 +220,7 @@ impl ProxyHttp for Gateway {
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        upstream_response.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
+        upstream_response.insert_header(&REQUEST_ID_HEADER, &ctx.request_id)?;
         cors::decorate(upstream_response, session.req_header(), ctx)
     }
 

@@ -1,11 +1,12 @@
 //! Prometheus metrics: one process-wide registry, exported on the admin listener's `/metrics`.
-//! Per-route histogram handles are resolved when a snapshot is compiled, not per request.
+//! Per-route handles are resolved at a route's first request, not per request.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
+use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Latency buckets in seconds, from 100 µs to 30 s.
@@ -208,16 +209,6 @@ impl Metrics {
         }
     }
 
-    /// The histograms of one route in one stage.
-    pub fn route(&self, api: &str, stage: &str, route: &str) -> RouteMetrics {
-        let labels = [api, stage, route];
-        RouteMetrics {
-            latency: self.latency.with_label_values(&labels),
-            integration_latency: self.integration_latency.with_label_values(&labels),
-            ok: std::sync::OnceLock::new(),
-        }
-    }
-
     /// Everything in the Prometheus text format.
     pub fn render(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -228,21 +219,30 @@ impl Metrics {
     }
 }
 
-/// Histogram handles of one route, resolved at compile time.
-#[derive(Debug, Clone)]
+/// The metric handles of one route, each resolved from its labels at the route's first use of
+/// it (not per request, and not at load: a route never requested holds no histograms, and a
+/// reload of 10,000 routes hashes no labels).
+#[derive(Debug, Default)]
 pub struct RouteMetrics {
     /// Whole-request latency.
-    pub latency: Histogram,
+    latency: OnceLock<Histogram>,
     /// Backend latency.
-    pub integration_latency: Histogram,
-    /// The route's `status="200"` counter, looked up once: most requests end there, and a
-    /// labelled lookup hashes four strings.
-    ok: std::sync::OnceLock<prometheus::IntCounter>,
+    integration_latency: OnceLock<Histogram>,
+    /// The `status="200"` counter: most requests end there, and a labelled lookup hashes four
+    /// strings.
+    ok: OnceLock<IntCounter>,
 }
 
 impl RouteMetrics {
-    /// Count a request of this route (`api`, `stage`, `route` its labels) answered `status`.
-    pub fn count(&self, status: u16, labels: [&str; 3]) {
+    /// Count a request of this route (`api`, `stage`, `route` its labels) answered `status`
+    /// after `latency`, `integration` of it waiting for the backend.
+    pub fn record(
+        &self,
+        labels: [&str; 3],
+        status: u16,
+        latency: Duration,
+        integration: Option<Duration>,
+    ) {
         let [api, stage, route] = labels;
         if status == 200 {
             let ok = self.ok.get_or_init(|| {
@@ -257,6 +257,14 @@ impl RouteMetrics {
                 .requests
                 .with_label_values(&[api, stage, route, &status])
                 .inc();
+        }
+        self.latency
+            .get_or_init(|| METRICS.latency.with_label_values(&labels))
+            .observe(latency.as_secs_f64());
+        if let Some(integration) = integration {
+            self.integration_latency
+                .get_or_init(|| METRICS.integration_latency.with_label_values(&labels))
+                .observe(integration.as_secs_f64());
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use http::HeaderName;
 use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use pingora::Result;
@@ -18,7 +19,7 @@ use crate::metrics::METRICS;
 use crate::plugin::{CacheDecision, Plugin};
 
 /// The response header telling how the cache answered.
-pub const CACHE_HEADER: &str = "x-wasmgate-cache";
+static CACHE_HEADER: HeaderName = HeaderName::from_static("x-wasmgate-cache");
 
 /// Ask the route's cache `policy` how to cache the request: a hit is answered whole from the
 /// cache, a miss or refresh is marked for recording on its way to the client.
@@ -78,7 +79,7 @@ fn cached_head(hit: &CachedResponse) -> Result<ResponseHeader> {
     for (name, value) in &hit.headers {
         head.append_header(name.clone(), value.clone())?;
     }
-    head.insert_header(CACHE_HEADER, "hit")?;
+    head.insert_header(&CACHE_HEADER, "hit")?;
     Ok(head)
 }
 
@@ -96,7 +97,7 @@ fn count(ctx: &RequestCtx, result: &str) {
 pub fn record_head(ctx: &mut RequestCtx, head: &mut ResponseHeader) -> Result<()> {
     if let Some(fill) = ctx.cache_fill.as_mut() {
         fill.head(head);
-        head.insert_header(CACHE_HEADER, fill.outcome())?;
+        head.insert_header(&CACHE_HEADER, fill.outcome())?;
     }
     Ok(())
 }

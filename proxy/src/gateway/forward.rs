@@ -36,6 +36,11 @@ static CONNECTOR: LazyLock<Connector> = LazyLock::new(|| Connector::new(None));
 pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// W3C trace context.
 static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+/// How the client reached the gateway. (Static names: a `&str` name is parsed per request.)
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// The headers [`prepare_request`] sets on every request: `Host`, the request id,
+/// `traceparent`, `X-Forwarded-For` and `-Proto`, and one to spare (a client certificate).
+const ADDED_HEADERS: usize = 6;
 
 /// The peer for backend `addr` of `http`, with the integration's timeouts, over TLS for an
 /// `https://` URI and in HTTP/2 when the upstream says so.
@@ -72,13 +77,15 @@ pub fn prepare_request(
     if let Some(method) = &http.method {
         upstream.set_method(method.clone());
     }
+    // Room for the headers below at once: a cloned request's maps are exactly full.
+    upstream.reserve_headers(ADDED_HEADERS);
     upstream.insert_header(http::header::HOST, &http.host_header)?;
-    upstream.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
+    upstream.insert_header(&REQUEST_ID_HEADER, &ctx.request_id)?;
     let incoming = request
         .headers
         .get(&TRACEPARENT)
         .and_then(|v| v.to_str().ok());
-    upstream.insert_header("traceparent", trace::child_traceparent(incoming))?;
+    upstream.insert_header(&TRACEPARENT, trace::child_traceparent(incoming))?;
     if let Some(ip) = ctx.peer_ip {
         let mut forwarded = String::with_capacity(64);
         let earlier = request
@@ -90,9 +97,9 @@ pub fn prepare_request(
             forwarded.push_str(", ");
         }
         push_ip(&mut forwarded, ip);
-        upstream.insert_header("x-forwarded-for", forwarded)?;
+        upstream.insert_header(&X_FORWARDED_FOR, forwarded)?;
     }
-    upstream.insert_header("x-forwarded-proto", ctx.scheme())?;
+    upstream.insert_header(&X_FORWARDED_PROTO, ctx.scheme())?;
     super::transport::forward_client_cert(request, upstream, ctx)?;
     ctx.edits.apply(upstream)?;
     http.request_mapping.apply(upstream, &mut uri, &values)?;
@@ -247,7 +254,7 @@ pub async fn buffered_exchange(
         .cloned()
         .ok_or_else(|| Error::explain(ErrorType::InternalError, "response header read"))?;
     responses::integration_head(session.req_header(), &mut head, ctx)?;
-    head.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
+    head.insert_header(&REQUEST_ID_HEADER, &ctx.request_id)?;
     super::cors::decorate(&mut head, session.req_header(), ctx)?;
     let needs_body = ctx
         .route

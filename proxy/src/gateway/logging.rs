@@ -15,22 +15,17 @@ pub fn record(session: &Session, ctx: &RequestCtx, access_log: &AccessLog) {
     let (api, stage) = ctx.api_and_stage_names();
     let route = ctx.route.as_ref().map_or("", |r| r.key.as_str());
     let latency = ctx.started.elapsed();
-    if let Some(matched) = &ctx.route {
-        matched.metrics.count(status, [api, stage, route]);
-    } else {
-        crate::metrics::METRICS
+    match &ctx.route {
+        Some(matched) => matched.metrics.record(
+            [api, stage, route],
+            status,
+            latency,
+            ctx.integration_latency,
+        ),
+        None => crate::metrics::METRICS
             .requests
             .with_label_values(&[api, stage, route, &status.to_string()])
-            .inc();
-    }
-    if let Some(route) = &ctx.route {
-        route.metrics.latency.observe(latency.as_secs_f64());
-        if let Some(integration) = ctx.integration_latency {
-            route
-                .metrics
-                .integration_latency
-                .observe(integration.as_secs_f64());
-        }
+            .inc(),
     }
     if !access_log.is_enabled() {
         return;

@@ -12,8 +12,9 @@ use super::context::{RequestCtx, RequestValues};
 use super::outcome::Refusal;
 use crate::gateway_response::{ErrorKind, GatewayResponses, RenderedError};
 
-/// The header carrying the request id on every response.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The header carrying the request id on every response. (Static names: pingora parses a
+/// `&str` name again at every insert.)
+pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Write a complete response, with the request id and the API's CORS headers for the request's
 /// origin.
@@ -56,7 +57,7 @@ fn head(
     for (name, value) in headers {
         header.append_header(name.clone(), value.clone())?;
     }
-    header.insert_header(REQUEST_ID_HEADER, &ctx.request_id)?;
+    header.insert_header(&REQUEST_ID_HEADER, &ctx.request_id)?;
     Ok(header)
 }
 
@@ -132,7 +133,7 @@ pub fn refused_head(kind: ErrorKind) -> Result<(ResponseHeader, Bytes)> {
     header.insert_header(http::header::CONTENT_TYPE, "application/json")?;
     header.insert_header(http::header::CONTENT_LENGTH, rendered.body.len())?;
     header.insert_header(http::header::CONNECTION, "close")?;
-    header.insert_header(REQUEST_ID_HEADER, super::trace::request_id())?;
+    header.insert_header(&REQUEST_ID_HEADER, super::trace::request_id())?;
     Ok((header, rendered.body))
 }
 

@@ -14,7 +14,7 @@ use super::steps::request_steps;
 use super::validations::compile_validations;
 use super::{Api, Entrypoint, Route, Stage};
 use crate::config::*;
-use crate::metrics::METRICS;
+use crate::metrics::RouteMetrics;
 use crate::plugin::RouteNames;
 use crate::policy::ResourcePolicy;
 use crate::routing::{RouteKey, Router};
@@ -234,7 +234,7 @@ pub(super) fn compile_stage(
             key: route.name.get_ref().clone(),
             integration,
             plugins,
-            metrics: METRICS.route(&api.name, stage.name.get_ref(), route.name.get_ref()),
+            metrics: RouteMetrics::default(),
             validation: validations
                 .get(route.name.get_ref())
                 .cloned()
