@@ -123,8 +123,8 @@ plugin_config() {
   mkdir -p "$dir"
   port=$(free_port); admin=$(free_port)
   {
-    server_conf "$port" "$admin" 2 "$dir/state"
-    printf 'plugin_cache_dir = "%s"\n' "$work/cache"
+    server_conf "$port" "$admin" 2 "$dir/state" |
+      sed "/^\[server\]/a plugin_cache_dir = \"$work/cache\""
     printf '[apis.a]\ntype = "http"\n[apis.a.stages.s]\n'
     printf '[apis.a.routes."GET /plain"]\nintegration = { type = "mock", body = "plain" }\n'
     if [ -n "${2:-}" ]; then

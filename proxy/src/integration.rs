@@ -40,8 +40,9 @@ pub struct MockResponse {
 pub struct HttpIntegration {
     /// Backends to send to.
     pub pool: Arc<Pool>,
-    /// The `Host` header the backend sees: the URI's authority.
-    pub host_header: String,
+    /// The `Host` header the backend sees: the URI's authority (a `HeaderValue`, so each
+    /// request shares its bytes).
+    pub host_header: HeaderValue,
     /// Whether the URI is `https://`.
     pub tls: bool,
     /// Path template; `None` forwards the request's path (after the stage prefix).

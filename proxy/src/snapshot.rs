@@ -117,8 +117,9 @@ pub struct Route {
     pub key: String,
     /// Where the route's requests go.
     pub integration: Integration,
-    /// The plugins that run on the route, by phase, in chain order.
-    pub plugins: Chain,
+    /// The plugins that run on the route, by phase, in chain order (one empty chain shared by
+    /// the stage's routes without plugins).
+    pub plugins: Arc<Chain>,
     /// The route's histograms.
     pub metrics: RouteMetrics,
     /// The token buckets a request must pass: route, stage, then account.
@@ -205,6 +206,16 @@ impl HeaderNeeds {
 }
 
 impl Chain {
+    /// Whether no plugin runs on the route (nothing pending either).
+    pub fn is_empty(&self) -> bool {
+        self.authorizers.is_empty()
+            && self.validators.is_empty()
+            && self.request_transformers.is_empty()
+            && self.response_transformers.is_empty()
+            && self.cache_policy.is_none()
+            && self.pending.is_empty()
+    }
+
     /// Add `plugin` to every phase it serves.
     pub fn push(&mut self, plugin: &Arc<Plugin>) {
         for phase in Phase::all_in(plugin.phases) {

@@ -79,7 +79,7 @@ pub fn prepare_request(
     }
     // Room for the headers below at once: a cloned request's maps are exactly full.
     upstream.reserve_headers(ADDED_HEADERS);
-    upstream.insert_header(http::header::HOST, &http.host_header)?;
+    upstream.insert_header(http::header::HOST, http.host_header.clone())?;
     upstream.insert_header(&REQUEST_ID_HEADER, &ctx.request_id)?;
     let incoming = request
         .headers

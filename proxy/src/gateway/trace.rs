@@ -1,6 +1,6 @@
 //! Request ids and W3C trace context: every request gets an id, and the `traceparent` sent to the
 //! backend continues the caller's trace (or starts one) with the gateway as the parent span.
-//! Both are written digit by digit, without `format!`: they are on every request's path.
+//! Both are written without `format!`: they are on every request's path.
 
 use uuid::{Builder, Uuid};
 
@@ -19,33 +19,28 @@ pub fn request_id() -> String {
     )
 }
 
-/// Append the low `digits` hex digits of `value`, lower-case.
-fn push_hex(out: &mut String, value: u128, digits: u32) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for shift in (0..digits).rev() {
-        out.push(HEX[((value >> (shift * 4)) & 0xf) as usize] as char);
-    }
-}
-
-/// The `traceparent` to send upstream, given the caller's (if any).
+/// The `traceparent` to send upstream, given the caller's (if any): written into a fixed
+/// buffer, 55 bytes.
 pub fn child_traceparent(incoming: Option<&str>) -> String {
-    let mut traceparent = String::with_capacity(55);
-    traceparent.push_str("00-");
+    let mut out = [0u8; 55];
+    out[..3].copy_from_slice(b"00-");
     let flags = match incoming.and_then(parse_traceparent) {
         Some((trace_id, flags)) => {
-            traceparent.push_str(trace_id);
+            out[3..35].copy_from_slice(trace_id.as_bytes());
             flags
         }
         None => {
-            push_hex(&mut traceparent, fastrand::u128(1..), 32);
+            hex::encode_to_slice(fastrand::u128(1..).to_be_bytes(), &mut out[3..35])
+                .expect("16 bytes are 32 hex digits");
             "01"
         }
     };
-    traceparent.push('-');
-    push_hex(&mut traceparent, fastrand::u64(1..).into(), 16);
-    traceparent.push('-');
-    traceparent.push_str(flags);
-    traceparent
+    out[35] = b'-';
+    hex::encode_to_slice(fastrand::u64(1..).to_be_bytes(), &mut out[36..52])
+        .expect("8 bytes are 16 hex digits");
+    out[52] = b'-';
+    out[53..].copy_from_slice(flags.as_bytes());
+    String::from_utf8(out.to_vec()).expect("hex digits and dashes are ASCII")
 }
 
 /// `(trace-id, flags)` of a valid version-00 `traceparent`.

@@ -22,8 +22,8 @@ pub struct RouteNames {
     pub stage: String,
     /// The route key, e.g. `GET /pets/{id}`.
     pub route: String,
-    /// The stage's variables.
-    pub stage_variables: Vec<(String, String)>,
+    /// The stage's variables (shared by the stage's routes).
+    pub stage_variables: Arc<[(String, String)]>,
 }
 
 /// What the gateway knows about a request, as plugins see it.

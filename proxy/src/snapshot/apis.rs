@@ -12,7 +12,7 @@ use super::integrations::{compile_integration, IntegrationContext};
 use super::responses::compile_gateway_responses;
 use super::steps::request_steps;
 use super::validations::compile_validations;
-use super::{Api, Entrypoint, Route, Stage};
+use super::{Api, Chain, Entrypoint, Route, Stage};
 use crate::config::*;
 use crate::metrics::RouteMetrics;
 use crate::plugin::RouteNames;
@@ -188,6 +188,16 @@ pub(super) fn compile_stage(
     let mut router = Router::default();
     let mut default_route = None;
     let variables = &stage.value.variables;
+    // What every route of the stage shares rather than holds a copy of: its variables as
+    // plugins see them, an empty plugin chain, no validation.
+    let shared_variables: Arc<[(String, String)]> = variables
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let no_plugins = Arc::new(Chain::default());
+    let no_validation = Arc::new(RequestValidation::default());
+    let stage_name = format!("{}/{}", api.name, stage.name.get_ref());
+    let stage_buckets = stage_throttles(&stage_name, stage, &cx.server.throttle);
     for parsed in routes {
         let (route, params): (&Named<RouteFile>, Vec<&str>) = match parsed {
             ParsedRoute::Key(key, route) => (route, key.param_names().collect()),
@@ -198,7 +208,7 @@ pub(super) fn compile_stage(
             params: &params,
             variables,
             stage: stage.name.get_ref(),
-            path: format!("{}.integration", route.path),
+            route_path: &route.path,
         };
         let Some(integration) =
             compile_integration(&route.value.integration, &context, cx.pools, diags)
@@ -233,13 +243,16 @@ pub(super) fn compile_stage(
         let mut compiled = Route {
             key: route.name.get_ref().clone(),
             integration,
-            plugins,
+            plugins: match plugins.is_empty() {
+                true => no_plugins.clone(),
+                false => Arc::new(plugins),
+            },
             metrics: RouteMetrics::default(),
             validation: validations
                 .get(route.name.get_ref())
-                .cloned()
-                .unwrap_or_default(),
-            throttles: route_throttles(&api.name, stage, route, &cx.server.throttle),
+                .unwrap_or(&no_validation)
+                .clone(),
+            throttles: route_throttles(&stage_name, route, &stage_buckets),
             api_key_required: route.value.api_key_required,
             plan_method_throttles: cx
                 .plans
@@ -253,10 +266,7 @@ pub(super) fn compile_stage(
                 api: api.name.clone(),
                 stage: stage.name.get_ref().clone(),
                 route: route.name.get_ref().clone(),
-                stage_variables: variables
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
+                stage_variables: shared_variables.clone(),
             }),
         };
         compiled.steps = request_steps(&compiled, api.api_key_source, cx.authorizer_rules);
@@ -288,22 +298,31 @@ pub(super) fn compile_stage(
     }
 }
 
-/// The buckets of a route in a stage, most specific first.
-pub(super) fn route_throttles(
-    api: &str,
+/// The buckets every route of a stage passes, most specific first: the stage's, the account's.
+fn stage_throttles(
+    stage_name: &str,
     stage: &Named<StageFile>,
-    route: &Named<RouteFile>,
     account: &Throttle,
 ) -> Vec<Arc<Bucket>> {
-    let stage_name = format!("{api}/{}", stage.name.get_ref());
-    let route_name = format!("{stage_name}/{}", route.name.get_ref());
     let mut buckets = Vec::new();
-    if let Some(limit) = &route.value.throttle {
-        buckets.push(throttle::bucket(Level::Route, &route_name, limit));
-    }
     if let Some(limit) = &stage.value.throttle {
-        buckets.push(throttle::bucket(Level::Stage, &stage_name, limit));
+        buckets.push(throttle::bucket(Level::Stage, stage_name, limit));
     }
     buckets.push(throttle::bucket(Level::Account, "", account));
+    buckets
+}
+
+/// The buckets of a route, most specific first: its own, then its stage's (`shared`).
+fn route_throttles(
+    stage_name: &str,
+    route: &Named<RouteFile>,
+    shared: &[Arc<Bucket>],
+) -> Vec<Arc<Bucket>> {
+    let Some(limit) = &route.value.throttle else {
+        return shared.to_vec();
+    };
+    let route_name = format!("{stage_name}/{}", route.name.get_ref());
+    let mut buckets = vec![throttle::bucket(Level::Route, &route_name, limit)];
+    buckets.extend_from_slice(shared);
     buckets
 }

@@ -20,7 +20,8 @@ pub(super) struct IntegrationContext<'a> {
     pub(super) params: &'a [&'a str],
     pub(super) variables: &'a BTreeMap<String, String>,
     pub(super) stage: &'a str,
-    pub(super) path: String,
+    /// The route's config path (`apis.NAME.routes."KEY"`), for diagnostics.
+    pub(super) route_path: &'a str,
 }
 
 impl IntegrationContext<'_> {
@@ -34,7 +35,7 @@ impl IntegrationContext<'_> {
     }
 
     fn key(&self, field: &str) -> String {
-        format!("{}.{field}", self.path)
+        format!("{}.integration.{field}", self.route_path)
     }
 }
 
@@ -106,9 +107,8 @@ pub(super) fn compile_http(
     diags: &mut Diagnostics,
 ) -> Option<HttpIntegration> {
     let settings = &http.settings;
-    let uri_key = cx.key("uri");
     let uri_span = Some(settings.uri.span());
-    let mut fail = |message: String| diags.error(uri_span.clone(), &uri_key, message);
+    let mut fail = |message: String| diags.error(uri_span.clone(), &cx.key("uri"), message);
     let uri = substitute_stage_variables(settings.uri.get_ref(), cx.variables)
         .map_err(|e| fail(format!("{e} (stage `{}`)", cx.stage)))
         .ok()?;
@@ -121,6 +121,13 @@ pub(super) fn compile_http(
     let pool = pools
         .get(&authority, parts.tls)
         .map_err(|e| fail(e.to_string()))
+        .ok()?;
+    let host = match pool.tls.server_name().filter(|_| parts.tls) {
+        Some(server_name) => server_name.to_string(),
+        None => authority,
+    };
+    let host_header = HeaderValue::try_from(host)
+        .map_err(|_| fail("the host is not a valid `Host` header".to_string()))
         .ok()?;
     let mut templates = Vec::new();
     for text in [Some(parts.path), parts.query] {
@@ -179,10 +186,6 @@ pub(super) fn compile_http(
         None => None,
     };
     let (request_mapping, response_mapping) = compile_mappings(http, cx, diags)?;
-    let host_header = match pool.tls.server_name().filter(|_| parts.tls) {
-        Some(server_name) => server_name.to_string(),
-        None => authority,
-    };
     Some(HttpIntegration {
         pool,
         host_header,
