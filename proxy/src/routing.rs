@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use http::Method;
 
@@ -235,10 +235,18 @@ impl<T> Endpoints<T> {
     }
 }
 
+/// The parameter names of a route without parameters.
+static NO_PARAMS: LazyLock<Arc<[Arc<str>]>> = LazyLock::new(|| Arc::new([]));
+
 impl<T> Router<T> {
     /// Add a route. Fails if an earlier route has the same method and path shape.
     pub fn insert(&mut self, key: &RouteKey, value: T) -> Result<(), RouteConflict> {
-        let names: Arc<[Arc<str>]> = key.param_names().map(Arc::from).collect();
+        let mut names = key.param_names().peekable();
+        let names: Arc<[Arc<str>]> = match names.peek() {
+            // One allocation shared by every route without parameters.
+            None => NO_PARAMS.clone(),
+            Some(_) => names.map(Arc::from).collect(),
+        };
         let entry = Entry {
             value,
             names,

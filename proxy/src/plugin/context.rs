@@ -16,12 +16,12 @@ use crate::tls::ClientCert;
 /// asks for it).
 #[derive(Debug, Default)]
 pub struct RouteNames {
-    /// The API's name.
-    pub api: String,
-    /// The stage's name.
-    pub stage: String,
+    /// The API's name (shared by the stage's routes).
+    pub api: Arc<str>,
+    /// The stage's name (shared by the stage's routes).
+    pub stage: Arc<str>,
     /// The route key, e.g. `GET /pets/{id}`.
-    pub route: String,
+    pub route: Arc<str>,
     /// The stage's variables (shared by the stage's routes).
     pub stage_variables: Arc<[(String, String)]>,
 }
@@ -48,8 +48,10 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    fn name(&self, name: impl Fn(&RouteNames) -> &String) -> String {
-        self.route.as_deref().map(name).cloned().unwrap_or_default()
+    fn name(&self, name: impl Fn(&RouteNames) -> &Arc<str>) -> String {
+        self.route
+            .as_deref()
+            .map_or_else(String::new, |names| name(names).to_string())
     }
 
     fn stage_variables(&self) -> &[(String, String)] {

@@ -196,6 +196,10 @@ pub(super) fn compile_stage(
         .collect();
     let no_plugins = Arc::new(Chain::default());
     let no_validation = Arc::new(RequestValidation::default());
+    let (shared_api, shared_stage): (Arc<str>, Arc<str>) = (
+        api.name.as_str().into(),
+        stage.name.get_ref().as_str().into(),
+    );
     let stage_name = format!("{}/{}", api.name, stage.name.get_ref());
     let stage_buckets = stage_throttles(&stage_name, stage, &cx.server.throttle);
     for parsed in routes {
@@ -263,9 +267,9 @@ pub(super) fn compile_stage(
             jwt: route_jwt(route, cx.jwt_authorizers, cx.declared_jwt, diags),
             steps: Vec::new(),
             names: Arc::new(RouteNames {
-                api: api.name.clone(),
-                stage: stage.name.get_ref().clone(),
-                route: route.name.get_ref().clone(),
+                api: shared_api.clone(),
+                stage: shared_stage.clone(),
+                route: route.name.get_ref().as_str().into(),
                 stage_variables: shared_variables.clone(),
             }),
         };

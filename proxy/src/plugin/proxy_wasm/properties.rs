@@ -88,9 +88,9 @@ pub fn get(host: &FilterHost, path: &[u8]) -> Option<Vec<u8>> {
 
 fn route(
     context: Option<&crate::plugin::RequestContext>,
-    name: impl Fn(&crate::plugin::RouteNames) -> &String,
+    name: impl Fn(&crate::plugin::RouteNames) -> &std::sync::Arc<str>,
 ) -> Option<Vec<u8>> {
-    Some(name(context?.route.as_deref()?).clone().into_bytes())
+    Some(name(context?.route.as_deref()?).as_bytes().to_vec())
 }
 
 fn encode_map(pairs: &Pairs) -> Vec<u8> {
