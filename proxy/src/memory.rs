@@ -88,3 +88,34 @@ pub fn release_freed() {
         mi_collect(true);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(unsafe_code)]
+    fn every_layout_gets_its_alignment_and_keeps_it_through_realloc() {
+        for align in [1, 2, 4, 8, 16, 32, 64, 128, 4096] {
+            for size in [1, 3, 8, 12, 16, 24, 40, 1000, 1500, 5000, 70_000] {
+                let layout = Layout::from_size_align(size, align).unwrap();
+                // SAFETY: a non-zero-sized layout; each block is written within its size and
+                // freed once, with the layout it was allocated with.
+                unsafe {
+                    let block = Allocator.alloc(layout);
+                    assert!(!block.is_null());
+                    assert_eq!(block as usize % align, 0, "size {size}, align {align}");
+                    block.write_bytes(0xa5, size);
+                    let grown = Allocator.realloc(block, layout, size * 3);
+                    assert_eq!(grown as usize % align, 0, "realloc {size}, align {align}");
+                    assert_eq!(*grown.add(size - 1), 0xa5);
+                    Allocator.dealloc(grown, Layout::from_size_align(size * 3, align).unwrap());
+                    let zeroed = Allocator.alloc_zeroed(layout);
+                    assert_eq!(zeroed as usize % align, 0);
+                    assert!((0..size).all(|i| *zeroed.add(i) == 0));
+                    Allocator.dealloc(zeroed, layout);
+                }
+            }
+        }
+    }
+}
