@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# What benches/run.sh and benches/compare.sh share, sourced by both from the repository root:
-# the tools, a work directory whose servers stop at exit, nginx configs, a 1 KiB backend, and
-# the TOML of wasmgate's plain and chain routes.
+# What the bench scripts share, sourced by each from the repository root: the tools, a work
+# directory whose servers stop at exit, nginx and Envoy configs, a 1 KiB backend, the TOML of
+# wasmgate's plain and chain routes, and small helpers.
 
 source scripts/loopback.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/wasmgate-target}"
@@ -144,3 +144,47 @@ cpu_run() {
 
 # median_of: the median of the numbers on standard input, one per line.
 median_of() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+
+# ms_since START_NS: milliseconds since START_NS (from `date +%s%N`).
+ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+
+# is_bare BINARY: whether BINARY is the bare pingora proxy (benches/bare_pingora.rs), which
+# takes `LISTEN BACKEND THREADS` instead of a config.
+is_bare() { [ "$(basename "$1")" = bare_pingora ]; }
+
+# envoy_listener PORT FILTERS: an Envoy listener on PORT routing everything to the cluster
+# `backend` through the HTTP filters FILTERS (YAML list items, may be empty) and the router.
+envoy_listener() {
+  cat <<YAML
+  - address: { socket_address: { address: 127.0.0.1, port_value: $1 } }
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: bench
+          route_config:
+            virtual_hosts: [{ name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: backend } }] }]
+          http_filters:
+$2
+          - name: envoy.filters.http.router
+            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
+YAML
+}
+
+# envoy_conf ADMIN_PORT BACKEND_PORT LISTENERS: an Envoy config with its admin on ADMIN_PORT,
+# the listeners LISTENERS (from envoy_listener) and the cluster `backend` at BACKEND_PORT.
+envoy_conf() {
+  echo "admin: { address: { socket_address: { address: 127.0.0.1, port_value: $1 } } }"
+  echo "static_resources:"
+  echo "  listeners:"
+  echo "$3"
+  cat <<YAML
+  clusters:
+  - name: backend
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: backend
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $2 } } } }] }]
+YAML
+}

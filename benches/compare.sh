@@ -34,7 +34,7 @@ BATCH=(chrt --batch 0)
 start_gateway() {
   local port admin
   port=$(free_port); admin=$(free_port)
-  if [ "$(basename "$2")" = bare_pingora ]; then
+  if is_bare "$2"; then
     "$2" "127.0.0.1:$port" "127.0.0.1:$BACKEND_PORT" 2 & pids+=($!)
     printf -v "PID_$1" '%s' "$!"
     printf -v "PORT_$1" '%s' "$port"
@@ -54,7 +54,7 @@ start_gateway() {
 start_gateway old "$OLD"
 start_gateway new "$NEW"
 ROUTES="plain chain mock"
-[ "$(basename "$OLD")" = bare_pingora ] || [ "$(basename "$NEW")" = bare_pingora ] && ROUTES=plain
+if is_bare "$OLD" || is_bare "$NEW"; then ROUTES=plain; fi
 
 # run NAME ROUTE: one wrk run; appends "cpu_us_per_request requests_per_second" to its file.
 run() {

@@ -63,7 +63,7 @@ measure() {
     plain_route "$BACKEND_PORT"
   } > "$out/gateway.toml"
   local args=(serve "$out/gateway.toml") ready="http://127.0.0.1:$admin/readyz"
-  if [ "$(basename "$2")" = bare_pingora ]; then
+  if is_bare "$2"; then
     args=("127.0.0.1:$port" "127.0.0.1:$BACKEND_PORT" 1)
     ready="http://127.0.0.1:$port/"
   fi

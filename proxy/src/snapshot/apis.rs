@@ -247,9 +247,10 @@ pub(super) fn compile_stage(
         let mut compiled = Route {
             key: route.name.get_ref().clone(),
             integration,
-            plugins: match plugins.is_empty() {
-                true => no_plugins.clone(),
-                false => Arc::new(plugins),
+            plugins: if plugins.is_empty() {
+                no_plugins.clone()
+            } else {
+                Arc::new(plugins)
             },
             metrics: RouteMetrics::default(),
             validation: validations
