@@ -26,4 +26,5 @@ mod throttling;
 mod tls;
 mod tls_support;
 mod tls_tools;
+mod upstream_pool;
 mod validation;

@@ -86,6 +86,7 @@ const MAX_SHUTDOWN_NOTIFY_SHARDS: usize = 256;
 type DownstreamCustomMessageReader =
     Box<dyn futures::Stream<Item = Result<Bytes>> + Unpin + Send + Sync + 'static>;
 
+mod idle_pool;
 mod proxy_cache;
 mod proxy_common;
 mod proxy_custom;
@@ -95,6 +96,7 @@ mod proxy_purge;
 mod proxy_trait;
 pub mod subrequest;
 
+use idle_pool::IdlePool;
 use subrequest::{BodyMode, Ctx as SubrequestCtx};
 
 pub use proxy_cache::range_filter::{range_header_filter, MultiRangeInfo, RangeType};
@@ -193,6 +195,8 @@ where
     pub upstream_modules: HttpModules,
     max_retries: usize,
     process_custom_session: Option<ProcessCustomSession<SV, C>>,
+    // wasmgate patch: plain HTTP/1 upstream connections are kept in a pool of the proxy's own.
+    idle_h1: IdlePool,
 }
 
 impl<SV> HttpProxy<SV, ()> {
@@ -217,9 +221,13 @@ impl<SV> HttpProxy<SV, ()> {
     /// // Use proxy.process_new_http() in your custom accept loop
     /// ```
     pub fn new(inner: SV, conf: Arc<ServerConf>) -> Self {
+        let client_options = ConnectorOptions::from_server_conf(&conf);
+        let pool_size = client_options.keepalive_pool_size;
+        let client_upstream = Connector::new(Some(client_options));
+        let unexpected_data = client_upstream.unexpected_data_connection_counter();
         HttpProxy {
             inner,
-            client_upstream: Connector::new(Some(ConnectorOptions::from_server_conf(&conf))),
+            client_upstream,
             shutdown: ShardedNotify::new(conf.threads),
             shutdown_flag: Arc::new(AtomicBool::new(false)),
             server_options: None,
@@ -229,6 +237,7 @@ impl<SV> HttpProxy<SV, ()> {
             upstream_modules: HttpModules::new(),
             max_retries: conf.max_retries,
             process_custom_session: None,
+            idle_h1: IdlePool::new(pool_size, unexpected_data),
         }
     }
 }
@@ -251,7 +260,9 @@ where
     {
         let client_options =
             client_options.unwrap_or_else(|| ConnectorOptions::from_server_conf(&conf));
+        let pool_size = client_options.keepalive_pool_size;
         let client_upstream = Connector::new_custom(Some(client_options), connector);
+        let unexpected_data = client_upstream.unexpected_data_connection_counter();
 
         HttpProxy {
             inner,
@@ -265,6 +276,7 @@ where
             max_retries: conf.max_retries,
             process_custom_session: on_custom,
             h2_options: None,
+            idle_h1: IdlePool::new(pool_size, unexpected_data),
         }
     }
 
@@ -438,7 +450,19 @@ where
             Err(e) => return (false, Some(e)),
         };
 
-        let client_session = self.client_upstream.get_http_session(&*peer).await;
+        // wasmgate patch: plain HTTP/1 connections come from (and go back to) `idle_h1`.
+        let idle_h1 = self.idle_h1.serves(&*peer);
+        let pooled = match idle_h1 {
+            true => self.idle_h1.take(&*peer),
+            false => None,
+        };
+        let client_session = match pooled {
+            Some(stream) => Ok((
+                ClientSession::H1(HttpSessionV1::new_with_options(stream, &*peer)),
+                true,
+            )),
+            None => self.client_upstream.get_http_session(&*peer).await,
+        };
         match client_session {
             Ok((client_session, client_reused)) => {
                 let (server_reused, error) = match client_session {
@@ -446,7 +470,9 @@ where
                         let (server_reused, client_reuse, error) = self
                             .proxy_to_h1_upstream(session, &mut h1, client_reused, &peer, ctx)
                             .await;
-                        if client_reuse {
+                        if client_reuse && idle_h1 {
+                            self.idle_h1.release(h1, &*peer).await;
+                        } else if client_reuse {
                             let session = ClientSession::H1(h1);
                             self.client_upstream
                                 .release_http_session(session, &*peer, peer.idle_timeout())
