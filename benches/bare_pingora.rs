@@ -3,7 +3,11 @@
 //! but `upstream_peer`. `benches/run.sh` reports wasmgate against it beside nginx and Envoy.
 //!
 //!   cargo build --release -p wasmgate --example bare_pingora
-//!   bare_pingora LISTEN BACKEND [THREADS]     e.g. bare_pingora 127.0.0.1:8090 127.0.0.1:9000 2
+//!   bare_pingora LISTEN BACKEND [THREADS [no-steal]]
+//!                                 e.g. bare_pingora 127.0.0.1:8090 127.0.0.1:9000 2
+//!
+//! `no-steal` runs pingora's per-thread runtimes (`ServerConf::work_stealing = false`) instead
+//! of one work-stealing runtime.
 
 use std::net::SocketAddr;
 
@@ -39,7 +43,7 @@ impl ProxyHttp for Bare {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(listen), Some(backend)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: bare_pingora LISTEN BACKEND [THREADS]");
+        eprintln!("usage: bare_pingora LISTEN BACKEND [THREADS [no-steal]]");
         std::process::exit(2);
     };
     let backend: SocketAddr = backend.parse().expect("BACKEND is ip:port");
@@ -48,6 +52,7 @@ fn main() {
         .map_or(2, |t| t.parse().expect("THREADS is a number"));
     let conf = ServerConf {
         threads,
+        work_stealing: args.get(4).map(String::as_str) != Some("no-steal"),
         grace_period_seconds: Some(0),
         graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()

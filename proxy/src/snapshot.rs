@@ -113,8 +113,8 @@ pub struct Stage {
 /// A route compiled for one stage.
 #[derive(Debug)]
 pub struct Route {
-    /// The route key as written, e.g. `GET /pets/{id}`.
-    pub key: String,
+    /// The route key as written, e.g. `GET /pets/{id}` (shared with `names` and the router).
+    pub key: Arc<str>,
     /// Where the route's requests go.
     pub integration: Integration,
     /// The plugins that run on the route, by phase, in chain order (one empty chain shared by
@@ -130,8 +130,6 @@ pub struct Route {
     pub api_key_required: bool,
     /// Usage plans' limits for this route, replacing the plan's own: plan name and limit.
     pub plan_method_throttles: Vec<(Arc<str>, Throttle)>,
-    /// The JWT authorizer that verifies requests first, with the scopes it requires.
-    pub jwt: Option<RouteJwt>,
     /// What a request walks before the integration, in order ([`Step`]).
     pub steps: Vec<Step>,
     /// The API, stage and route names and stage variables, as plugins read them.

@@ -191,7 +191,7 @@ impl Lookup for RequestValues<'_> {
             ContextVar::RequestId => ctx.request_id.clone(),
             ContextVar::ApiId => ctx.stage.as_ref()?.api.name.clone(),
             ContextVar::Stage => ctx.stage.as_ref()?.name.clone(),
-            ContextVar::RouteKey => ctx.route.as_ref()?.key.clone(),
+            ContextVar::RouteKey => ctx.route.as_ref()?.key.to_string(),
             ContextVar::HttpMethod => self.request.method.to_string(),
             ContextVar::Path => self.request.uri.path().to_string(),
             ContextVar::SourceIp => self.ctx.source_ip?.to_string(),

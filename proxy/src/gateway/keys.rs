@@ -42,7 +42,7 @@ pub fn admit(
             let labels = [
                 stage.api.name.as_str(),
                 stage.name.as_str(),
-                route.key.as_str(),
+                route.key.as_ref(),
             ];
             let metrics = &crate::metrics::METRICS;
             metrics

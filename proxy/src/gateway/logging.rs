@@ -13,7 +13,7 @@ pub fn record(session: &Session, ctx: &RequestCtx, access_log: &AccessLog) {
         .response_written()
         .map_or(0, |header| header.status.as_u16());
     let (api, stage) = ctx.api_and_stage_names();
-    let route = ctx.route.as_ref().map_or("", |r| r.key.as_str());
+    let route = ctx.route.as_ref().map_or("", |r| r.key.as_ref());
     let latency = ctx.started.elapsed();
     match &ctx.route {
         Some(matched) => matched.metrics.record(

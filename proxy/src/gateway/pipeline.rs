@@ -86,7 +86,7 @@ fn throttle(route: &Route, ctx: &RequestCtx) -> Outcome {
     let (api, stage) = ctx.api_and_stage_names();
     crate::metrics::METRICS
         .throttled
-        .with_label_values(&[api, stage, route.key.as_str(), bucket.level.label()])
+        .with_label_values(&[api, stage, route.key.as_ref(), bucket.level.label()])
         .inc();
     Refusal::throttled(wait).into()
 }

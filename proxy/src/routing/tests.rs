@@ -6,7 +6,11 @@ fn router(keys: &[&str]) -> Router<String> {
     let mut router = Router::default();
     for key in keys {
         router
-            .insert(&RouteKey::parse(key).unwrap(), key.to_string())
+            .insert(
+                &RouteKey::parse(key).unwrap(),
+                Arc::from(*key),
+                key.to_string(),
+            )
             .unwrap();
     }
     router
@@ -122,9 +126,13 @@ fn route_key_errors() {
 fn same_shape_conflicts() {
     let mut routes = router(&["GET /pets/{id}"]);
     let clash = RouteKey::parse("GET /pets/{petId}").unwrap();
-    assert!(routes.insert(&clash, String::new()).is_err());
+    let conflict = routes
+        .insert(&clash, Arc::from("GET /pets/{petId}"), String::new())
+        .unwrap_err();
+    assert_eq!(conflict.existing, "GET /pets/{id}");
     let other_method = RouteKey::parse("PUT /pets/{petId}").unwrap();
-    assert!(routes.insert(&other_method, String::new()).is_ok());
+    let name = Arc::from("PUT /pets/{petId}");
+    assert!(routes.insert(&other_method, name, String::new()).is_ok());
 }
 
 #[test]

@@ -244,8 +244,10 @@ pub(super) fn compile_stage(
             stage.name.get_ref().clone(),
             route.name.get_ref().clone(),
         );
+        // The route key as written: the route, its names and the router share one copy.
+        let key: Arc<str> = route.name.get_ref().as_str().into();
         let mut compiled = Route {
-            key: route.name.get_ref().clone(),
+            key: key.clone(),
             integration,
             plugins: if plugins.is_empty() {
                 no_plugins.clone()
@@ -265,20 +267,20 @@ pub(super) fn compile_stage(
                 .get(&route_id)
                 .cloned()
                 .unwrap_or_default(),
-            jwt: route_jwt(route, cx.jwt_authorizers, cx.declared_jwt, diags),
             steps: Vec::new(),
             names: Arc::new(RouteNames {
                 api: shared_api.clone(),
                 stage: shared_stage.clone(),
-                route: route.name.get_ref().as_str().into(),
+                route: key.clone(),
                 stage_variables: shared_variables.clone(),
             }),
         };
-        compiled.steps = request_steps(&compiled, api.api_key_source, cx.authorizer_rules);
+        let jwt = route_jwt(route, cx.jwt_authorizers, cx.declared_jwt, diags);
+        compiled.steps = request_steps(&compiled, jwt, api.api_key_source, cx.authorizer_rules);
         let compiled = Arc::new(compiled);
         match parsed {
-            ParsedRoute::Key(key, _) => {
-                if let Err(conflict) = router.insert(key, compiled) {
+            ParsedRoute::Key(parsed_key, _) => {
+                if let Err(conflict) = router.insert(parsed_key, key, compiled) {
                     diags.error(Some(route.name.span()), &route.path, conflict);
                 }
             }

@@ -42,6 +42,7 @@ pub fn compile_with(loaded: &LoadedConfig, patience: Patience) -> Result<Snapsho
     let mut pools = Pools {
         named: compile_upstreams(&file.upstreams, base_dir, &mut diags),
         by_address: HashMap::new(),
+        host_headers: HashMap::new(),
     };
     let transport = crate::tls::compile(
         file.server.tls.as_ref(),

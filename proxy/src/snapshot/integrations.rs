@@ -126,7 +126,8 @@ pub(super) fn compile_http(
         Some(server_name) => server_name.to_string(),
         None => authority,
     };
-    let host_header = HeaderValue::try_from(host)
+    let host_header = pools
+        .host_header(host)
         .map_err(|_| fail("the host is not a valid `Host` header".to_string()))
         .ok()?;
     let mut templates = Vec::new();

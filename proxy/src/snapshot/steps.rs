@@ -47,10 +47,12 @@ pub enum Step {
     CacheLookup(Arc<Plugin>),
 }
 
-/// The steps of `route` on an API taking keys from `key_source`, in pipeline order;
+/// The steps of `route` on an API taking keys from `key_source`, in pipeline order: `jwt` is
+/// the route's JWT authorizer (verifying requests first) with the scopes it requires;
 /// `authorizer_rules` are the authorizer plugins' rules by plugin name.
 pub fn request_steps(
     route: &Route,
+    jwt: Option<RouteJwt>,
     key_source: ApiKeySource,
     authorizer_rules: &HashMap<String, Arc<IdentityRule>>,
 ) -> Vec<Step> {
@@ -66,7 +68,7 @@ pub fn request_steps(
     if route.reads_whole_body() {
         steps.push(Step::ReadBody);
     }
-    steps.extend(route.jwt.clone().map(Step::Jwt));
+    steps.extend(jwt.map(Step::Jwt));
     steps.extend(chain.authorizers.iter().map(|plugin| {
         Step::Authorizer(plugin.clone(), authorizer_rules.get(&plugin.name).cloned())
     }));

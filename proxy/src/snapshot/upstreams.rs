@@ -6,6 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::header::{HeaderValue, InvalidHeaderValue};
+
 use crate::config::*;
 use crate::tls::UpstreamTls;
 use crate::upstream::{Pool, ResolveError};
@@ -21,6 +23,8 @@ pub(super) struct UnknownAuthority {
 pub(super) struct Pools {
     pub(super) named: HashMap<String, Arc<Pool>>,
     pub(super) by_address: HashMap<String, Arc<Pool>>,
+    /// Each `Host` header integrations send, built once: the routes' copies share its bytes.
+    pub(super) host_headers: HashMap<String, HeaderValue>,
 }
 
 impl Pools {
@@ -53,6 +57,16 @@ impl Pools {
         let pool = Arc::new(pool);
         self.by_address.insert(target, pool.clone());
         Ok(pool)
+    }
+
+    /// The `Host` header `host`, shared with every integration that sends the same.
+    pub(super) fn host_header(&mut self, host: String) -> Result<HeaderValue, InvalidHeaderValue> {
+        if let Some(header) = self.host_headers.get(&host) {
+            return Ok(header.clone());
+        }
+        let header = HeaderValue::try_from(host.as_str())?;
+        self.host_headers.insert(host, header.clone());
+        Ok(header)
     }
 }
 

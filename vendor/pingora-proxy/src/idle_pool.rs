@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use log::{debug, warn};
 use pingora_core::protocols::http::v1::client::HttpSession;
-use pingora_core::protocols::{GetSocketDigest, Stream, ALPN};
+use pingora_core::protocols::{Stream, ALPN};
 use pingora_core::upstreams::peer::Peer;
 use tokio::io::AsyncReadExt;
 
