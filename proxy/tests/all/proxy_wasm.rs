@@ -18,7 +18,7 @@ use hyper::Response;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::support::{client, free_port, plugin_path, Gateway};
+use crate::support::{client, free_port, free_ports, plugin_path, Gateway};
 
 /// One filter as both proxies are configured with it.
 struct Filter {
@@ -236,7 +236,9 @@ impl Drop for Envoy {
 
 async fn start_envoy(backend: u16, ports: &[u16]) -> Envoy {
     let binary = envoy_binary();
-    let admin = free_port();
+    let admin = std::iter::repeat_with(free_port)
+        .find(|port| !ports.contains(port))
+        .expect("a free port");
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("envoy.yaml");
     std::fs::write(&config, envoy_config(backend, admin, ports)).expect("write envoy.yaml");
@@ -318,7 +320,7 @@ async fn the_sdk_examples_and_an_independent_filter_answer_as_under_envoy() {
     let odd = Arc::new(AtomicBool::new(false));
     let backend = start_backend(odd.clone()).await;
     let gateway = Gateway::start(&wasmgate_config(backend)).await;
-    let ports: Vec<u16> = FILTERS.iter().map(|_| free_port()).collect();
+    let ports = free_ports(FILTERS.len());
     let _envoy = start_envoy(backend, &ports).await;
     let mut differences = Vec::new();
     for (host, method, path, body, odd_byte) in REQUESTS {

@@ -29,6 +29,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `count` distinct loopback ports nobody listens on right now (each bound until all are
+/// picked: ports picked one by one may repeat).
+pub fn free_ports(count: usize) -> Vec<u16> {
+    let held: Vec<StdListener> = (0..count)
+        .map(|_| StdListener::bind("127.0.0.1:0").expect("bind an ephemeral port"))
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().expect("a bound address").port())
+        .collect()
+}
+
 /// Run `wasmgate check` on the config at `path`: whether it passed, and what it printed to stderr.
 pub fn check(path: &std::path::Path) -> (bool, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_wasmgate"))
