@@ -62,26 +62,26 @@ impl IdlePool {
         }
     }
 
-    /// Whether connections to `peer` go through this pool: plain HTTP/1 without a proxy
-    /// (HTTP/2 and custom protocols stay in pingora's).
-    pub(crate) fn serves<P: Peer>(&self, peer: &P) -> bool {
-        self.capacity > 0
+    /// `peer`'s key in this pool (its `reuse_hash`) if its connections go through it: plain
+    /// HTTP/1 without a proxy (HTTP/2 and custom protocols stay in pingora's).
+    pub(crate) fn key<P: Peer>(&self, peer: &P) -> Option<u64> {
+        let served = self.capacity > 0
             && peer.get_proxy().is_none()
             && peer
                 .get_peer_options()
-                .is_none_or(|options| matches!(options.alpn, ALPN::H1))
+                .is_none_or(|options| matches!(options.alpn, ALPN::H1));
+        served.then(|| peer.reuse_hash())
     }
 
-    /// The most recently released connection to `peer` that is still open and quiet.
-    pub(crate) fn take<P: Peer>(&self, peer: &P) -> Option<Stream> {
-        let key = peer.reuse_hash();
+    /// The most recently released connection under `key` (`peer`'s) still open and quiet.
+    pub(crate) fn take<P: Peer>(&self, key: u64, peer: &P) -> Option<Stream> {
         loop {
             let connection = {
                 let mut idle = self.shared.lock();
                 let at = idle.connections.iter().rposition(|c| c.key == key)?;
                 idle.connections.remove(at)?
             };
-            if connection.expires.is_some_and(|at| at <= Instant::now()) {
+            if connection.expired(Instant::now()) {
                 continue;
             }
             let mut stream = connection.stream;
@@ -91,14 +91,15 @@ impl IdlePool {
         }
     }
 
-    /// Keep `session`'s connection for the next request to `peer` if HTTP allows it.
-    pub(crate) async fn release<P: Peer>(&self, mut session: HttpSession, peer: &P) {
+    /// Keep `session`'s connection for the next request to `peer` (under `key`, `peer`'s) if
+    /// HTTP allows it.
+    pub(crate) async fn release<P: Peer>(&self, mut session: HttpSession, key: u64, peer: &P) {
         session.respect_keepalive();
         let Some(stream) = session.reuse().await else {
             return;
         };
         let connection = IdleConnection {
-            key: peer.reuse_hash(),
+            key,
             expires: peer.idle_timeout().map(|idle| Instant::now() + idle),
             stream,
         };
@@ -121,6 +122,12 @@ impl IdlePool {
     }
 }
 
+impl IdleConnection {
+    fn expired(&self, now: Instant) -> bool {
+        self.expires.is_some_and(|expires| expires <= now)
+    }
+}
+
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Idle> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
@@ -139,8 +146,9 @@ async fn sweep(shared: Arc<Shared>) {
             let mut at = 0;
             while at < idle.connections.len() {
                 let connection = &mut idle.connections[at];
-                let expired = connection.expires.is_some_and(|expires| expires <= now);
-                if expired || !still_idle(&mut connection.stream, &shared.unexpected_data) {
+                if connection.expired(now)
+                    || !still_idle(&mut connection.stream, &shared.unexpected_data)
+                {
                     closing.extend(idle.connections.remove(at));
                 } else {
                     at += 1;

@@ -451,11 +451,8 @@ where
         };
 
         // wasmgate patch: plain HTTP/1 connections come from (and go back to) `idle_h1`.
-        let idle_h1 = self.idle_h1.serves(&*peer);
-        let pooled = match idle_h1 {
-            true => self.idle_h1.take(&*peer),
-            false => None,
-        };
+        let idle_key = self.idle_h1.key(&*peer);
+        let pooled = idle_key.and_then(|key| self.idle_h1.take(key, &*peer));
         let client_session = match pooled {
             Some(stream) => Ok((
                 ClientSession::H1(HttpSessionV1::new_with_options(stream, &*peer)),
@@ -470,8 +467,8 @@ where
                         let (server_reused, client_reuse, error) = self
                             .proxy_to_h1_upstream(session, &mut h1, client_reused, &peer, ctx)
                             .await;
-                        if client_reuse && idle_h1 {
-                            self.idle_h1.release(h1, &*peer).await;
+                        if let (true, Some(key)) = (client_reuse, idle_key) {
+                            self.idle_h1.release(h1, key, &*peer).await;
                         } else if client_reuse {
                             let session = ClientSession::H1(h1);
                             self.client_upstream
