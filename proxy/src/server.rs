@@ -52,6 +52,7 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
 
     let conf = ServerConf {
         threads: server_file.threads.unwrap_or_else(num_threads),
+        work_stealing: server_file.work_stealing,
         // Draining happens before pingora's shutdown (see `drain`); pingora need not wait again.
         grace_period_seconds: Some(0),
         graceful_shutdown_timeout_seconds: Some(1),

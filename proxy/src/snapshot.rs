@@ -304,6 +304,10 @@ impl Snapshot {
             ("server.http2", new.http2 != old.http2),
             ("server.threads", new.threads != old.threads),
             (
+                "server.work_stealing",
+                new.work_stealing != old.work_stealing,
+            ),
+            (
                 "server.grace_period_seconds",
                 new.grace_period_seconds != old.grace_period_seconds,
             ),

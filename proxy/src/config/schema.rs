@@ -77,6 +77,12 @@ pub struct ServerFile {
     pub listen: Vec<Spanned<String>>,
     /// Worker threads. Default: one per CPU core.
     pub threads: Option<usize>,
+    /// Let an idle worker thread take connections queued on a busy one. Default false: each
+    /// worker runs the connections it accepted on a runtime of its own, as nginx's and Envoy's
+    /// workers do (cheaper per request; a plugin call keeps its thread's other connections
+    /// waiting for at most the plugin's `timeout_ms`).
+    #[serde(default)]
+    pub work_stealing: bool,
     /// How long SIGTERM waits for in-flight requests before exiting. Default 10.
     #[serde(default = "default_grace_period")]
     pub grace_period_seconds: u64,
@@ -175,6 +181,7 @@ impl Default for ServerFile {
         Self {
             listen: default_listen(),
             threads: None,
+            work_stealing: false,
             grace_period_seconds: default_grace_period(),
             access_log: default_access_log(),
             max_request_body_bytes: default_max_request_body(),

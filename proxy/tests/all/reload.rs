@@ -179,3 +179,49 @@ async fn reload_applies_server_throttle_at_once_and_names_restart_only_keys() {
     let (_, body) = gateway.reload().await;
     assert_eq!(body["restart_needed"], serde_json::json!([]));
 }
+
+/// The default per-thread runtimes and the work-stealing one (`server.work_stealing = true`)
+/// both proxy concurrent requests to a real backend; switching between them waits for a restart.
+#[tokio::test]
+async fn work_stealing_runtime_serves_and_switching_it_waits_for_a_restart() {
+    let backend = Backend::start("stolen").await;
+    let config = format!(
+        r#"
+[apis.r]
+type = "http"
+[apis.r.stages.prod]
+[apis.r.routes."GET /echo"]
+integration = {{ type = "http_proxy", uri = "http://{}" }}
+"#,
+        backend.addr
+    );
+    let gateway = Gateway::start_with(
+        &config,
+        crate::support::Extra {
+            server: "work_stealing = true",
+            ..Default::default()
+        },
+    )
+    .await;
+    let requests = (0..64).map(|i| {
+        let url = format!("{}/prod/echo?sleep_ms={}", gateway.url, i % 8);
+        async move { client().get(url).send().await.unwrap().status().as_u16() }
+    });
+    let statuses = futures_util::future::join_all(requests).await;
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    assert_eq!(backend.hits(), 64);
+
+    let text = std::fs::read_to_string(&gateway.config_path).unwrap();
+    std::fs::write(
+        &gateway.config_path,
+        text.replace("work_stealing = true", "work_stealing = false"),
+    )
+    .unwrap();
+    let (status, body) = gateway.reload().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["restart_needed"],
+        serde_json::json!(["server.work_stealing"])
+    );
+    assert_eq!(get(&gateway, "/prod/echo").await.0, 200);
+}
