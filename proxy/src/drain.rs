@@ -74,7 +74,7 @@ impl Drop for InFlight {
     }
 }
 
-/// Pingora's shutdown signal source: SIGTERM drains, SIGINT stops at once.
+/// Pingora's shutdown signal source: SIGTERM drains, SIGINT stops at once (without draining).
 pub struct DrainingShutdown {
     /// The gateway's in-flight accounting.
     pub drain: Arc<Drain>,
@@ -90,12 +90,17 @@ impl ShutdownSignalWatch for DrainingShutdown {
             signal(SignalKind::interrupt()),
         ) else {
             log::error!("cannot install signal handlers; shutting down");
-            return ShutdownSignal::FastShutdown;
+            return ShutdownSignal::GracefulTerminate;
         };
         tokio::select! {
             _ = interrupt.recv() => {
+                // Not pingora's quick shutdown, which stops the runtimes without first telling
+                // the listeners: on per-thread runtimes an accept loop can run on another thread
+                // than the runtime its socket belongs to, and once that runtime stopped, the loop
+                // spun on accept errors and the process never exited. Told, the loops end; no
+                // request is waited for (the grace period is zero, see `server`).
                 log::info!("SIGINT: stopping now");
-                ShutdownSignal::FastShutdown
+                ShutdownSignal::GracefulTerminate
             }
             _ = terminate.recv() => {
                 log::info!("SIGTERM: draining {} in-flight requests", self.drain.in_flight());

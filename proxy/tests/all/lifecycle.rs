@@ -1,4 +1,4 @@
-//! The process's life: `check` with several mistakes, graceful SIGTERM, the admin endpoints,
+//! The process's life: `check` with several mistakes, graceful SIGTERM, SIGINT, the admin endpoints,
 //! metrics and the access log.
 
 use std::path::Path;
@@ -113,6 +113,47 @@ integration = {{ type = "http_proxy", uri = "http://{}/slow" }}
         "took {:?}",
         signalled.elapsed()
     );
+}
+
+/// SIGINT stops the gateway at once, on per-thread runtimes (the default) as on the
+/// work-stealing one. Regression: on per-thread runtimes a listener's accept loop may run on
+/// another thread than the runtime its socket is registered with; pingora's quick shutdown
+/// stopped that runtime first, and the loop then spun on "context being shut down" errors
+/// (gigabytes of log) and the process never exited. One start in three hung.
+#[tokio::test]
+async fn sigint_stops_at_once_on_either_runtime() {
+    let config = r#"
+[apis.s]
+type = "http"
+[apis.s.stages.prod]
+[apis.s.routes."GET /x"]
+integration = { type = "mock", body = "x" }
+"#;
+    for work_stealing in [false, false, false, false, false, false, true, true] {
+        let server = format!("work_stealing = {work_stealing}");
+        let mut gateway = Gateway::start_with(
+            config,
+            crate::support::Extra {
+                server: &server,
+                ..Default::default()
+            },
+        )
+        .await;
+        let response = client()
+            .get(format!("{}/prod/x", gateway.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        gateway.signal("INT");
+        let exited = tokio::task::spawn_blocking(move || gateway.wait_exit(Duration::from_secs(5)))
+            .await
+            .unwrap();
+        assert!(
+            exited.is_some(),
+            "work_stealing = {work_stealing}: still running 5 s after SIGINT"
+        );
+    }
 }
 
 #[tokio::test]
