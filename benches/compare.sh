@@ -9,6 +9,9 @@
 #   benches/compare.sh OLD_BINARY NEW_BINARY            # 7 rounds of 4 s per build and route
 #   ROUNDS=11 DURATION=6 benches/compare.sh OLD NEW
 #
+#   OLD_SERVER='work_stealing = true' benches/compare.sh BIN BIN   # one build, two settings:
+#                                                       # OLD_SERVER / NEW_SERVER are lines
+#                                                       # added to that side's [server]
 #   benches/compare.sh .../examples/bare_pingora NEW    # wasmgate's plain route against the
 #                                                       # bare pingora floor (plain route only)
 #
@@ -41,8 +44,9 @@ start_gateway() {
     wait_for "http://127.0.0.1:$port/"
     return
   fi
+  local extra="${1^^}_SERVER"
   {
-    server_conf "$port" "$admin" 2 "$work/state-$1"
+    server_conf "$port" "$admin" 2 "$work/state-$1" | sed "/^\[server\]/a ${!extra:-# defaults}"
     plain_and_chain "$BACKEND_PORT" reuse
     mock_route
   } > "$work/$1.toml"

@@ -113,7 +113,13 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Vec<u8
 impl AdminApp {
     async fn reload(&self) -> Response<Vec<u8>> {
         let state = self.state.clone();
-        match tokio::task::spawn_blocking(move || state.reload()).await {
+        let (answer, outcome) = tokio::sync::oneshot::channel();
+        let reload = tokio::task::spawn_blocking(move || {
+            state.reload_answering(|result| {
+                let _ = answer.send(result);
+            })
+        });
+        match outcome.await {
             Ok(Ok(reloaded)) => json_response(
                 StatusCode::OK,
                 json!({
@@ -133,10 +139,16 @@ impl AdminApp {
                     }),
                 )
             }
-            Err(e) => json_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({ "message": format!("reload failed: {e}") }),
-            ),
+            Err(_) => {
+                let failure = match reload.await {
+                    Err(e) => format!("reload failed: {e}"),
+                    Ok(()) => "reload failed".to_string(),
+                };
+                json_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({ "message": failure }),
+                )
+            }
         }
     }
 }

@@ -12,7 +12,9 @@ use arc_swap::ArcSwap;
 use crate::access_log::AccessLog;
 use crate::apikeys::KeyService;
 use crate::cache::ResponseCache;
-use crate::config::{load_file, parse_source, AdminFile, ConfigErrors, ServerFile, SourceMap};
+use crate::config::{
+    load_file, parse_source, AdminFile, ConfigErrors, LoadedConfig, ServerFile, SourceMap,
+};
 use crate::drain::Drain;
 use crate::metrics::METRICS;
 use crate::plugin::Patience;
@@ -163,7 +165,9 @@ impl State {
                     }
                     if !ready.is_empty() {
                         let patience = Patience::Until(Instant::now());
-                        match state.reload_with(patience) {
+                        let (result, leftovers) = state.reload_with(patience);
+                        leftovers.free();
+                        match result {
                             Ok(_) => log::info!(
                                 "plugins compiled ({}): config reloaded",
                                 ready.join(", ")
@@ -190,25 +194,41 @@ impl State {
         self.generation.load(Ordering::Acquire)
     }
 
-    /// Reload the config file now (SIGHUP, `POST /admin/reload`). Blocking: resolves host names.
+    /// Reload the config file now (SIGHUP). Blocking: resolves host names.
     pub fn reload(&self) -> Result<Reloaded, ConfigErrors> {
-        self.reload_with(Patience::Forever)
+        let (result, leftovers) = self.reload_with(Patience::Forever);
+        leftovers.free();
+        result
     }
 
-    /// [`State::reload`], waiting for plugins to compile as `patience` says.
-    fn reload_with(&self, patience: Patience) -> Result<Reloaded, ConfigErrors> {
+    /// [`State::reload`] for a caller waiting on the outcome (`POST /admin/reload`): `answer`
+    /// gets it as soon as the new config serves, and the old config's memory is freed after
+    /// (a tenth of a 10,000-route reload).
+    pub fn reload_answering(&self, answer: impl FnOnce(Result<Reloaded, ConfigErrors>)) {
+        let (result, leftovers) = self.reload_with(Patience::Forever);
+        answer(result);
+        leftovers.free();
+    }
+
+    /// [`State::reload`], waiting for plugins to compile as `patience` says; what it replaced
+    /// is left to the caller to free.
+    fn reload_with(&self, patience: Patience) -> (Result<Reloaded, ConfigErrors>, Leftovers) {
         let mut last_seen = self.last_seen.lock().unwrap_or_else(|e| e.into_inner());
         let text = std::fs::read_to_string(&self.config_path).map_err(|e| {
             let source = SourceMap::new(&self.config_path, "");
             ConfigErrors::single(&source, None, format!("cannot read config file: {e}"))
         });
-        let result = text.and_then(|text| {
-            let result = self.swap_in(&text, patience);
+        let swapped = text.and_then(|text| {
+            let swapped = self.swap_in(&text, patience);
             *last_seen = Some(Seen::now(text, &self.snapshot()));
-            result
+            swapped
         });
+        let (result, leftovers) = match swapped {
+            Ok((reloaded, leftovers)) => (Ok(reloaded), leftovers),
+            Err(errors) => (Err(errors), Leftovers::default()),
+        };
         record(&result);
-        result
+        (result, leftovers)
     }
 
     /// Reload if the config file's contents or a watched file (plugin component, model file)
@@ -225,13 +245,21 @@ impl State {
         if std::fs::read_to_string(&self.config_path).ok()? != seen.config {
             return None;
         }
-        let result = self.swap_in(&seen.config, Patience::Forever);
+        let swapped = self.swap_in(&seen.config, Patience::Forever);
         *last_seen = Some(Seen::now(seen.config, &self.snapshot()));
+        let result = swapped.map(|(reloaded, leftovers)| {
+            leftovers.free();
+            reloaded
+        });
         record(&result);
         Some(result)
     }
 
-    fn swap_in(&self, text: &str, patience: Patience) -> Result<Reloaded, ConfigErrors> {
+    fn swap_in(
+        &self,
+        text: &str,
+        patience: Patience,
+    ) -> Result<(Reloaded, Leftovers), ConfigErrors> {
         let loaded = parse_source(&self.config_path, text)?;
         let snapshot = compile_with(&loaded, patience)?;
         if self.started_with.0.tls.is_some() && snapshot.server.tls.is_none() {
@@ -257,13 +285,39 @@ impl State {
         if let Err(e) = self.keys.register_plans(&snapshot.keys) {
             log::error!("usage plans: {e}; a new plan's first period counts as a later one");
         }
-        self.snapshot.store(Arc::new(snapshot));
-        crate::memory::release_freed();
+        let old = self.snapshot.swap(Arc::new(snapshot));
         let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
-        Ok(Reloaded {
+        let reloaded = Reloaded {
             generation,
             restart_needed: restart_only,
-        })
+        };
+        let leftovers = Leftovers {
+            old: Some(old),
+            loaded: Some(loaded),
+        };
+        Ok((reloaded, leftovers))
+    }
+}
+
+/// What a reload replaced (nothing, if it was rejected): the old snapshot (gone once no request
+/// holds it) and the file as read. Freeing them — some 100,000 allocations for 10,000 routes —
+/// and returning the memory to the system can wait until the reload has answered.
+#[derive(Default)]
+struct Leftovers {
+    old: Option<Arc<Snapshot>>,
+    loaded: Option<LoadedConfig>,
+}
+
+impl Leftovers {
+    /// Drop what the reload replaced, on the thread that compiled its successor (its heap
+    /// holds the pages), and return what was freed to the system.
+    fn free(self) {
+        if self.old.is_none() {
+            return;
+        }
+        drop(self.old);
+        drop(self.loaded);
+        crate::memory::release_freed();
     }
 }
 

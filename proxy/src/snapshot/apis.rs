@@ -239,11 +239,6 @@ pub(super) fn compile_stage(
                  this route has no authorizer plugin",
             );
         }
-        let route_id = (
-            api.name.clone(),
-            stage.name.get_ref().clone(),
-            route.name.get_ref().clone(),
-        );
         // The route key as written: the route, its names and the router share one copy.
         let key: Arc<str> = route.name.get_ref().as_str().into();
         let mut compiled = Route {
@@ -261,12 +256,7 @@ pub(super) fn compile_stage(
                 .clone(),
             throttles: route_throttles(&stage_name, route, &stage_buckets),
             api_key_required: route.value.api_key_required,
-            plan_method_throttles: cx
-                .plans
-                .method_throttles
-                .get(&route_id)
-                .cloned()
-                .unwrap_or_default(),
+            plan_method_throttles: plan_method_throttles(cx, api, stage, route),
             steps: Vec::new(),
             names: Arc::new(RouteNames {
                 api: shared_api.clone(),
@@ -303,6 +293,29 @@ pub(super) fn compile_stage(
             .cloned()
             .unwrap_or_default(),
     }
+}
+
+/// The usage plans' method throttles on a route (few configs have any: the lookup, which keys
+/// on copies of three names, is skipped when none do).
+fn plan_method_throttles(
+    cx: &ApiContext<'_>,
+    api: &Api,
+    stage: &Named<StageFile>,
+    route: &Named<RouteFile>,
+) -> Vec<(Arc<str>, Throttle)> {
+    if cx.plans.method_throttles.is_empty() {
+        return Vec::new();
+    }
+    let route_id = (
+        api.name.clone(),
+        stage.name.get_ref().clone(),
+        route.name.get_ref().clone(),
+    );
+    cx.plans
+        .method_throttles
+        .get(&route_id)
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The buckets every route of a stage passes, most specific first: the stage's, the account's.
