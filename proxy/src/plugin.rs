@@ -27,7 +27,7 @@ mod pool;
 mod proxy_wasm;
 mod wasi;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use wasmtime::component::InstancePre;
@@ -131,4 +131,10 @@ impl std::fmt::Debug for Plugin {
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
+}
+
+/// Lock `mutex`, going on with its data if a thread panicked while holding it (every value the
+/// plugin runtime keeps behind a lock stays valid between its statements).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

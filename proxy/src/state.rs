@@ -291,11 +291,7 @@ impl State {
             generation,
             restart_needed: restart_only,
         };
-        let leftovers = Leftovers {
-            old: Some(old),
-            loaded: Some(loaded),
-        };
-        Ok((reloaded, leftovers))
+        Ok((reloaded, Leftovers(Some((old, loaded)))))
     }
 }
 
@@ -303,21 +299,16 @@ impl State {
 /// holds it) and the file as read. Freeing them — some 100,000 allocations for 10,000 routes —
 /// and returning the memory to the system can wait until the reload has answered.
 #[derive(Default)]
-struct Leftovers {
-    old: Option<Arc<Snapshot>>,
-    loaded: Option<LoadedConfig>,
-}
+struct Leftovers(Option<(Arc<Snapshot>, LoadedConfig)>);
 
 impl Leftovers {
     /// Drop what the reload replaced, on the thread that compiled its successor (its heap
     /// holds the pages), and return what was freed to the system.
     fn free(self) {
-        if self.old.is_none() {
-            return;
+        if let Some(replaced) = self.0 {
+            drop(replaced);
+            crate::memory::release_freed();
         }
-        drop(self.old);
-        drop(self.loaded);
-        crate::memory::release_freed();
     }
 }
 

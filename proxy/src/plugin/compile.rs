@@ -16,6 +16,7 @@ use wasmtime::{Engine, Module};
 
 use super::artifacts;
 use super::engine::artifact_directory;
+use super::lock;
 
 /// A content digest (SHA-256).
 pub type Digest = [u8; 32];
@@ -174,7 +175,7 @@ fn start(engine: Engine, digest: Digest, bytes: Vec<u8>, path: PathBuf) -> Arc<C
         compiling: compiling.clone(),
     };
     let sent = queue().is_some_and(|queue| {
-        let sender = queue.lock().unwrap_or_else(|e| e.into_inner());
+        let sender = lock(queue);
         sender.send(job).is_ok()
     });
     if !sent {
@@ -185,12 +186,12 @@ fn start(engine: Engine, digest: Digest, bytes: Vec<u8>, path: PathBuf) -> Arc<C
 
 impl Compiling {
     fn finish(&self, outcome: Result<Compiled, CompileError>) {
-        *self.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+        *lock(&self.outcome) = Some(outcome);
         self.done.notify_all();
     }
 
     fn wait(&self, patience: Patience) -> Result<Option<Compiled>, CompileError> {
-        let mut outcome = self.outcome.lock().unwrap_or_else(|e| e.into_inner());
+        let mut outcome = lock(&self.outcome);
         loop {
             if let Some(outcome) = outcome.as_ref() {
                 return outcome.clone().map(Some);

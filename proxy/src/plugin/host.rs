@@ -13,6 +13,7 @@ use super::context::RequestContext;
 use super::engine::{memory_limits, sandboxed_store, Sandboxed};
 use super::heads::{LentHead, RequestView, ResponseView};
 use super::kv::KvStore;
+use super::lock;
 use super::outbound;
 use super::wasi::Wasi;
 use crate::metrics::METRICS;
@@ -48,7 +49,7 @@ impl PluginShared {
         if !valid_metric_name(name) {
             return false;
         }
-        let mut names = self.metric_names.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names = lock(&self.metric_names);
         if names.contains(name) {
             return true;
         }

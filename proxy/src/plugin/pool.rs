@@ -8,12 +8,13 @@
 //! its instances' memory back too (the least recently used sit at the bottom of a stack, so
 //! they go first).
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use thread_local::ThreadLocal;
 
 use super::invoke::Live;
+use super::lock;
 
 /// Most warm instances kept per plugin on one thread.
 pub const MAX_WARM_PER_THREAD: usize = 32;
@@ -59,10 +60,6 @@ impl<T: Send + 'static> WarmPool<T> {
     }
 }
 
-fn lock<T>(stack: &Stack<T>) -> MutexGuard<'_, Vec<(T, Instant)>> {
-    stack.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// How many instances at the bottom of `stack` were given back more than [`IDLE_TRIM`] before
 /// `now`.
 fn idle_count<T>(stack: &[(T, Instant)], now: Instant) -> usize {
@@ -104,14 +101,14 @@ fn register(pool: Weak<dyn Trim>) {
         started = true;
         Mutex::new(Vec::new())
     });
-    lock_pools(pools).push(pool);
+    lock(pools).push(pool);
     if started {
         let spawned = std::thread::Builder::new()
             .name("wasm-trim".into())
             .spawn(move || loop {
                 std::thread::sleep(TRIM_CHECK);
                 let live: Vec<Arc<dyn Trim>> = {
-                    let mut pools = lock_pools(pools);
+                    let mut pools = lock(pools);
                     pools.retain(|pool| pool.strong_count() > 0);
                     pools.iter().filter_map(Weak::upgrade).collect()
                 };
@@ -122,10 +119,6 @@ fn register(pool: Weak<dyn Trim>) {
             log::warn!("warm instances are trimmed only at their thread's next call: {e}");
         }
     }
-}
-
-fn lock_pools(pools: &Mutex<Vec<Weak<dyn Trim>>>) -> MutexGuard<'_, Vec<Weak<dyn Trim>>> {
-    pools.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

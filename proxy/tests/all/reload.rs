@@ -136,15 +136,11 @@ async fn reload_applies_server_throttle_at_once_and_names_restart_only_keys() {
     for _ in 0..3 {
         assert_eq!(get(&gateway, "/prod/t").await.0, 200);
     }
-    let text = std::fs::read_to_string(&gateway.config_path).unwrap();
-    let edited = text
-        .replace(
-            "throttle = { rate = 1000, burst = 1000 }",
-            "throttle = { rate = 0.01, burst = 1 }",
-        )
-        .replace("threads = 2", "threads = 1");
-    assert_ne!(text, edited);
-    std::fs::write(&gateway.config_path, edited).unwrap();
+    gateway.edit_config(
+        "throttle = { rate = 1000, burst = 1000 }",
+        "throttle = { rate = 0.01, burst = 1 }",
+    );
+    gateway.edit_config("threads = 2", "threads = 1");
     let (status, body) = gateway.reload().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -170,12 +166,7 @@ async fn reload_applies_server_throttle_at_once_and_names_restart_only_keys() {
         body["restart_needed"],
         serde_json::json!(["server.threads"])
     );
-    let text = std::fs::read_to_string(&gateway.config_path).unwrap();
-    std::fs::write(
-        &gateway.config_path,
-        text.replace("threads = 1", "threads = 2"),
-    )
-    .unwrap();
+    gateway.edit_config("threads = 1", "threads = 2");
     let (_, body) = gateway.reload().await;
     assert_eq!(body["restart_needed"], serde_json::json!([]));
 }
@@ -211,12 +202,7 @@ integration = {{ type = "http_proxy", uri = "http://{}" }}
     assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
     assert_eq!(backend.hits(), 64);
 
-    let text = std::fs::read_to_string(&gateway.config_path).unwrap();
-    std::fs::write(
-        &gateway.config_path,
-        text.replace("work_stealing = true", "work_stealing = false"),
-    )
-    .unwrap();
+    gateway.edit_config("work_stealing = true", "work_stealing = false");
     let (status, body) = gateway.reload().await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(

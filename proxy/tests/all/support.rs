@@ -252,6 +252,14 @@ impl Gateway {
         None
     }
 
+    /// Replace `from` with `to` in the config file as written (header included); the file must
+    /// hold `from`.
+    pub fn edit_config(&self, from: &str, to: &str) {
+        let text = std::fs::read_to_string(&self.config_path).expect("read config");
+        assert!(text.contains(from), "the config has no `{from}`:\n{text}");
+        std::fs::write(&self.config_path, text.replace(from, to)).expect("edit config");
+    }
+
     /// Replace the APIs part of the config (the `[server]`/`[admin]` header is kept).
     pub fn rewrite_config(&self, config: &str) {
         std::fs::write(&self.config_path, format!("{}{config}", self.header))

@@ -12,6 +12,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::abi::{MetricType, Status};
 use crate::metrics::METRICS;
+use crate::plugin::lock;
 
 /// Longest shared-data key.
 const MAX_KEY: usize = 1024;
@@ -31,10 +32,6 @@ const MAX_QUEUE_BYTES: usize = 16 << 20;
 const MAX_NAME: usize = 256;
 /// Most metrics one filter may define.
 const MAX_METRICS: usize = 100;
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// The shared data and queues of one VM id.
 #[derive(Default)]
