@@ -3,11 +3,14 @@
 //! but `upstream_peer`. `benches/run.sh` reports wasmgate against it beside nginx and Envoy.
 //!
 //!   cargo build --release -p wasmgate --example bare_pingora
-//!   bare_pingora LISTEN BACKEND [THREADS [no-steal]]
+//!   bare_pingora LISTEN BACKEND [THREADS [MODE]]
 //!                                 e.g. bare_pingora 127.0.0.1:8090 127.0.0.1:9000 2
 //!
-//! `no-steal` runs pingora's per-thread runtimes (`ServerConf::work_stealing = false`) instead
-//! of one work-stealing runtime.
+//! MODE lays out the THREADS workers: `per-thread` (the default, the gateway's default layout)
+//! one service per thread, each on a runtime of one thread that accepts and serves its own
+//! connections; `no-steal` one service on pingora's per-thread runtimes
+//! (`ServerConf::work_stealing = false`), which accepts on one of them and spreads connections
+//! over all; `steal` one service on one work-stealing runtime (pingora's default).
 
 use std::net::SocketAddr;
 
@@ -50,17 +53,28 @@ fn main() {
     let threads = args
         .get(3)
         .map_or(2, |t| t.parse().expect("THREADS is a number"));
+    let mode = args.get(4).map_or("per-thread", String::as_str);
+    let services = match mode {
+        "steal" | "no-steal" => 1,
+        "per-thread" => threads,
+        _ => {
+            eprintln!("MODE is steal, no-steal or per-thread");
+            std::process::exit(2);
+        }
+    };
     let conf = ServerConf {
-        threads,
-        work_stealing: args.get(4).map(String::as_str) != Some("no-steal"),
+        threads: threads / services,
+        work_stealing: mode == "steal",
         grace_period_seconds: Some(0),
         graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, Bare { backend });
-    proxy.add_tcp(listen);
-    server.add_service(proxy);
+    for _ in 0..services {
+        let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, Bare { backend });
+        proxy.add_tcp(listen);
+        server.add_service(proxy);
+    }
     server.run_forever();
 }

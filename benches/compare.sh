@@ -14,6 +14,9 @@
 #                                                       # added to that side's [server]
 #   benches/compare.sh .../examples/bare_pingora NEW    # wasmgate's plain route against the
 #                                                       # bare pingora floor (plain route only)
+#   OLD_SERVER=no-steal NEW_SERVER=per-thread benches/compare.sh BARE BARE
+#                                                       # for the bare proxy, OLD_SERVER /
+#                                                       # NEW_SERVER are its MODE argument
 #
 # Build the old one from a worktree of the old commit with its own target directory, e.g.
 #   git worktree add /var/tmp/wg-old <commit>
@@ -37,14 +40,15 @@ BATCH=(chrt --batch 0)
 start_gateway() {
   local port admin
   port=$(free_port); admin=$(free_port)
+  local extra="${1^^}_SERVER"
   if is_bare "$2"; then
-    "$2" "127.0.0.1:$port" "127.0.0.1:$BACKEND_PORT" 2 & pids+=($!)
+    # shellcheck disable=SC2086 # OLD_SERVER/NEW_SERVER: the bare proxy's MODE, if any
+    "$2" "127.0.0.1:$port" "127.0.0.1:$BACKEND_PORT" 2 ${!extra:-} & pids+=($!)
     printf -v "PID_$1" '%s' "$!"
     printf -v "PORT_$1" '%s' "$port"
     wait_for "http://127.0.0.1:$port/"
     return
   fi
-  local extra="${1^^}_SERVER"
   {
     server_conf "$port" "$admin" 2 "$work/state-$1" | sed "/^\[server\]/a ${!extra:-# defaults}"
     plain_and_chain "$BACKEND_PORT" reuse

@@ -10,16 +10,18 @@ use std::time::Duration;
 use anyhow::Context;
 use pingora::apps::HttpServerOptions;
 use pingora::protocols::http::v2::server::default_h2_options;
+use pingora::proxy::HttpProxy;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server};
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 
 use crate::admin::AdminApp;
+use crate::config::ServerFile;
 use crate::drain::DrainingShutdown;
 use crate::gateway::Gateway;
 use crate::state::State;
-use crate::tls::{listener_settings, TransportSource};
+use crate::tls::{listener_settings, session_cache, SessionCache, TransportSource};
 use crate::watcher::ConfigWatcher;
 
 /// Load the config at `path` and serve until SIGTERM (drain) or SIGINT (stop now).
@@ -50,8 +52,9 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
         TcpListener::bind(address).with_context(|| format!("cannot listen on {address}"))?;
     }
 
+    let threads = server_file.threads.unwrap_or_else(num_threads);
     let conf = ServerConf {
-        threads: server_file.threads.unwrap_or_else(num_threads),
+        threads,
         work_stealing: server_file.work_stealing,
         // Draining happens before pingora's shutdown (see `drain`); pingora need not wait again.
         grace_period_seconds: Some(0),
@@ -61,34 +64,23 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let mut gateway =
-        pingora::proxy::http_proxy(&server.configuration, Gateway::new(state.clone()));
-    let mut options = HttpServerOptions::default();
-    options.h2c = server_file.http2.cleartext;
-    options.h2_idle_timeout = Some(Duration::from_millis(server_file.http2.idle_timeout_ms));
-    gateway.server_options = Some(options);
-    let mut h2 = default_h2_options();
-    h2.max_concurrent_streams(server_file.http2.max_concurrent_streams)
-        .max_header_list_size(server_file.limits.max_header_bytes as u32);
-    gateway.h2_options = Some(h2);
-    let mut proxy = Service::new("wasmgate proxy".to_string(), gateway);
-    for address in &proxy_listens {
-        proxy.add_tcp(address);
-    }
-    if let Some(tls) = &server_file.tls {
-        let source: TransportSource = {
+    let (services, threads_each) = if server_file.work_stealing {
+        (1, threads)
+    } else {
+        (threads, 1)
+    };
+    let tls = TlsShared {
+        source: {
             let state = state.clone();
             Arc::new(move || state.snapshot().transport.clone())
-        };
-        for address in &tls.listen {
-            let settings = listener_settings(source.clone(), tls.http2);
-            proxy.add_tls_with_settings(address.get_ref(), None, settings);
-        }
-        for address in &tls.redirect_listen {
-            proxy.add_tcp(address.get_ref());
-        }
+        },
+        sessions: session_cache(),
+    };
+    for _ in 0..services {
+        let mut proxy = proxy_service(&server, &state, server_file, &tls);
+        proxy.threads = Some(threads_each);
+        server.add_service(proxy);
     }
-    server.add_service(proxy);
 
     let mut admin = Service::new(
         "wasmgate admin".to_string(),
@@ -129,6 +121,51 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("usage counts at shutdown: {e}"))?;
     log::info!("stopped; {written} usage count(s) written at shutdown");
     Ok(())
+}
+
+/// The proxy service with its listeners. With per-thread runtimes (the default) the gateway runs
+/// one per worker thread, each on a runtime of one thread: pingora gives every service on an
+/// address the same listening socket, which each registers with its own runtime, so the thread
+/// that accepts a connection owns its socket, its task and its upstream connections (pingora's
+/// own per-thread runtimes accept on one of them and spread connections over all, so every
+/// readiness event of a connection on another thread crossed threads).
+fn proxy_service(
+    server: &Server,
+    state: &Arc<State>,
+    server_file: &ServerFile,
+    shared: &TlsShared,
+) -> Service<HttpProxy<Gateway>> {
+    let mut gateway =
+        pingora::proxy::http_proxy(&server.configuration, Gateway::new(state.clone()));
+    let mut options = HttpServerOptions::default();
+    options.h2c = server_file.http2.cleartext;
+    options.h2_idle_timeout = Some(Duration::from_millis(server_file.http2.idle_timeout_ms));
+    gateway.server_options = Some(options);
+    let mut h2 = default_h2_options();
+    h2.max_concurrent_streams(server_file.http2.max_concurrent_streams)
+        .max_header_list_size(server_file.limits.max_header_bytes as u32);
+    gateway.h2_options = Some(h2);
+    let mut proxy = Service::new("wasmgate proxy".to_string(), gateway);
+    for address in &server_file.listen {
+        proxy.add_tcp(address.get_ref());
+    }
+    if let Some(tls) = &server_file.tls {
+        for address in &tls.listen {
+            let settings =
+                listener_settings(shared.source.clone(), shared.sessions.clone(), tls.http2);
+            proxy.add_tls_with_settings(address.get_ref(), None, settings);
+        }
+        for address in &tls.redirect_listen {
+            proxy.add_tcp(address.get_ref());
+        }
+    }
+    proxy
+}
+
+/// What the TLS listeners of every worker's proxy service share.
+struct TlsShared {
+    source: TransportSource,
+    sessions: SessionCache,
 }
 
 fn num_threads() -> usize {

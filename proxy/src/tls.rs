@@ -24,7 +24,7 @@ pub use certs::CertificateError;
 pub use compile::{compile, files_named};
 pub use connection::{ClientCert, ConnectionTls};
 pub use files::FileError;
-pub use listener::{listener_settings, TransportSource};
+pub use listener::{listener_settings, session_cache, SessionCache, TransportSource};
 pub use upstream::{UpstreamTls, UpstreamTlsError};
 
 /// The downstream TLS of one snapshot: what certificate each server name gets, and which

@@ -12,7 +12,9 @@ use pingora::protocols::tls::TlsRef;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::{
+    ClientHello, ResolvesServerCert, ServerSessionMemoryCache, StoresServerSessions,
+};
 use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
@@ -22,14 +24,29 @@ use super::Transport;
 /// Where the hooks find the serving transport.
 pub type TransportSource = Arc<dyn Fn() -> Arc<Transport> + Send + Sync>;
 
-/// The settings of a TLS listener serving `source`'s certificates, offering HTTP/2 by ALPN
-/// when `http2`.
-pub fn listener_settings(source: TransportSource, http2: bool) -> TlsSettings {
+/// TLS sessions a client may resume, shared by every TLS listener of the gateway: each worker
+/// thread has listeners of its own on the same addresses (`server`), and the next connection
+/// of a client may be accepted by any of them.
+pub type SessionCache = Arc<dyn StoresServerSessions + Send + Sync>;
+
+/// A session cache of rustls's default size (256 sessions).
+pub fn session_cache() -> SessionCache {
+    ServerSessionMemoryCache::new(256)
+}
+
+/// The settings of a TLS listener serving `source`'s certificates, resuming the sessions in
+/// `sessions`, offering HTTP/2 by ALPN when `http2`.
+pub fn listener_settings(
+    source: TransportSource,
+    sessions: SessionCache,
+    http2: bool,
+) -> TlsSettings {
     let mut settings = TlsSettings::with_callbacks(Box::new(Handshake(source.clone())))
         .expect("TLS settings with callbacks are infallible");
     settings.set_cert_resolver(Arc::new(Certificates(source.clone())));
     settings.set_client_cert_verifier(Arc::new(ClientAuth(source)));
     settings.set_alpn(if http2 { ALPN::H2H1 } else { ALPN::H1 });
+    settings.set_server_config_hook(move |config| config.session_storage = sessions);
     settings
 }
 

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use rustls::HandshakeKind;
 use serde_json::Value;
 
 use crate::support::{free_port, plugin_path, raw_exchange, Backend, Extra, Gateway};
@@ -180,6 +181,33 @@ async fn sni_picks_the_certificate_and_the_host_must_match_it() {
     // `Host` with a port and in capitals is the same host.
     let (status, _) = get(&mut stream, "API.test:443", "/hello").await.unwrap();
     assert_eq!(status, 200);
+}
+
+/// Each worker thread accepts on listeners of its own (`[server] threads = 2` here): a client's
+/// next connection, accepted by either, resumes its session.
+#[tokio::test]
+async fn a_client_resumes_its_tls_session_whichever_worker_accepts_it() {
+    let pki = Pki::new();
+    let backend = Backend::start("b").await;
+    let (port, redirect) = (free_port(), free_port());
+    let _gateway = tls_gateway(&pki, backend.addr, port, redirect).await;
+    let config = client_config(&pki.ca.pem, None, &[b"http/1.1"]);
+    let mut kinds = Vec::new();
+    for _ in 0..12 {
+        let mut stream = connect(tls_addr(port), "api.test", config.clone())
+            .await
+            .unwrap();
+        // The response also carries the session tickets the client keeps.
+        assert_eq!(get(&mut stream, "api.test", "/a").await.unwrap().0, 200);
+        kinds.push(stream.get_ref().1.handshake_kind());
+    }
+    assert_eq!(kinds[0], Some(HandshakeKind::Full));
+    assert!(
+        kinds[1..]
+            .iter()
+            .all(|k| *k == Some(HandshakeKind::Resumed)),
+        "{kinds:?}"
+    );
 }
 
 #[tokio::test]
