@@ -7,14 +7,16 @@
 //!                                 e.g. bare_pingora 127.0.0.1:8090 127.0.0.1:9000 2
 //!
 //! MODE lays out the THREADS workers: `per-thread` (the default, the gateway's default layout)
-//! one service per thread, each on a runtime of one thread that accepts and serves its own
-//! connections; `no-steal` one service on pingora's per-thread runtimes
+//! one service per thread, each on a runtime of one thread that accepts on a socket of its own
+//! (`SO_REUSEPORT`) and serves what it accepted; `shared` the same services all accepting on one
+//! socket; `no-steal` one service on pingora's per-thread runtimes
 //! (`ServerConf::work_stealing = false`), which accepts on one of them and spreads connections
 //! over all; `steal` one service on one work-stealing runtime (pingora's default).
 
 use std::net::SocketAddr;
 
 use async_trait::async_trait;
+use pingora::listeners::TcpSocketOptions;
 use pingora::proxy::{ProxyHttp, Session};
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
@@ -43,6 +45,14 @@ impl ProxyHttp for Bare {
     }
 }
 
+/// A listening socket of the service's own (`SO_REUSEPORT`): the kernel spreads new connections
+/// over the services' sockets.
+fn own_socket() -> TcpSocketOptions {
+    let mut options = TcpSocketOptions::default();
+    options.so_reuseport = Some(true);
+    options
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(listen), Some(backend)) = (args.get(1), args.get(2)) else {
@@ -56,9 +66,9 @@ fn main() {
     let mode = args.get(4).map_or("per-thread", String::as_str);
     let services = match mode {
         "steal" | "no-steal" => 1,
-        "per-thread" => threads,
+        "per-thread" | "shared" => threads,
         _ => {
-            eprintln!("MODE is steal, no-steal or per-thread");
+            eprintln!("MODE is per-thread, shared, no-steal or steal");
             std::process::exit(2);
         }
     };
@@ -73,7 +83,10 @@ fn main() {
     server.bootstrap();
     for _ in 0..services {
         let mut proxy = pingora::proxy::http_proxy_service(&server.configuration, Bare { backend });
-        proxy.add_tcp(listen);
+        match mode {
+            "per-thread" => proxy.add_tcp_with_settings(listen, own_socket()),
+            _ => proxy.add_tcp(listen),
+        }
         server.add_service(proxy);
     }
     server.run_forever();

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use pingora::apps::HttpServerOptions;
+use pingora::listeners::TcpSocketOptions;
 use pingora::protocols::http::v2::server::default_h2_options;
 use pingora::proxy::HttpProxy;
 use pingora::server::configuration::ServerConf;
@@ -77,7 +78,7 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
         sessions: session_cache(),
     };
     for _ in 0..services {
-        let mut proxy = proxy_service(&server, &state, server_file, &tls);
+        let mut proxy = proxy_service(&server, &state, server_file, &tls, services > 1);
         proxy.threads = Some(threads_each);
         server.add_service(proxy);
     }
@@ -124,17 +125,27 @@ pub fn serve(path: &Path) -> anyhow::Result<()> {
 }
 
 /// The proxy service with its listeners. With per-thread runtimes (the default) the gateway runs
-/// one per worker thread, each on a runtime of one thread: pingora gives every service on an
-/// address the same listening socket, which each registers with its own runtime, so the thread
-/// that accepts a connection owns its socket, its task and its upstream connections (pingora's
-/// own per-thread runtimes accept on one of them and spread connections over all, so every
-/// readiness event of a connection on another thread crossed threads).
+/// one per worker thread (`own_sockets`), each on a runtime of one thread with listening sockets
+/// of its own on every address (`SO_REUSEPORT`: the kernel spreads new connections over the
+/// workers), so the thread that accepts a connection owns its socket, its task and its upstream
+/// connections. pingora's own per-thread runtimes accept on one of them and spread connections
+/// over all, so every readiness event of a connection on another thread crossed threads.
 fn proxy_service(
     server: &Server,
     state: &Arc<State>,
     server_file: &ServerFile,
     shared: &TlsShared,
+    own_sockets: bool,
 ) -> Service<HttpProxy<Gateway>> {
+    let socket = own_sockets.then(|| {
+        let mut options = TcpSocketOptions::default();
+        options.so_reuseport = Some(true);
+        options
+    });
+    let plain = |proxy: &mut Service<HttpProxy<Gateway>>, address: &str| match &socket {
+        Some(options) => proxy.add_tcp_with_settings(address, options.clone()),
+        None => proxy.add_tcp(address),
+    };
     let mut gateway =
         pingora::proxy::http_proxy(&server.configuration, Gateway::new(state.clone()));
     let mut options = HttpServerOptions::default();
@@ -147,16 +158,16 @@ fn proxy_service(
     gateway.h2_options = Some(h2);
     let mut proxy = Service::new("wasmgate proxy".to_string(), gateway);
     for address in &server_file.listen {
-        proxy.add_tcp(address.get_ref());
+        plain(&mut proxy, address.get_ref());
     }
     if let Some(tls) = &server_file.tls {
         for address in &tls.listen {
             let settings =
                 listener_settings(shared.source.clone(), shared.sessions.clone(), tls.http2);
-            proxy.add_tls_with_settings(address.get_ref(), None, settings);
+            proxy.add_tls_with_settings(address.get_ref(), socket.clone(), settings);
         }
         for address in &tls.redirect_listen {
-            proxy.add_tcp(address.get_ref());
+            plain(&mut proxy, address.get_ref());
         }
     }
     proxy

@@ -359,7 +359,19 @@ impl ListenerEndpointBuilder {
             };
             let _guard = addr_lock.lock().await;
 
-            let existing_fd = fds_table.lock().get(addr_str).copied();
+            // wasmgate patch: a listener asking for SO_REUSEPORT binds a socket of its own, so
+            // that several services on one address (e.g. one per worker thread) each accept on
+            // their own socket and the kernel spreads new connections over them. The table keeps
+            // the first socket bound for the address.
+            let own_socket = matches!(
+                &listen_addr,
+                ServerAddress::Tcp(_, Some(options)) if options.so_reuseport == Some(true)
+            );
+            let existing_fd = if own_socket {
+                None
+            } else {
+                fds_table.lock().get(addr_str).copied()
+            };
 
             if let Some(fd) = existing_fd {
                 // wasmgate patch: the listener owns a duplicate of the descriptor in the table.
@@ -375,9 +387,11 @@ impl ListenerEndpointBuilder {
                 from_raw_fd(&listen_addr, std::os::fd::IntoRawFd::into_raw_fd(fd))?
             } else {
                 let listener = bind(&listen_addr).await?;
-                fds_table
-                    .lock()
-                    .add(addr_str.to_string(), listener.as_raw_fd());
+                let mut fds = fds_table.lock();
+                if fds.get(addr_str).is_none() {
+                    fds.add(addr_str.to_string(), listener.as_raw_fd());
+                }
+                drop(fds);
                 listener
             }
         } else {
