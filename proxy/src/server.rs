@@ -1,6 +1,8 @@
-//! Assembling and running the gateway process: the pingora server with the proxy service (its
-//! plaintext, TLS and redirect listeners, HTTP/2 settings), the admin listener, the config watcher, the usage flusher, the reload once plugins left compiling
-//! at start are ready, and the draining shutdown (which writes the last usage counts).
+//! Assembling and running the gateway process: the pingora server with the proxy services (one
+//! per worker thread on per-thread runtimes, each with its own plaintext, TLS and redirect
+//! listeners; HTTP/2 settings), the admin listener, the config watcher, the usage flusher, the
+//! reload once plugins left compiling at start are ready, and the draining shutdown (which
+//! writes the last usage counts).
 
 use std::net::TcpListener;
 use std::path::Path;
