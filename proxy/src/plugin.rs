@@ -3,10 +3,10 @@
 //! A plugin is compiled and linked once per config load ([`load`]), with its phases decided from
 //! its exports and manifest. Each call ([`invoke`]) runs in a fresh instance (isolation
 //! `request`, the default) or a warm one (`reuse`, replaced after any fault), under a deadline
-//! (every 250 µs epoch tick the call yields to the worker's other requests; at the first tick
-//! past the deadline it traps) and a memory cap. Its answer is checked against the bounds of
-//! [`output`] before anything applies it. A fault never reaches other requests: the caller
-//! answers by the plugin's failure mode.
+//! (a call still running after a whole epoch tick yields to the worker's other requests every
+//! 250 µs, [`ticker`]; at the first tick past the deadline it traps) and a memory cap. Its
+//! answer is checked against the bounds of [`output`] before anything applies it. A fault never
+//! reaches other requests: the caller answers by the plugin's failure mode.
 
 mod artifacts;
 mod bindings;
@@ -25,6 +25,7 @@ mod output;
 mod phase;
 mod pool;
 mod proxy_wasm;
+mod ticker;
 mod wasi;
 
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,14 +1,12 @@
 //! The one wasmtime `Engine` of the process: component model, async calls, epoch interruption
-//! (a ticker thread, ticking only while plugin code runs), the pooling allocator with
+//! (ticked by [`super::ticker`]), the pooling allocator with
 //! copy-on-write memory images, where compiled plugins are kept (`server.plugin_cache_dir`,
 //! used by [`super::artifacts`]), the shared `Linker`, and the sandboxed store every instance —
 //! component or proxy-wasm filter — runs in (memory cap, deadline, yielding).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
-use std::thread::Thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{
@@ -19,14 +17,8 @@ use wasmtime::{
 use super::bindings::GatewayPlugin;
 use super::host::HostState;
 use super::load_error::RuntimeError;
+use super::ticker;
 
-/// One epoch tick: the longest a plugin runs before it yields to the other requests of its
-/// worker thread, and how far past its deadline it may run. At 1 ms, a worker with eight
-/// looping plugin calls served a plain request only every ~8 ms; at 250 µs the ticker costs ~1 %
-/// of a core while it ticks (it sleeps when no plugin code runs).
-const EPOCH_TICK: Duration = Duration::from_micros(250);
-/// How long the idle ticker sleeps before it checks again (a call wakes it at once).
-const IDLE_CHECK: Duration = Duration::from_millis(100);
 /// How much of a memory or table slot is restored in place when an instance ends.
 const KEEP_RESIDENT_BYTES: usize = 1 << 20;
 /// Largest linear memory any plugin may be given (per-plugin caps are lower).
@@ -114,51 +106,9 @@ fn build() -> Result<Runtime, RuntimeError> {
         .map_err(|e| RuntimeError::new("cannot link wasi:http", e))?;
     GatewayPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
         .map_err(|e| RuntimeError::new("cannot link the host imports", e))?;
-    let ticker = engine.weak();
-    let thread = std::thread::Builder::new()
-        .name("wasm-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = ticker.upgrade() {
-                if CALLS_RUNNING.load(Ordering::Acquire) == 0 {
-                    drop(engine);
-                    std::thread::park_timeout(IDLE_CHECK);
-                    continue;
-                }
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(EPOCH_TICK);
-            }
-        })
+    super::ticker::start(engine.weak())
         .map_err(|e| RuntimeError::new("cannot start the epoch ticker", e))?;
-    let _ = TICKER.set(thread.thread().clone());
     Ok(Runtime { engine, linker })
-}
-
-/// Plugin calls (and `init`s) in progress: the ticker ticks only while there are any.
-static CALLS_RUNNING: AtomicUsize = AtomicUsize::new(0);
-/// The ticker thread, to wake when the first call starts.
-static TICKER: OnceLock<Thread> = OnceLock::new();
-
-/// Keeps the epoch ticking while a call runs: hold one from before a plugin instance is created
-/// or called until the call is over.
-pub struct Ticking(());
-
-impl Ticking {
-    /// Start (or keep) the ticker for a call.
-    pub fn start() -> Self {
-        if CALLS_RUNNING.fetch_add(1, Ordering::AcqRel) == 0 {
-            if let Some(ticker) = TICKER.get() {
-                ticker.unpark();
-            }
-        }
-        Self(())
-    }
-}
-
-impl Drop for Ticking {
-    fn drop(&mut self) {
-        CALLS_RUNNING.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 /// What the sandbox needs from a store's data, for components and proxy-wasm filters alike:
@@ -179,21 +129,20 @@ pub fn memory_limits(bytes: usize) -> StoreLimits {
 }
 
 /// A store for one instance holding `data`: its memory cap, and an epoch check each tick that
-/// yields to the runtime until the data's deadline, then traps with
-/// [`wasmtime::Trap::Interrupt`]. The yield is tokio's `yield_now`, which wakes the call again
-/// only after the worker has polled for I/O and run the tasks already queued: a busy plugin
-/// takes one tick's turn in a round, never the worker (wasmtime's own `Yield` wakes the call at
-/// once, into tokio's LIFO slot, so the worker polled I/O only every 61 ticks and plain requests
-/// behind a looping plugin waited tens of milliseconds).
+/// traps with [`wasmtime::Trap::Interrupt`] past the data's deadline and otherwise lets the call
+/// run on or yield, as [`ticker::at_tick`] decides. A call is told apart from the store's
+/// previous ones by its deadline.
 pub fn sandboxed_store<T: Sandboxed>(engine: &Engine, data: T) -> Store<T> {
     let mut store = Store::new(engine, data);
     store.limiter(|data| data.limits());
-    store.epoch_deadline_callback(|store| {
-        Ok(if Instant::now() >= store.data().deadline() {
-            UpdateDeadline::Interrupt
-        } else {
-            UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
-        })
+    let mut last_seen = None;
+    store.epoch_deadline_callback(move |store| {
+        let deadline = store.data().deadline();
+        if Instant::now() >= deadline {
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        let seen_before = last_seen.replace(deadline) == Some(deadline);
+        Ok(ticker::at_tick(seen_before))
     });
     store.set_epoch_deadline(1);
     store

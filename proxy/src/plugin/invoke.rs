@@ -18,11 +18,11 @@ use super::bindings::{
     authorizer, cache_policy, request_transformer, response_transformer, validator,
 };
 use super::context::RequestContext;
-use super::engine::Ticking;
 use super::heads::{LentHead, RequestView, ResponseView};
 use super::host::{new_store, HostState, Lent};
 use super::output;
 use super::phase::Phase;
+use super::ticker::Ticking;
 use super::{ComponentCode, Plugin};
 use crate::metrics::METRICS;
 

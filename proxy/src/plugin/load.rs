@@ -17,11 +17,11 @@ use super::bindings::{
 };
 use super::compile::{compiled, Compiled, Digest, Patience};
 use super::engine::runtime;
-use super::engine::Ticking;
 use super::host::{new_store, HostState, PluginShared};
 use super::kv::KvStore;
 use super::load_error::LoadError;
 use super::phase::Phase;
+use super::ticker::Ticking;
 use super::{proxy_wasm, Code, ComponentCode, FailureMode, Isolation, Plugin, PluginSettings};
 use crate::config::{FilterBody, PluginFile};
 

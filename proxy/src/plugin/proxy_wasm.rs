@@ -1,6 +1,6 @@
 //! proxy-wasm filters (ABI 0.2.x, the ABI of Envoy, Istio and APISIX filters) in a route's
 //! chain, in the same sandbox as component plugins: the same engine, memory cap, deadline
-//! (every 250 µs the filter yields to the worker's other requests), failure modes and output
+//! (a busy filter yields to the worker's other requests every 250 µs), failure modes and output
 //! bounds. A filter joins the chain as a request and response transformer: its request
 //! callbacks (`proxy_on_request_headers`, then `proxy_on_request_body` with the whole body
 //! when the route buffers it) run where request transformers run, its response callbacks where

@@ -9,8 +9,8 @@ use wasmtime::InstancePre;
 
 use super::instance::Live;
 use super::state::{FilterHost, FilterShared};
-use crate::plugin::engine::Ticking;
 use crate::plugin::load_error::LoadError;
+use crate::plugin::ticker::Ticking;
 
 /// How long the root instance may take to start (once per load).
 const START_DEADLINE: Duration = Duration::from_secs(5);

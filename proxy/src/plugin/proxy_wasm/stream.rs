@@ -16,9 +16,9 @@ use super::state::LocalResponse;
 use super::Filter;
 use crate::plugin::bindings::types::Header;
 use crate::plugin::context::RequestContext;
-use crate::plugin::engine::Ticking;
 use crate::plugin::heads::{Headers, RequestView};
 use crate::plugin::output;
+use crate::plugin::ticker::Ticking;
 use crate::plugin::{Fault, Phase, Plugin, RequestAction, ResponseChanges};
 
 /// The streams of one request: the instance and stream context of each filter whose request
