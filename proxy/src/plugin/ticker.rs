@@ -3,10 +3,10 @@
 //! ([`SLICE`]) only while some call has run across a whole tick and is being sliced, and sleeps
 //! when no call has started since its last tick.
 //!
-//! Measured on the 3-plugin chain route of `benches/compare.sh` (2 vCPUs): a ticker waking every
-//! 250 µs whenever any call ran cost ~30 µs of CPU per request (~40 % of the chain's cost over
-//! the plain route) in wake-ups, context switches and the cache they spoil, although its own
-//! work is one atomic increment. Short calls never need it: a call is only sliced once it is
+//! Measured on the 3-plugin chain route of `benches/compare.sh` (2 vCPUs, both orders): a ticker
+//! waking every 250 µs whenever any call ran cost ~13 % of the route's CPU per request (~20 µs)
+//! in the workers' preemptions and the caches they spoil, although its own work is one atomic
+//! increment. Short calls never need it: a call is only sliced once it is
 //! seen running at two ticks in a row.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
