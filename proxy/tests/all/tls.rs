@@ -68,15 +68,36 @@ impl Pki {
     }
 }
 
+/// What most TLS tests start from: a fresh PKI, a backend, and a [`tls_gateway`] in front of it
+/// on free ports.
+pub(crate) struct TlsSite {
+    pub(crate) pki: Pki,
+    pub(crate) backend: Backend,
+    pub(crate) port: u16,
+    pub(crate) redirect: u16,
+    pub(crate) gateway: Gateway,
+}
+
+impl TlsSite {
+    pub(crate) async fn start() -> Self {
+        let pki = Pki::new();
+        let backend = Backend::start("b").await;
+        let (port, redirect) = (free_port(), free_port());
+        let gateway = tls_gateway(&pki, backend.addr, port, redirect).await;
+        Self {
+            pki,
+            backend,
+            port,
+            redirect,
+            gateway,
+        }
+    }
+}
+
 /// A gateway with TLS on `tls_port`, the redirect on `redirect_port`, four domains (one with
 /// mutual TLS) and one catch-all route to `backend` through a header transformer that shows
 /// the scheme and the client certificate's subject.
-pub(crate) async fn tls_gateway(
-    pki: &Pki,
-    backend: SocketAddr,
-    tls_port: u16,
-    redirect_port: u16,
-) -> Gateway {
+async fn tls_gateway(pki: &Pki, backend: SocketAddr, tls_port: u16, redirect_port: u16) -> Gateway {
     let server = format!(
         r#"[server.tls]
 listen = ["127.0.0.1:{tls_port}"]
@@ -140,10 +161,8 @@ fn tls_addr(port: u16) -> SocketAddr {
 
 #[tokio::test]
 async fn sni_picks_the_certificate_and_the_host_must_match_it() {
-    let pki = Pki::new();
-    let backend = Backend::start("b").await;
-    let (port, redirect) = (free_port(), free_port());
-    let _gateway = tls_gateway(&pki, backend.addr, port, redirect).await;
+    let site = TlsSite::start().await;
+    let (pki, port) = (&site.pki, site.port);
     let config = client_config(&pki.ca.pem, None, &[b"http/1.1"]);
     for (name, expected) in [
         ("api.test", &pki.api),
@@ -187,10 +206,8 @@ async fn sni_picks_the_certificate_and_the_host_must_match_it() {
 /// next connection, accepted by either, resumes its session.
 #[tokio::test]
 async fn a_client_resumes_its_tls_session_whichever_worker_accepts_it() {
-    let pki = Pki::new();
-    let backend = Backend::start("b").await;
-    let (port, redirect) = (free_port(), free_port());
-    let _gateway = tls_gateway(&pki, backend.addr, port, redirect).await;
+    let site = TlsSite::start().await;
+    let (pki, port) = (&site.pki, site.port);
     let config = client_config(&pki.ca.pem, None, &[b"http/1.1"]);
     let mut kinds = Vec::new();
     for _ in 0..12 {
@@ -212,10 +229,8 @@ async fn a_client_resumes_its_tls_session_whichever_worker_accepts_it() {
 
 #[tokio::test]
 async fn a_rotated_certificate_reaches_new_connections_while_open_ones_keep_working() {
-    let pki = Pki::new();
-    let backend = Backend::start("b").await;
-    let (port, redirect) = (free_port(), free_port());
-    let _gateway = tls_gateway(&pki, backend.addr, port, redirect).await;
+    let site = TlsSite::start().await;
+    let (pki, port) = (&site.pki, site.port);
     let config = client_config(&pki.ca.pem, None, &[b"http/1.1"]);
     let mut open = connect(tls_addr(port), "api.test", config.clone())
         .await
@@ -243,10 +258,8 @@ async fn a_rotated_certificate_reaches_new_connections_while_open_ones_keep_work
 
 #[tokio::test]
 async fn mutual_tls_admits_verified_clients_and_refuses_the_rest() {
-    let pki = Pki::new();
-    let backend = Backend::start("b").await;
-    let (port, redirect) = (free_port(), free_port());
-    let gateway = tls_gateway(&pki, backend.addr, port, redirect).await;
+    let site = TlsSite::start().await;
+    let (pki, backend, port, gateway) = (&site.pki, &site.backend, site.port, &site.gateway);
 
     let config = client_config(&pki.ca.pem, Some(&pki.client), &[b"http/1.1"]);
     let mut stream = connect(tls_addr(port), "secure.test", config)
@@ -309,10 +322,9 @@ async fn mutual_tls_admits_verified_clients_and_refuses_the_rest() {
 
 #[tokio::test]
 async fn the_redirect_listener_sends_plaintext_to_https() {
-    let pki = Pki::new();
-    let backend = Backend::start("b").await;
-    let (port, redirect) = (free_port(), free_port());
-    let gateway = tls_gateway(&pki, backend.addr, port, redirect).await;
+    let site = TlsSite::start().await;
+    let (backend, port, redirect, gateway) =
+        (&site.backend, site.port, site.redirect, &site.gateway);
     let reply = raw_exchange(
         &format!("http://127.0.0.1:{redirect}"),
         b"GET /pets?id=7 HTTP/1.1\r\nhost: api.test\r\nconnection: close\r\n\r\n",
@@ -821,10 +833,8 @@ integration = {{ type = "http_proxy", uri = "http://{backend}/{{proxy}}" }}
 
 #[tokio::test]
 async fn redirects_carry_only_a_well_formed_host() {
-    let pki = Pki::new();
-    let backend = Backend::start("b").await;
-    let (port, redirect) = (free_port(), free_port());
-    let _gateway = tls_gateway(&pki, backend.addr, port, redirect).await;
+    let site = TlsSite::start().await;
+    let (port, redirect) = (site.port, site.redirect);
     for host in [
         "evil.com/x",
         "a b",
@@ -864,10 +874,8 @@ async fn redirects_carry_only_a_well_formed_host() {
 
 #[tokio::test]
 async fn a_reload_cannot_take_the_certificates_from_running_tls_listeners() {
-    let pki = Pki::new();
-    let backend = Backend::start("b").await;
-    let (port, redirect) = (free_port(), free_port());
-    let gateway = tls_gateway(&pki, backend.addr, port, redirect).await;
+    let site = TlsSite::start().await;
+    let (pki, port, gateway) = (&site.pki, site.port, &site.gateway);
     let config = std::fs::read_to_string(&gateway.config_path).unwrap();
     let start = config.find("[server.tls]").unwrap();
     let end = config.find("[admin]").unwrap();

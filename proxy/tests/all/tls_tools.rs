@@ -8,16 +8,14 @@ use std::process::{Child, Command, Stdio};
 use serde_json::Value;
 
 use crate::support::{free_port, test_python, Backend, Extra, Gateway};
-use crate::tls::{tls_gateway, Pki};
+use crate::tls::{Pki, TlsSite};
 
 const GRPC_ECHO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/tools/grpc_echo.py");
 
 #[tokio::test]
 async fn sslyze_finds_no_old_protocols_weak_suites_or_insecure_renegotiation() {
-    let pki = Pki::new();
-    let backend = Backend::start("b").await;
-    let (port, redirect) = (free_port(), free_port());
-    let _gateway = tls_gateway(&pki, backend.addr, port, redirect).await;
+    let site = TlsSite::start().await;
+    let port = site.port;
     let target = format!("127.0.0.1:{port}");
     let scan = tokio::task::spawn_blocking(move || {
         Command::new(test_python())
